@@ -1,0 +1,123 @@
+# qps-tune - one entry point.
+#   make                 build everything into build/
+#   make test            every test suite (TAP; closing line "N passed, N failed")
+#   make SAN=address,undefined test   the same under ASan/UBSan (binaries in build/san)
+#   make audit           audit this host with the default profile
+#   make demo            the 1k -> 10k story in a throwaway network namespace
+#   make bench           benchmarks (minutes; not part of make test)
+#   make fuzz            libFuzzer run of the HTTP parser (FUZZ_SECONDS=60)
+#   make deps            install the Debian 12 packages the build and tests need
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deb             Debian package in build/
+# V=1 shows the commands. CC, CLANG, BPFTOOL are overridable.
+
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+ifdef SAN
+BUILD    ?= build/san
+else
+BUILD    ?= build
+endif
+
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+QPS_CFLAGS  = -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) -MMD -MP -Ilib -I$(BUILD) $(CFLAGS)
+QPS_LDFLAGS = $(LDFLAGS)
+ifdef SAN
+QPS_CFLAGS  += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
+QPS_LDFLAGS += -fsanitize=$(SAN)
+endif
+
+ifeq ($(V),1)
+Q   :=
+msg :=
+else
+Q   := @
+msg  = @printf '  %-9s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: .deps-ok all all-targets test check deps audit demo bench fuzz install uninstall deb clean vmlinux
+
+# Each component's fragment appends to these.
+ALL        :=
+TEST_BINS  :=
+INSTALL_BINS :=
+CLEAN      :=
+
+all: all-targets
+
+include lib/build.mk
+include server/build.mk
+include bpf/build.mk
+include probes/build.mk
+include tuner/build.mk
+include tests/build.mk
+
+all-targets: $(ALL)
+
+# ---- dependencies: `make test`/`make audit` install what is missing first
+deps:
+	$(Q)scripts/deps.sh
+
+.deps-ok:
+	$(Q)scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
+
+test: .deps-ok
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)BUILD=$(BUILD) tests/run.sh $(AREAS)
+
+check: test
+
+# test one area: make test-unit, make test-server, make test-tuner, ...
+test-%: .deps-ok
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)BUILD=$(BUILD) tests/run.sh $*
+
+audit: .deps-ok
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/qps-tune
+	$(Q)$(BUILD)/qps-tune audit $(AUDIT_ARGS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
+
+demo: .deps-ok
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh $(DEMO_ARGS)
+
+bench: .deps-ok
+	$(Q)scripts/deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/qps-server $(DESTDIR)$(PREFIX)/bin/qps-server
+	install -m 0755 $(BUILD)/qps-tune $(DESTDIR)$(PREFIX)/sbin/qps-tune
+	install -d $(DESTDIR)$(PREFIX)/share/qps-tune/profiles
+	install -m 0644 profiles/*.profile $(DESTDIR)$(PREFIX)/share/qps-tune/profiles/ 2>/dev/null || true
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	for m in man/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/qps-server $(DESTDIR)$(PREFIX)/sbin/qps-tune
+	rm -rf $(DESTDIR)$(PREFIX)/share/qps-tune
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/qps-tune.8 $(DESTDIR)$(PREFIX)/share/man/man8/qps-server.8
+
+deb: all
+	$(Q)BUILD=$(BUILD) scripts/mkdeb.sh
+
+clean:
+	rm -rf build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(QPS_CFLAGS) -c $< -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
