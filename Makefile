@@ -58,6 +58,7 @@ include bpf/build.mk
 include probes/build.mk
 include tuner/build.mk
 include tests/build.mk
+-include demo/build.mk
 
 all-targets: $(ALL)
 
