@@ -43,7 +43,7 @@ run_suite() {  # $1 = label, rest = command
 	if [ -n "$why" ] && [ "$f" = 0 ]; then f=1; fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 	printf '%-34s %3d ok %3d failed %3d skipped  %5.1fs%s\n' "$label" "$p" "$f" "$s" \
-		"$(echo "$t1 - $t0" | bc 2>/dev/null || echo 0)" "${why:+  ($why)}"
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "${why:+  ($why)}"
 	if [ "$f" -gt 0 ]; then
 		failed_suites+=("$label")
 		grep -E '^not ok|^#' "$log" | head -40 | sed 's/^/    /'
