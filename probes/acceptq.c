@@ -1,0 +1,547 @@
+/* acceptq.c - `qps-tune probe acceptq`: accept-queue saturation and drops of
+ * the TCP listeners of one network namespace.
+ *
+ * Three sources, joined per listener socket (by socket cookie, else by
+ * family/address/port):
+ *   sock_diag (lib/sockdiag.h) at start and at each report: the listener
+ *     list, owner, granted backlog, current queue and sk_drops. Drops are
+ *     the sk_drops delta: exact (every listen overflow and SYN-path listen
+ *     drop increments the listener's sk_drops).
+ *   /proc/net/netstat of the namespace: TcpExt ListenOverflows/ListenDrops
+ *     deltas: exact, per namespace.
+ *   BPF (bpf/acceptq.bpf.c): depth at each enqueue (peak, histogram), how
+ *     often and how long the queue was full, ACK-path overflows (kfree_skb
+ *     reason, exact) and, where fentry or kprobes work, SYN-path overflows
+ *     (exact); otherwise SYN-path = drops - ACK-path (attributed).
+ *
+ * Attach plan, chosen at run time (first that loads wins):
+ *   enqueue: tp_btf/sk_data_ready -> raw_tp/sk_data_ready
+ *   SYN path: fentry/tcp_conn_request -> kprobe/tcp_conn_request -> none
+ *   ACK path: tp_btf/kfree_skb when BTF has SKB_DROP_REASON_TCP_LISTEN_OVERFLOW
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../bpf/acceptq.h"
+#include "acceptq.skel.h"
+#include "common.h"
+#include "json.h"
+#include "procfs.h"
+#include "sockdiag.h"
+
+enum { AQ_PORT = 0x200 };
+
+struct aq_row {
+	struct sd_listener now;		/* valid when in_diag */
+	bool in_diag;			/* listed by sock_diag at this report */
+	bool at_start;			/* listed at start: drops are a delta */
+	uint32_t start_drops;
+	bool in_bpf;
+	struct acceptq_val b;		/* BPF aggregate when in_bpf */
+};
+
+struct aq {
+	struct probe_opts o;
+	uint16_t port;			/* --port filter, 0: all */
+	struct acceptq_bpf *skel;
+	uint32_t netns;
+	struct sd_listener *start;	/* sock_diag at start */
+	int nstart;
+	uint64_t ovf0, drops0;		/* netns counters at start */
+	bool have_ovf0, have_drops0;
+	uint64_t t0;			/* CLOCK_MONOTONIC ns at attach */
+	const char *m_enqueue, *m_syn, *m_ack;
+	char m_ack_why[160];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: qps-tune probe acceptq [--duration S] [--interval S] [--pid PID] [--comm C]\n"
+		"                              [--port N] [--json] [-v]\n"
+		"  per TCP listener of the network namespace (of --pid, else our own): granted\n"
+		"  backlog, queue depth at each enqueue (peak, log2 histogram), how often and how\n"
+		"  long the queue was full, drops (exact, from the listener's sk_drops) and the\n"
+		"  namespace's TcpExt ListenOverflows/ListenDrops deltas.\n"
+		"  --pid/--comm keep the listeners owned by that process; --port keeps one port.\n");
+}
+
+static bool listener_wanted(const struct aq *a, const struct sd_listener *l)
+{
+	if (a->port && l->port != a->port)
+		return false;
+	if (a->o.pid && l->pid != a->o.pid)
+		return false;
+	if (a->o.comm[0] && strcmp(l->comm, a->o.comm) != 0)
+		return false;
+	return true;
+}
+
+static bool same_socket(const struct sd_listener *l, const struct acceptq_val *b)
+{
+	if (l->cookie && b->cookie)
+		return l->cookie == b->cookie;
+	if (l->port != b->port || l->family != b->family)
+		return false;
+	if (l->family == AF_INET)
+		return memcmp(&l->addr.v4, b->addr, 4) == 0;
+	return memcmp(&l->addr.v6, b->addr, 16) == 0;
+}
+
+static void bpf_addr_str(const struct acceptq_val *b, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(b->family == AF_INET6 ? AF_INET6 : AF_INET, b->addr, a, sizeof(a));
+	if (b->family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", a, b->port);
+	else
+		snprintf(buf, size, "%s:%u", a, b->port);
+}
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+	const struct aq_row *x = pa, *y = pb;
+	uint64_t dx = x->in_diag ? x->now.drops - (x->at_start ? x->start_drops : 0) : 0;
+	uint64_t dy = y->in_diag ? y->now.drops - (y->at_start ? y->start_drops : 0) : 0;
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	if (x->b.full_events != y->b.full_events)
+		return x->b.full_events > y->b.full_events ? -1 : 1;
+	if (x->b.enqueues != y->b.enqueues)
+		return x->b.enqueues > y->b.enqueues ? -1 : 1;
+	return (int)x->now.port - (int)y->now.port;
+}
+
+/* Collects the rows of one report: the current sock_diag listeners merged with
+ * the BPF map. Returns the count, rows in *@out (caller frees), or -errno. */
+static int collect(struct aq *a, struct aq_row **out)
+{
+	struct sd_listener *cur = NULL;
+	struct aq_row *rows = NULL;
+	int ncur, n = 0, cap, i, k, fd;
+	uint64_t key, next;
+	bool first = true;
+
+	ncur = sockdiag_listeners(&cur);
+	if (ncur < 0)
+		return ncur;
+	sockdiag_owners(cur, ncur);
+	cap = ncur + 64;
+	rows = calloc(cap, sizeof(*rows));
+	if (!rows) {
+		free(cur);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ncur; i++) {
+		if (!listener_wanted(a, &cur[i]))
+			continue;
+		rows[n].now = cur[i];
+		rows[n].in_diag = true;
+		for (k = 0; k < a->nstart; k++) {
+			if (a->start[k].cookie == cur[i].cookie) {
+				rows[n].at_start = true;
+				rows[n].start_drops = a->start[k].drops;
+			}
+		}
+		n++;
+	}
+	free(cur);
+
+	fd = bpf_map__fd(a->skel->maps.listeners);
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		struct acceptq_val v;
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		for (k = 0; k < n; k++) {
+			if (!rows[k].in_bpf && same_socket(&rows[k].now, &v))
+				break;
+		}
+		if (k == n) {
+			/* gone before this report (or filtered out by owner) */
+			if (a->o.pid || a->o.comm[0] || (a->port && v.port != a->port))
+				continue;
+			if (n == cap) {
+				struct aq_row *r = realloc(rows, (cap *= 2) * sizeof(*rows));
+
+				if (!r)
+					break;
+				rows = r;
+			}
+			memset(&rows[n], 0, sizeof(rows[n]));
+			n++;
+		}
+		rows[k].in_bpf = true;
+		rows[k].b = v;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_rows);
+	*out = rows;
+	return n;
+}
+
+struct aq_fig {
+	uint64_t drops;			/* this listener's drops in the window */
+	bool drops_exact;
+	uint64_t syn_drops;
+	bool syn_exact;
+	double full_ms;
+	bool full_now;
+};
+
+static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, struct aq_fig *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (r->in_diag && r->now.drops != UINT32_MAX) {
+		f->drops = (uint32_t)(r->now.drops - (r->at_start ? r->start_drops : 0));
+		f->drops_exact = true;
+		f->full_now = r->now.queue > r->now.backlog;
+	} else if (r->in_bpf) {
+		/* closed listener: what BPF read on it at its first and last event */
+		f->drops = (uint32_t)(r->b.sk_drops_last - r->b.sk_drops_first);
+	}
+	if (a->m_syn) {
+		f->syn_drops = r->b.syn_overflow_drops;
+		f->syn_exact = true;
+	} else {
+		f->syn_drops = f->drops > r->b.ack_overflow_drops ? f->drops - r->b.ack_overflow_drops : 0;
+	}
+	f->full_ms = r->b.full_ns / 1e6;
+	if (r->b.full_since_ns) {
+		/* open period: still full now, or at least until the last event */
+		uint64_t end = f->full_now ? now : r->b.last_ns;
+
+		if (end > r->b.full_since_ns)
+			f->full_ms += (end - r->b.full_since_ns) / 1e6;
+	}
+}
+
+static int read_counters(uint64_t *ovf, bool *have_ovf, uint64_t *drops, bool *have_drops)
+{
+	*have_ovf = snmp_counter("TcpExt:ListenOverflows", ovf) == 0;
+	*have_drops = snmp_counter("TcpExt:ListenDrops", drops) == 0;
+	return 0;
+}
+
+static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
+			uint64_t dovf, bool have_ovf, uint64_t ddrops, bool have_drops)
+{
+	uint64_t now = probe_now_ns();
+	int i;
+
+	printf("%s %.1f s, TCP listeners in netns %u (enqueue: %s; ACK-path overflow: %s; SYN-path overflow: %s)\n",
+	       final ? "acceptq" : "acceptq (so far)", (now - a->t0) / 1e9, a->netns,
+	       a->m_enqueue, a->m_ack ? a->m_ack : "not traced",
+	       a->m_syn ? a->m_syn : "derived = drops - ACK-path");
+	printf("%-24s %-22s %6s %6s %6s %9s %6s %9s %8s %8s %8s\n", "LISTENER", "OWNER", "LIMIT",
+	       "QUEUE", "PEAK", "ENQUEUED", "FULL", "FULL_MS", "DROPS", "SYN_DROP", "ACK_DROP");
+	for (i = 0; i < n; i++) {
+		const struct aq_row *r = &rows[i];
+		char addr[64], owner[40] = "-", queue[12] = "-";
+		struct aq_fig f;
+
+		figures(a, r, now, &f);
+		if (r->in_diag) {
+			sockdiag_addr_str(&r->now, addr, sizeof(addr));
+			if (r->now.pid)
+				snprintf(owner, sizeof(owner), "%d/%s", (int)r->now.pid, r->now.comm);
+		} else {
+			bpf_addr_str(&r->b, addr, sizeof(addr));
+			snprintf(owner, sizeof(owner), "(closed)");
+		}
+		if (r->in_diag)
+			snprintf(queue, sizeof(queue), "%u", r->now.queue);
+		printf("%-24s %-22s %6u %6s %6u %9llu %6llu %9.1f %7llu%s %7llu%s %8llu\n", addr, owner,
+		       r->in_diag ? r->now.backlog : r->b.max_backlog, queue, r->b.peak,
+		       (unsigned long long)r->b.enqueues, (unsigned long long)r->b.full_events,
+		       f.full_ms, (unsigned long long)f.drops, f.drops_exact ? " " : "~",
+		       (unsigned long long)f.syn_drops, f.syn_exact ? " " : "~",
+		       (unsigned long long)r->b.ack_overflow_drops);
+		if (r->b.enqueues && final) {
+			printf("  queue depth right after each enqueue:\n");
+			probe_print_hist(stdout, r->b.hist, ACCEPTQ_HIST_SLOTS, "depth", "  ");
+		}
+	}
+	if (!n)
+		printf("(no TCP listeners%s)\n", a->o.pid || a->o.comm[0] || a->port ? " match the filters" : "");
+	printf("netns %u: TcpExt ListenOverflows %s%llu, ListenDrops %s%llu (exact, whole namespace)\n",
+	       a->netns, have_ovf ? "+" : "n/a ", (unsigned long long)dovf,
+	       have_drops ? "+" : "n/a ", (unsigned long long)ddrops);
+	printf("DROPS: listener's sk_drops delta (exact); '~' = attributed. FULL: enqueues that filled the\n"
+	       "queue (depth > limit); FULL_MS: upper bound (accept(2) has no tracepoint).\n");
+	if (a->skel->bss->missed_listeners)
+		printf("listeners that did not fit the BPF map: %llu events lost\n",
+		       (unsigned long long)a->skel->bss->missed_listeners);
+}
+
+static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
+			uint64_t dovf, bool have_ovf, uint64_t ddrops, bool have_drops)
+{
+	uint64_t now = probe_now_ns();
+	struct json j;
+	char addr[64];
+	int i;
+
+	json_init(&j, stdout);
+	json_obj_open(&j, NULL);
+	json_str(&j, "schema", "qps-tune.probe.acceptq/1");
+	json_bool(&j, "final", final);
+	json_double(&j, "elapsed_s", (now - a->t0) / 1e9);
+	json_uint(&j, "netns", a->netns);
+	json_obj_open(&j, "method");
+	json_str(&j, "enqueue", a->m_enqueue);
+	json_str(&j, "ack_overflow", a->m_ack ? a->m_ack : a->m_ack_why);
+	json_str(&j, "syn_overflow", a->m_syn ? a->m_syn :
+		 "not traced (no fentry/kprobe here): syn_drops = drops - ack_drops, attributed");
+	json_str(&j, "drops", "listener sk_drops delta via sock_diag SKMEMINFO (exact)");
+	json_str(&j, "full_ms", "from the enqueue that filled the queue to the first later enqueue that found room, or now if still full (upper bound)");
+	json_obj_close(&j);
+	json_arr_open(&j, "listeners");
+	for (i = 0; i < n; i++) {
+		const struct aq_row *r = &rows[i];
+		struct aq_fig f;
+		char a4[INET6_ADDRSTRLEN] = "";
+
+		figures(a, r, now, &f);
+		json_obj_open(&j, NULL);
+		if (r->in_diag) {
+			inet_ntop(r->now.family, &r->now.addr, a4, sizeof(a4));
+			sockdiag_addr_str(&r->now, addr, sizeof(addr));
+		} else {
+			inet_ntop(r->b.family == AF_INET6 ? AF_INET6 : AF_INET, r->b.addr, a4, sizeof(a4));
+			bpf_addr_str(&r->b, addr, sizeof(addr));
+		}
+		json_str(&j, "listener", addr);
+		json_str(&j, "addr", a4);
+		json_uint(&j, "port", r->in_diag ? r->now.port : r->b.port);
+		json_str(&j, "family", (r->in_diag ? r->now.family : r->b.family) == AF_INET6 ? "ipv6" : "ipv4");
+		json_uint(&j, "netns", a->netns);
+		if (r->in_diag && r->now.pid) {
+			json_int(&j, "pid", r->now.pid);
+			json_str(&j, "comm", r->now.comm);
+		} else {
+			json_null(&j, "pid");
+			json_null(&j, "comm");
+		}
+		json_bool(&j, "closed", !r->in_diag);
+		json_uint(&j, "cookie", r->in_diag ? r->now.cookie : r->b.cookie);
+		json_uint(&j, "backlog", r->in_diag ? r->now.backlog : r->b.max_backlog);
+		if (r->in_diag)
+			json_uint(&j, "queue", r->now.queue);
+		else
+			json_null(&j, "queue");
+		json_uint(&j, "peak", r->b.peak);
+		json_uint(&j, "enqueues", r->b.enqueues);
+		json_uint(&j, "full_events", r->b.full_events);
+		json_bool(&j, "full_now", f.full_now);
+		json_bool(&j, "was_full", f.full_now || r->b.full_events || r->b.full_since_ns ||
+			  r->b.full_periods || f.drops);
+		json_double(&j, "full_ms", f.full_ms);
+		json_uint(&j, "drops", f.drops);
+		json_bool(&j, "drops_exact", f.drops_exact);
+		json_uint(&j, "syn_drops", f.syn_drops);
+		json_bool(&j, "syn_drops_exact", f.syn_exact);
+		json_uint(&j, "ack_drops", r->b.ack_overflow_drops);
+		json_bool(&j, "ack_drops_exact", a->m_ack != NULL);
+		probe_json_hist(&j, "depth_hist", r->b.hist, ACCEPTQ_HIST_SLOTS);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_obj_open(&j, "netns_counters");
+	if (have_ovf)
+		json_uint(&j, "ListenOverflows", dovf);
+	else
+		json_null(&j, "ListenOverflows");
+	if (have_drops)
+		json_uint(&j, "ListenDrops", ddrops);
+	else
+		json_null(&j, "ListenDrops");
+	json_obj_close(&j);
+	json_obj_open(&j, "missed");
+	json_uint(&j, "listener_events", a->skel->bss->missed_listeners);
+	json_uint(&j, "ack_overflow_unattributed", a->skel->bss->ack_overflow_unattributed);
+	json_obj_close(&j);
+	json_obj_close(&j);
+	fflush(stdout);
+}
+
+static int aq_tick(void *ctx, bool final)
+{
+	struct aq *a = ctx;
+	struct aq_row *rows = NULL;
+	uint64_t ovf = 0, drops = 0;
+	bool have_ovf, have_drops;
+	int n;
+
+	n = collect(a, &rows);
+	if (n < 0) {
+		probe_err(&a->o, "cannot list TCP listeners via sock_diag: %s", strerror(-n));
+		return n;
+	}
+	read_counters(&ovf, &have_ovf, &drops, &have_drops);
+	have_ovf = have_ovf && a->have_ovf0;
+	have_drops = have_drops && a->have_drops0;
+	if (a->o.json)
+		report_json(a, rows, n, final, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
+	else
+		report_text(a, rows, n, final, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
+	free(rows);
+	return 0;
+}
+
+/* Opens, configures and loads the skeleton with one attach plan. */
+static int aq_load(struct aq *a, bool btf_tp, int syn, bool ack, struct acceptq_bpf **out)
+{
+	struct acceptq_bpf *s;
+	int err;
+
+	s = acceptq_bpf__open();
+	if (!s)
+		return -errno;
+	s->rodata->target_netns = a->netns;
+	s->rodata->target_port = a->port;
+	bpf_program__set_autoload(s->progs.aq_data_ready_btf, btf_tp);
+	bpf_program__set_autoload(s->progs.aq_data_ready_raw, !btf_tp);
+	bpf_program__set_autoload(s->progs.aq_conn_request_fentry, syn == 1);
+	bpf_program__set_autoload(s->progs.aq_conn_request_kprobe, syn == 2);
+	bpf_program__set_autoload(s->progs.aq_kfree_skb, ack);
+	err = acceptq_bpf__load(s);
+	if (!err)
+		err = acceptq_bpf__attach(s);
+	if (err) {
+		acceptq_bpf__destroy(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+int probe_acceptq(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		PROBE_COMMON_LONGOPTS,
+		{ "port", required_argument, NULL, AQ_PORT },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct aq a = { 0 };
+	bool help = false, ack = false;
+	long long ovf_reason;
+	int c, err, syn, ret = 1, self_ns = -1;
+	uint64_t v;
+
+	probe_opts_init(&a.o, "acceptq");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, PROBE_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		err = probe_opt_common(&a.o, c, optarg, &help);
+		if (err < 0)
+			return 2;
+		if (err)
+			continue;
+		if (c == AQ_PORT && probe_parse_u64(optarg, &v) == 0 && v > 0 && v < 65536) {
+			a.port = (uint16_t)v;
+			continue;
+		}
+		if (c == AQ_PORT)
+			fprintf(stderr, "qps-tune: probe acceptq: invalid --port '%s'\n", optarg);
+		usage(stderr);
+		return 2;
+	}
+	if (help) {
+		usage(stdout);
+		return 0;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "qps-tune: probe acceptq: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (probe_check_env(&a.o))
+		return 1;
+	probe_setup(&a.o);
+
+	if (a.o.pid) {
+		self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		err = netns_enter_pid(a.o.pid);
+		if (err) {
+			probe_err(&a.o, "cannot enter the network namespace of pid %d: %s", (int)a.o.pid, strerror(-err));
+			goto out;
+		}
+	}
+	a.netns = (uint32_t)netns_inode(0);
+
+	if (!probe_kernel_has_tp("sk_data_ready")) {
+		probe_err(&a.o, "this kernel lacks the tracepoint sock:sk_data_ready (Linux >= 6.10): queue depth, peak and full time cannot be measured; 'ss -lntm' still shows each listener's queue (Recv-Q), limit (Send-Q) and drops (skmem d)");
+		goto out;
+	}
+	if (probe_kernel_enum_value("skb_drop_reason", "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW", &ovf_reason) &&
+	    probe_kernel_has_tp("kfree_skb")) {
+		ack = true;
+	} else {
+		snprintf(a.m_ack_why, sizeof(a.m_ack_why),
+			 "not traced: kernel has no SKB_DROP_REASON_TCP_LISTEN_OVERFLOW (Linux >= 6.15); counted in drops");
+	}
+	/* plans in order of preference: SYN-path tracing needs fentry or kprobes */
+	static const struct { bool btf_tp; int syn; } plans[] = {
+		{ true, 1 }, { true, 2 }, { true, 0 }, { false, 0 },
+	};
+	err = -ENOENT;
+	syn = 0;
+	for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]) && err; i++) {
+		if (plans[i].syn == 2 && !probe_kernel_has_kprobe("tcp_conn_request"))
+			continue;
+		err = aq_load(&a, plans[i].btf_tp, plans[i].syn, ack, &a.skel);
+		if (a.o.verbose)
+			fprintf(stderr, "acceptq: attach plan %zu: %s\n", i, err ? strerror(-err) : "loaded");
+		if (!err) {
+			syn = plans[i].syn;
+			a.m_enqueue = plans[i].btf_tp ? "tp_btf/sk_data_ready" : "raw_tp/sk_data_ready";
+		}
+	}
+	if (err && ack) {
+		/* kfree_skb tp_btf refused: one more try without it */
+		ack = false;
+		snprintf(a.m_ack_why, sizeof(a.m_ack_why), "not traced: tp_btf/kfree_skb did not load; counted in drops");
+		err = aq_load(&a, false, 0, false, &a.skel);
+		a.m_enqueue = "raw_tp/sk_data_ready";
+	}
+	if (err) {
+		probe_load_err(&a.o, "load and attach the acceptq BPF programs", err);
+		goto out;
+	}
+	a.m_syn = syn == 1 ? "fentry/tcp_conn_request (exact)" : syn == 2 ? "kprobe/tcp_conn_request (exact)" : NULL;
+	a.m_ack = ack ? "tp_btf/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)" : NULL;
+
+	/* baseline after attach: every drop from here is both in BPF and in the deltas */
+	a.nstart = sockdiag_listeners(&a.start);
+	if (a.nstart < 0) {
+		probe_err(&a.o, "cannot list TCP listeners via sock_diag (NETLINK_SOCK_DIAG): %s", strerror(-a.nstart));
+		a.start = NULL;
+		goto out;
+	}
+	read_counters(&a.ovf0, &a.have_ovf0, &a.drops0, &a.have_drops0);
+	a.t0 = probe_now_ns();
+	probe_note(&a.o, "tracing %d TCP listener(s) in netns %u (%s%s%s); Ctrl-C to end", a.nstart, a.netns,
+		   a.m_enqueue, a.m_ack ? ", tp_btf/kfree_skb" : "",
+		   syn == 1 ? ", fentry/tcp_conn_request" : syn == 2 ? ", kprobe/tcp_conn_request" : "");
+	err = probe_run(&a.o, aq_tick, NULL, &a);
+	ret = err ? 1 : 0;
+out:
+	acceptq_bpf__destroy(a.skel);
+	free(a.start);
+	if (self_ns >= 0) {
+		setns(self_ns, CLONE_NEWNET);
+		close(self_ns);
+	}
+	return ret;
+}

@@ -1,0 +1,138 @@
+/* probe-helper.c - provokes what the probes exist to see, for tests/bpf.
+ *
+ *   probe-helper listen PORT BACKLOG SECS   listener on 127.0.0.1 that never accepts
+ *   probe-helper connect PORT N SECS        N non-blocking connects, held SECS, then closed
+ *   probe-helper sleep N USEC               N x clock_nanosleep(USEC)
+ *   probe-helper pipeblock N MSEC           a thread blocks N times in read(2) on a
+ *                                           pipe that the main thread feeds every MSEC
+ * Prints "ready" on stdout (flushed) once set up.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void ready(void)
+{
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+		;
+}
+
+static struct sockaddr_in loopback(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static int do_listen(int port, int backlog, int secs)
+{
+	struct sockaddr_in a = loopback(port);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, backlog)) {
+		perror("probe-helper: listen");
+		return 1;
+	}
+	ready();
+	sleep_us(secs * 1000000L);
+	close(fd);
+	return 0;
+}
+
+static int do_connect(int port, int n, int secs)
+{
+	struct sockaddr_in a = loopback(port);
+	int *fds = calloc(n, sizeof(int)), i, ok = 0;
+
+	for (i = 0; i < n && fds; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (fds[i] >= 0 && (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0 ||
+				    errno == EINPROGRESS))
+			ok++;
+	}
+	printf("connects %d\n", ok);
+	ready();
+	sleep_us(secs * 1000000L);
+	for (i = 0; i < n && fds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	return 0;
+}
+
+static int do_sleep(int n, long us)
+{
+	ready();
+	for (int i = 0; i < n; i++)
+		sleep_us(us);
+	return 0;
+}
+
+static int pipefd[2];
+static int rounds;
+
+/* the function name the offcpu test looks for in the symbolized stack */
+__attribute__((noinline)) int offcpu_test_wait(void)
+{
+	char c;
+
+	return (int)read(pipefd[0], &c, 1);
+}
+
+__attribute__((noinline)) void *offcpu_test_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < rounds; i++)
+		if (offcpu_test_wait() != 1)
+			break;
+	return NULL;
+}
+
+static int do_pipeblock(int n, long ms)
+{
+	pthread_t t;
+
+	rounds = n;
+	if (pipe(pipefd) || pthread_create(&t, NULL, offcpu_test_thread, NULL))
+		return 1;
+	ready();
+	for (int i = 0; i < n; i++) {
+		sleep_us(ms * 1000);
+		if (write(pipefd[1], "x", 1) != 1)
+			return 1;
+	}
+	pthread_join(t, NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "listen"))
+		return do_listen(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "connect"))
+		return do_connect(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && !strcmp(argv[1], "sleep"))
+		return do_sleep(atoi(argv[2]), atol(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "pipeblock"))
+		return do_pipeblock(atoi(argv[2]), atol(argv[3]));
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS | connect PORT N SECS | sleep N USEC | pipeblock N MSEC\n");
+	return 2;
+}

@@ -1,0 +1,30 @@
+# probe-lib.sh - shared by tests/bpf/*.t (source after tests/lib.sh).
+# PROBE: how to run `qps-tune probe`; the test driver when qps-tune is not built.
+HELPER=$BUILD/tests/bpf/probe-helper
+if [ -x "$QPS_TUNE" ]; then
+	PROBE=("$QPS_TUNE" probe)
+else
+	PROBE=("$BUILD/tests/bpf/qps-probe")
+fi
+TMP=$(mktemp -d /tmp/qps-probe-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# need_bpf: skips everything (a failure under CI=true) without root or BTF
+need_bpf() {
+	is_root || skip_rest "needs root (CAP_BPF, CAP_PERFMON) to load BPF programs"
+	[ -r /sys/kernel/btf/vmlinux ] || skip_rest "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+	[ -x "$HELPER" ] && [ -x "${PROBE[0]}" ] || skip_rest "not built: run make test-bpf"
+}
+
+# wait_for FILE REGEX [SECS]: until FILE has a line matching REGEX
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# bpf_ids prog|link: sorted ids of the loaded BPF programs or links
+bpf_ids() { bpftool -j "$1" show 2>/dev/null | jq -r '.[].id' | sort -n; }
