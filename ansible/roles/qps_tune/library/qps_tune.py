@@ -1,0 +1,420 @@
+#!/usr/bin/python3
+# -*- coding: utf-8 -*-
+# qps_tune - a thin Ansible module around `qps-tune --json`.
+#
+# All tuning logic (what to check, what to write, how to journal and roll back)
+# lives in qps-tune. This module only: writes the host profile file, picks the
+# right command line (check mode -> `apply --dry-run`), and maps qps-tune's JSON
+# to Ansible's changed / diff / failed.
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: qps_tune
+short_description: Run qps-tune audit, apply, rollback or probe and report as Ansible data
+description:
+  - Runs C(qps-tune --json COMMAND) on the host and returns its JSON document.
+  - C(apply) writes a host profile file (C(inherit PROFILE) plus per-host rules) and
+    applies it; in check mode it runs C(apply --dry-run) against a temporary copy of
+    that file and changes nothing. C(changed) is true exactly when qps-tune reports
+    changed > 0 or the host profile file changed. Diff mode shows key = old -> new.
+  - C(audit) never changes anything; exit 3 (drift) is a result, not a failure.
+  - C(rollback) restores qps-tune's journal and removes the host profile file.
+  - C(probe) attaches a probe for I(duration) seconds and writes its JSON to I(dest).
+options:
+  command:
+    description: The qps-tune command.
+    type: str
+    required: true
+    choices: [audit, apply, rollback, probe]
+  bin:
+    description: Path of the qps-tune binary on the host.
+    type: path
+    default: /usr/sbin/qps-tune
+  profile:
+    description: Profile name (built-in or in /etc/qps-tune/profiles) or path to inherit from.
+    type: str
+    default: web-10k
+  overrides:
+    description:
+      - Per-host sysctl rules, KEY -> "OP VALUE" (OP one of >=, <=, =, in).
+      - A bare value means "= VALUE".
+    type: dict
+    default: {}
+  extra_lines:
+    description: Extra profile lines (qps-tune directives such as C(nofile >= 65536)).
+    type: list
+    elements: str
+    default: []
+  profile_file:
+    description:
+      - Where the host profile is kept. When unset, I(profile) is passed as is and
+        I(overrides) / I(extra_lines) must be empty.
+    type: path
+  conns:
+    description: Concurrency target (C(--conns)).
+    type: int
+  pid:
+    description: Server process to check and tune (C(--pid)).
+    type: int
+  persist:
+    description: Also persist (C(apply --persist)).
+    type: bool
+    default: false
+  host_wide:
+    description: Also set host-wide keys (C(apply --host)). Never in a container or netns test host.
+    type: bool
+    default: false
+  state_dir:
+    description: qps-tune journal directory (C(--state-dir)); one per host.
+    type: path
+  root:
+    description: Re-roots the /etc files qps-tune persists (C(--root)); tests only.
+    type: path
+  probe:
+    description: Probe name for I(command=probe).
+    type: str
+  duration:
+    description: Probe duration in seconds.
+    type: int
+    default: 10
+  dest:
+    description: File on the host that receives the probe's JSON report.
+    type: path
+  extra_args:
+    description: More qps-tune arguments, appended as is.
+    type: list
+    elements: str
+    default: []
+  fail_on_error:
+    description:
+      - For I(command=audit) - when false, a qps-tune error is returned in C(error)
+        instead of failing the task (the fleet report lists the host as an error).
+    type: bool
+    default: true
+author: qps-tune
+'''
+
+RETURN = r'''
+rc:
+  description: qps-tune exit code.
+  type: int
+  returned: when qps-tune ran
+cmd:
+  description: The command line that ran.
+  type: list
+  returned: when qps-tune ran
+audit:
+  description: The C(qps-tune.audit/1) document.
+  type: dict
+  returned: command=audit
+failing:
+  description: The audit checks whose status is fail.
+  type: list
+  returned: command=audit
+drift:
+  description: True when the audit found at least one failing check (exit 3).
+  type: bool
+  returned: command=audit
+apply:
+  description: The C(qps-tune.apply/1) document (dry run in check mode).
+  type: dict
+  returned: command=apply
+rollback:
+  description: The C(qps-tune.rollback/1) document.
+  type: dict
+  returned: command=rollback
+report:
+  description: The probe's JSON report.
+  type: dict
+  returned: command=probe
+error:
+  description: qps-tune's error message when fail_on_error=false.
+  type: str
+  returned: on error with fail_on_error=false
+'''
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+OPS = ('>=', '<=', '=', 'in')
+KEY_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.\-/]*(\[[0-9]+\])?$')
+
+
+def rule_text(key, spec):
+    """'net.core.somaxconn', '>= 8192' -> 'sysctl net.core.somaxconn >= 8192'"""
+    if not KEY_RE.match(key):
+        raise ValueError("invalid sysctl key '%s' in overrides" % key)
+    if isinstance(spec, bool):
+        spec = int(spec)
+    spec = str(spec).strip()
+    if not spec or '\n' in spec or '#' in spec:
+        raise ValueError("invalid rule '%s' for '%s' in overrides" % (spec, key))
+    op, _, rest = spec.partition(' ')
+    if op in OPS and rest.strip():
+        return 'sysctl %s %s %s' % (key, op, rest.strip())
+    for o in ('>=', '<=', '='):         # ">=8192" without a space
+        if spec.startswith(o) and spec[len(o):].strip():
+            return 'sysctl %s %s %s' % (key, o, spec[len(o):].strip())
+    return 'sysctl %s = %s' % (key, spec)
+
+
+def profile_text(p):
+    lines = ['# Managed by Ansible (role qps_tune): host profile for this host.',
+             '# Edit the inventory (qps_tune_profile, qps_tune_sysctl_overrides), not this file.',
+             'inherit %s' % p['profile']]
+    for key in sorted(p['overrides']):
+        lines.append(rule_text(key, p['overrides'][key]))
+    for line in p['extra_lines']:
+        if '\n' in line:
+            raise ValueError("extra_lines entries must be single lines")
+        lines.append(line)
+    return '\n'.join(lines) + '\n'
+
+
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except (IOError, OSError):
+        return None
+
+
+def write_atomic(module, path, content):
+    d = os.path.dirname(path) or '.'
+    if not os.path.isdir(d):
+        os.makedirs(d, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix='.qps_tune.', dir=d)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Runner(object):
+    def __init__(self, module):
+        self.m = module
+        self.p = module.params
+        self.tmpdir = None
+
+    def common(self):
+        a = []
+        if self.p['state_dir']:
+            a += ['--state-dir', self.p['state_dir']]
+        if self.p['root']:
+            a += ['--root', self.p['root']]
+        return a
+
+    def run(self, args, ok_rcs=(0,), timeout_note=''):
+        """Runs qps-tune --json ARGS; returns (rc, doc). Fails the task (or returns
+        an error doc) when rc is not in ok_rcs or stdout is not one JSON document."""
+        cmd = [self.p['bin'], '--json'] + args + self.p['extra_args']
+        rc, out, err = self.m.run_command(cmd, environ_update={'LC_ALL': 'C'})
+        doc = None
+        text = out.strip()
+        if text:
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                # --interval style output: one document per line, the last one is final
+                try:
+                    doc = json.loads(text.splitlines()[-1])
+                except ValueError:
+                    doc = None
+        if rc in ok_rcs and isinstance(doc, dict) and 'error' not in doc:
+            return rc, doc, None
+        what = (doc or {}).get('error') if isinstance(doc, dict) else None
+        if not what:
+            what = err.strip().splitlines()[-1] if err.strip() else \
+                ('no JSON on stdout' if doc is None else 'unexpected output')
+        msg = "qps-tune %s failed on this host (exit %d): %s" % (args[0], rc, what)
+        return rc, doc, dict(msg=msg, rc=rc, cmd=cmd, stderr=err, stdout=out)
+
+    def fail(self, info, **extra):
+        info = dict(info)
+        info.update(extra)
+        self.m.fail_json(**info)
+
+    def check_bin(self):
+        b = self.p['bin']
+        if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+            msg = ("qps-tune not found at '%s' on this host: install the qps-tune package "
+                   "(qps_tune_install: true with qps_tune_deb) or set qps_tune_bin" % b)
+            if self.p['command'] == 'audit' and not self.p['fail_on_error']:
+                self.m.exit_json(changed=False, error=msg, drift=None, failing=[], audit=None)
+            self.m.fail_json(msg=msg)
+
+    def profile_arg(self, for_write):
+        """Returns (profile argument, file diff or None, file changed?)."""
+        p = self.p
+        if not p['profile_file']:
+            if p['overrides'] or p['extra_lines']:
+                self.m.fail_json(msg="overrides/extra_lines need profile_file")
+            return p['profile'], None, False
+        try:
+            want = profile_text(p)
+        except ValueError as e:
+            self.m.fail_json(msg=str(e))
+        have = read_file(p['profile_file'])
+        changed = have != want
+        diff = dict(before_header='%s (host profile)' % p['profile_file'],
+                    after_header='%s (host profile)' % p['profile_file'],
+                    before=have or '', after=want)
+        if for_write and not self.m.check_mode:
+            if changed:
+                write_atomic(self.m, p['profile_file'], want)
+            return p['profile_file'], diff, changed
+        # check mode, audit: a private copy, nothing on the host changes
+        if not changed:
+            return p['profile_file'], diff, False
+        self.tmpdir = tempfile.mkdtemp(prefix='qps_tune.')
+        path = os.path.join(self.tmpdir, 'host.profile')
+        with open(path, 'w') as f:
+            f.write(want)
+        return path, diff, changed
+
+    def cleanup(self):
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def profile_opts(self, prof):
+        a = ['--profile', prof]
+        if self.p['conns']:
+            a += ['--conns', str(self.p['conns'])]
+        if self.p['pid']:
+            a += ['--pid', str(self.p['pid'])]
+        return a
+
+    # ---- commands
+    def audit(self):
+        self.check_bin()
+        prof, _, _ = self.profile_arg(for_write=False)
+        args = ['audit'] + self.profile_opts(prof)
+        if self.p['root']:
+            args += ['--root', self.p['root']]
+        rc, doc, err = self.run(args, ok_rcs=(0, 3))
+        if err:
+            if not self.p['fail_on_error']:
+                self.m.exit_json(changed=False, error=err['msg'], rc=rc, drift=None,
+                                 failing=[], audit=None, cmd=err['cmd'], stderr=err['stderr'])
+            self.fail(err)
+        failing = [c for c in doc.get('checks', []) if c.get('status') == 'fail']
+        self.m.exit_json(changed=False, rc=rc, audit=doc, failing=failing, drift=rc == 3,
+                         ansible_facts=dict(qps_tune_audit=doc))
+
+    def apply(self):
+        self.check_bin()
+        prof, fdiff, fchanged = self.profile_arg(for_write=True)
+        args = ['apply'] + self.profile_opts(prof) + self.common()
+        if self.m.check_mode:
+            args.append('--dry-run')
+        if self.p['persist']:
+            args.append('--persist')
+        if self.p['host_wide']:
+            args.append('--host')
+        rc, doc, err = self.run(args)
+        if err:
+            self.fail(err, profile_file_changed=fchanged)
+        n = doc.get('changed', 0) or 0
+        changes = doc.get('changes', []) or []
+        before = ''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('old'))
+                         for c in changes)
+        after = ''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('new'))
+                        for c in changes)
+        diff = []
+        if fdiff and fchanged:
+            diff.append(fdiff)
+        if changes:
+            diff.append(dict(before_header='runtime (before)', after_header='runtime (after)',
+                             before=before, after=after))
+        summary = ['%s: %s -> %s' % (c.get('key'), c.get('old'), c.get('new')) for c in changes]
+        self.m.exit_json(changed=bool(n > 0 or fchanged), rc=rc, apply=doc, diff=diff,
+                         summary=summary, profile_file_changed=fchanged,
+                         ansible_facts=dict(qps_tune_apply=doc))
+
+    def rollback(self):
+        self.check_bin()
+        pf = self.p['profile_file']
+        pf_exists = bool(pf and os.path.exists(pf))
+        if self.m.check_mode:
+            # qps-tune has no rollback --dry-run: say what the journal would do,
+            # without reading qps-tune's journal format ourselves.
+            self.m.exit_json(changed=pf_exists, skipped=False, rollback=None,
+                             msg="check mode: rollback not run (qps-tune rollback has no dry run)")
+        rc, doc, err = self.run(['rollback'] + self.common())
+        if err:
+            self.fail(err)
+        restored = doc.get('restored', []) or []
+        removed = doc.get('removed', []) or []
+        if pf_exists:
+            os.unlink(pf)
+        after = ''.join('%s = %s\n' % (r.get('key'), r.get('value')) for r in restored)
+        diff = []
+        if restored or removed:
+            diff.append(dict(before_header='applied', after_header='restored',
+                             before=''.join('%s\n' % p for p in removed), after=after))
+        self.m.exit_json(changed=bool(restored or removed or pf_exists), rc=rc, rollback=doc,
+                         diff=diff, ansible_facts=dict(qps_tune_rollback=doc))
+
+    def probe(self):
+        self.check_bin()
+        if not self.p['probe']:
+            self.m.fail_json(msg="command=probe needs probe (acceptq, syslat, offcpu)")
+        args = ['probe', self.p['probe'], '--duration', str(self.p['duration'])]
+        if self.p['pid']:
+            args += ['--pid', str(self.p['pid'])]
+        rc, doc, err = self.run(args)
+        if err:
+            self.fail(err)
+        if self.p['dest']:
+            write_atomic(self.m, self.p['dest'], json.dumps(doc, indent=1, sort_keys=True) + '\n')
+        # attaching a probe observes; it changes nothing on the host
+        self.m.exit_json(changed=False, rc=rc, report=doc, dest=self.p['dest'])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            command=dict(type='str', required=True, choices=['audit', 'apply', 'rollback', 'probe']),
+            bin=dict(type='path', default='/usr/sbin/qps-tune'),
+            profile=dict(type='str', default='web-10k'),
+            overrides=dict(type='dict', default={}),
+            extra_lines=dict(type='list', elements='str', default=[]),
+            profile_file=dict(type='path'),
+            conns=dict(type='int'),
+            pid=dict(type='int'),
+            persist=dict(type='bool', default=False),
+            host_wide=dict(type='bool', default=False),
+            state_dir=dict(type='path'),
+            root=dict(type='path'),
+            probe=dict(type='str'),
+            duration=dict(type='int', default=10),
+            dest=dict(type='path'),
+            extra_args=dict(type='list', elements='str', default=[]),
+            fail_on_error=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    r = Runner(module)
+    try:
+        getattr(r, module.params['command'])()
+    finally:
+        r.cleanup()
+
+
+if __name__ == '__main__':
+    main()
