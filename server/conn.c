@@ -1,0 +1,1387 @@
+/* conn.c - the worker event loop and the per-connection state machine.
+ *
+ *            accept4 (+ optimistic read with TCP_DEFER_ACCEPT)
+ *                 |
+ *                 v        head parsed, body follows
+ *   +-------->  READ  -------------------------------> BODY
+ *   |             |  head (and body) complete:             | body consumed
+ *   |             |  response appended to the worker's     |
+ *   |             |  output batch  <-----------------------+
+ *   |             v
+ *   |     batch written with one write() per readiness
+ *   |             | short write / EAGAIN / sendfile not done
+ *   |             v
+ *   +-------  WRITE (pending bytes copied to the connection; EPOLLOUT)
+ *     flushed     |
+ *                 | last response (close, error, drain) and input left unread
+ *                 v
+ *               LINGER: shutdown(SHUT_WR), discard input until EOF/timeout
+ *
+ * Hot path choices (CPU per request is what the benchmark measures):
+ *  - edge-triggered EPOLLIN|EPOLLOUT registered once: no epoll_ctl per request;
+ *  - one read() per readiness: a read shorter than the space offered means
+ *    the socket was drained, so no EAGAIN read follows it;
+ *  - all responses produced by one read go out with one write();
+ *  - responses are assembled from preformatted pieces; the Date line and the
+ *    complete /plaintext and /json responses are rebuilt once per second;
+ *  - timeouts are per-worker FIFO lists (one per kind, all entries of a kind
+ *    share one timeout, so appending keeps each list sorted): O(1) re-arm,
+ *    checked once per loop iteration from a coarse clock, no timerfds;
+ *  - the read buffer comes from a per-worker pool and goes back whenever
+ *    the connection has no request in progress, so an idle keep-alive
+ *    connection costs only its table slot (sizeof(struct conn)).
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "http.h"
+#include "pool.h"
+
+#define KEY_LISTENER	(UINT64_MAX - 1)
+#define KEY_WAKE	UINT64_MAX
+#define OUT_CAP		(64 * 1024)	/* bytes of responses batched per write */
+#define METRICS_CAP	(32 * 1024)	/* /metrics body */
+#define ACCEPT_BURST	256		/* accepts per loop iteration and listener */
+#define ACCEPT_PAUSE_MS	100		/* fd exhaustion: retry accepting after this */
+#define POOL_KEEP	1024		/* free read buffers kept per worker */
+#define MAX_WORKERS	256
+#define DELAY_MAX_MS	10000		/* /delay?ms= cap */
+#define CPU_MAX_US	1000000		/* /cpu?us= cap */
+#define LINGER_MAX	(256 * 1024)	/* bytes discarded while lingering */
+
+enum cstate { C_FREE, C_READ, C_BODY, C_LINGER };
+enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0xff };
+
+/* conn flags */
+#define CF_READABLE	0x01	/* input may be waiting: the last read filled the buffer */
+#define CF_CLOSE_AFTER	0x02	/* close once the pending output is written */
+#define CF_EOF		0x04	/* peer shut down its side */
+#define CF_SERVED	0x08	/* answered at least one request */
+#define CF_REQ_DONE	0x10	/* a request completed during this drive */
+#define CF_CHUNKED	0x20	/* BODY: chunked (else Content-Length) */
+#define CF_REGISTERED	0x40	/* added to epoll */
+#define CF_WRITING	0x80	/* pending output: wait for EPOLLOUT */
+
+/* response plan flags */
+#define PF_HEAD		0x01	/* HEAD: no body */
+#define PF_CLOSE	0x02	/* last response on this connection */
+#define PF_KA10		0x04	/* HTTP/1.0 keep-alive: say so */
+
+/* What to answer once the request (with its body) is in. */
+struct plan {
+	uint32_t param;		/* /delay ms, /cpu us */
+	uint8_t route;		/* enum route */
+	uint8_t st;		/* enum status_idx */
+	uint8_t flags;		/* PF_* */
+	uint8_t ctype;		/* static file content type index */
+};
+
+struct conn {
+	struct conn *tprev, *tnext;	/* timer list links */
+	uint64_t deadline;		/* ms, coarse monotonic */
+	char *rbuf;			/* pool buffer; NULL while idle */
+	char *obuf;			/* pending output (malloc'ed, rare) */
+	uint64_t file_off, file_left;	/* bytes of the file still to send */
+	union {
+		uint64_t body_left;	/* Content-Length body bytes to discard */
+		struct http_chunked chunk;
+	};
+	int fd, file_fd;
+	uint32_t rlen, rpos;		/* bytes in rbuf; parse position */
+	uint32_t olen, opos;		/* obuf bytes; bytes already written */
+	struct plan plan;		/* BODY: the answer once the body is in */
+	uint16_t flags;			/* CF_* */
+	uint8_t state, tkind;
+};
+
+struct tlist {
+	struct conn *head, *tail;
+	unsigned timeout_ms;		/* 0: never expires */
+};
+
+struct worker {
+	const struct server_config *cfg;
+	struct ev_loop *ev;
+	struct pool *pool;
+	int id;
+	int lfd;			/* listener; -1 once draining */
+	int wakefd;			/* eventfd: stop request */
+	unsigned nconns;		/* connections this worker owns */
+	bool accept_paused, accept_more, draining, stop;
+	uint64_t accept_resume_ms;
+	uint64_t now_ms;		/* coarse monotonic, per loop iteration */
+	uint64_t drain_deadline_ms;
+	uint64_t ev_start_ns;		/* precise clock after epoll_wait */
+	unsigned batch_resp;		/* responses in the current drive */
+	time_t date_sec;		/* second the Date line was made for */
+	struct tlist tl[TL_COUNT];
+	size_t olen;			/* bytes in out */
+	char date[64];			/* "Date: ...\r\n" */
+	size_t date_len;
+	char pre_plain[256], pre_json[256];	/* full keep-alive responses */
+	size_t pre_plain_len, pre_json_len;
+	char *metrics_buf;		/* METRICS_CAP */
+	struct metrics m;
+	char out[OUT_CAP];
+};
+
+static struct conn *conn_table;
+static size_t conn_table_len;
+static struct metrics *all_metrics[MAX_WORKERS];
+static int nall_metrics;
+static unsigned open_conns;		/* atomic; all workers */
+
+/* ---------------------------------------------------------------- table */
+
+int conn_table_init(size_t max_fds)
+{
+	size_t bytes = max_fds * sizeof(struct conn);
+	void *p;
+
+	/* untouched slots cost no memory: pages appear as fds get used */
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	conn_table = p;
+	conn_table_len = max_fds;
+	return 0;
+}
+
+unsigned conn_open_count(void)
+{
+	return __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
+}
+
+struct metrics *worker_metrics(struct worker *w) { return &w->m; }
+
+/* ---------------------------------------------------------------- time */
+
+static uint64_t mono_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void timer_unlink(struct worker *w, struct conn *c)
+{
+	struct tlist *l;
+
+	if (c->tkind == TL_NONE)
+		return;
+	l = &w->tl[c->tkind];
+	if (c->tprev)
+		c->tprev->tnext = c->tnext;
+	else
+		l->head = c->tnext;
+	if (c->tnext)
+		c->tnext->tprev = c->tprev;
+	else
+		l->tail = c->tprev;
+	c->tprev = c->tnext = NULL;
+	c->tkind = TL_NONE;
+}
+
+/* (Re)starts timer @kind for @c: appends to the tail, which keeps the list
+ * sorted because every entry of a list has the same timeout. */
+static void timer_arm(struct worker *w, struct conn *c, enum tlist_kind kind)
+{
+	struct tlist *l = &w->tl[kind];
+
+	timer_unlink(w, c);
+	c->tkind = (uint8_t)kind;
+	c->deadline = l->timeout_ms ? w->now_ms + l->timeout_ms : UINT64_MAX;
+	c->tprev = l->tail;
+	c->tnext = NULL;
+	if (l->tail)
+		l->tail->tnext = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static const char *const reason[ST_COUNT] = {
+	[ST_200] = "OK", [ST_400] = "Bad Request", [ST_403] = "Forbidden",
+	[ST_404] = "Not Found", [ST_405] = "Method Not Allowed",
+	[ST_408] = "Request Timeout", [ST_413] = "Content Too Large",
+	[ST_414] = "URI Too Long", [ST_431] = "Request Header Fields Too Large",
+	[ST_500] = "Internal Server Error", [ST_501] = "Not Implemented",
+	[ST_503] = "Service Unavailable", [ST_505] = "HTTP Version Not Supported",
+};
+
+static const char server_hdr[] = "Server: qps-server\r\n";
+static const char plain_body[] = "Hello, World!";
+static const char json_body[] = "{\"message\":\"Hello, World!\"}";
+static const char healthz_body[] = "ok\n";
+#define LIT(s) s, sizeof(s) - 1
+
+static const struct { const char *ext, *type; } ctypes[] = {
+	{ "", "application/octet-stream" }, { "html", "text/html; charset=utf-8" },
+	{ "htm", "text/html; charset=utf-8" }, { "txt", "text/plain; charset=utf-8" },
+	{ "css", "text/css" }, { "js", "text/javascript" }, { "json", "application/json" },
+	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+	{ "gif", "image/gif" }, { "svg", "image/svg+xml" }, { "ico", "image/x-icon" },
+	{ "wasm", "application/wasm" }, { "pdf", "application/pdf" },
+};
+
+static inline char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Writes a response head; returns the end. @clen: Content-Length. */
+static char *put_head(struct worker *w, char *p, int st, const char *ctype,
+		      uint64_t clen, unsigned pflags)
+{
+	p = put(p, LIT("HTTP/1.1 "));
+	p = put_u64(p, (uint64_t)metrics_status_code(st));
+	*p++ = ' ';
+	p = put(p, reason[st], strlen(reason[st]));
+	p = put(p, LIT("\r\n"));
+	p = put(p, LIT(server_hdr));
+	p = put(p, w->date, w->date_len);
+	p = put(p, LIT("Content-Type: "));
+	p = put(p, ctype, strlen(ctype));
+	p = put(p, LIT("\r\nContent-Length: "));
+	p = put_u64(p, clen);
+	p = put(p, LIT("\r\n"));
+	if (st == ST_405)
+		p = put(p, LIT("Allow: GET, HEAD\r\n"));
+	if (pflags & PF_CLOSE)
+		p = put(p, LIT("Connection: close\r\n"));
+	else if (pflags & PF_KA10)
+		p = put(p, LIT("Connection: keep-alive\r\n"));
+	return put(p, LIT("\r\n"));
+}
+
+static void update_date(struct worker *w)
+{
+	struct timespec ts;
+	struct tm tm;
+	char *p;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	if (ts.tv_sec == w->date_sec)
+		return;
+	w->date_sec = ts.tv_sec;
+	gmtime_r(&ts.tv_sec, &tm);
+	w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	p = put_head(w, w->pre_plain, ST_200, "text/plain", sizeof(plain_body) - 1, 0);
+	p = put(p, LIT(plain_body));
+	w->pre_plain_len = (size_t)(p - w->pre_plain);
+	p = put_head(w, w->pre_json, ST_200, "application/json", sizeof(json_body) - 1, 0);
+	p = put(p, LIT(json_body));
+	w->pre_json_len = (size_t)(p - w->pre_json);
+}
+
+/* ---------------------------------------------------------------- close */
+
+static void conn_release_buf(struct worker *w, struct conn *c)
+{
+	pool_put(w->pool, c->rbuf);
+	c->rbuf = NULL;
+	c->rlen = c->rpos = 0;
+}
+
+static void accept_resume(struct worker *w);
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	timer_unlink(w, c);
+	close(c->fd);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	free(c->obuf);
+	conn_release_buf(w, c);
+	c->obuf = NULL;
+	c->file_fd = -1;
+	c->state = C_FREE;
+	c->flags = 0;
+	w->nconns--;
+	__atomic_fetch_sub(&open_conns, 1, __ATOMIC_RELAXED);
+	METRIC_ADD(w->m.closed, 1);
+	if (w->accept_paused)
+		accept_resume(w);
+}
+
+/* Last response sent: close now, or linger if the peer may still be sending
+ * (closing with unread input makes the kernel send RST, which can destroy
+ * the response before the client read it). */
+static void conn_finish(struct worker *w, struct conn *c)
+{
+	if (!(c->flags & CF_EOF) && (c->rpos < c->rlen || (c->flags & CF_READABLE) ||
+				     c->state == C_BODY)) {
+		shutdown(c->fd, SHUT_WR);
+		conn_release_buf(w, c);
+		c->state = C_LINGER;
+		c->file_left = 0;	/* reused: bytes discarded */
+		timer_arm(w, c, TL_LINGER);
+		return;
+	}
+	conn_close(w, c);
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* Writes the batch in w->out for @c. Returns 0 when all is written (or
+ * kept as pending output: state C_WRITE), -1 if the connection died (it is
+ * closed). @more: MSG_MORE (a file follows). */
+static int out_flush(struct worker *w, struct conn *c, int more)
+{
+	ssize_t n = 0;
+	size_t len = w->olen;
+
+	w->olen = 0;
+	if (len == 0)
+		return 0;
+	n = more ? send(c->fd, w->out, len, MSG_MORE | MSG_NOSIGNAL) : write(c->fd, w->out, len);
+	if (n < 0) {
+		if (errno != EAGAIN) {
+			conn_close(w, c);
+			return -1;
+		}
+		n = 0;
+	}
+	METRIC_ADD(w->m.bytes_out, (uint64_t)n);
+	if ((size_t)n == len)
+		return 0;
+	/* rare: the socket buffer is full; keep the rest with the connection */
+	c->obuf = malloc(len - (size_t)n);
+	if (!c->obuf) {
+		conn_close(w, c);
+		return -1;
+	}
+	memcpy(c->obuf, w->out + n, len - (size_t)n);
+	c->olen = (uint32_t)(len - (size_t)n);
+	c->opos = 0;
+	c->flags |= CF_WRITING;
+	timer_arm(w, c, TL_WRITE);
+	return 0;
+}
+
+/* Sends pending obuf bytes and file. Returns 1 when everything is out, 0 if
+ * still pending (wait for EPOLLOUT), -1 if the connection was closed. */
+static int pending_flush(struct worker *w, struct conn *c)
+{
+	bool progress = false;
+	ssize_t n;
+
+	while (c->opos < c->olen) {
+		n = c->file_left ?
+			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_MORE | MSG_NOSIGNAL) :
+			write(c->fd, c->obuf + c->opos, c->olen - c->opos);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				goto wait;
+			conn_close(w, c);
+			return -1;
+		}
+		METRIC_ADD(w->m.bytes_out, (uint64_t)n);
+		c->opos += (uint32_t)n;
+		progress = true;
+	}
+	free(c->obuf);
+	c->obuf = NULL;
+	c->olen = c->opos = 0;
+	while (c->file_left) {
+		off_t off = (off_t)c->file_off;
+		size_t chunk = c->file_left > (1u << 20) ? (1u << 20) : (size_t)c->file_left;
+
+		n = sendfile(c->fd, c->file_fd, &off, chunk);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				goto wait;
+			conn_close(w, c);
+			return -1;
+		}
+		if (n == 0) {	/* file shrank under us: the length we sent is a lie */
+			conn_close(w, c);
+			return -1;
+		}
+		METRIC_ADD(w->m.bytes_out, (uint64_t)n);
+		c->file_off += (uint64_t)n;
+		c->file_left -= (uint64_t)n;
+		progress = true;
+	}
+	if (c->file_fd >= 0) {
+		close(c->file_fd);
+		c->file_fd = -1;
+	}
+	return 1;
+wait:
+	if (!(c->flags & CF_WRITING) || progress) {
+		c->flags |= CF_WRITING;
+		timer_arm(w, c, TL_WRITE);
+	}
+	return 0;
+}
+
+/* Room for @need more bytes in the batch; flushes if needed. Returns 0, or
+ * -1 if the caller must stop producing (pending output or closed). */
+static int out_room(struct worker *w, struct conn *c, size_t need)
+{
+	if (w->olen + need <= OUT_CAP)
+		return 0;
+	if (out_flush(w, c, 0) < 0 || (c->flags & CF_WRITING))
+		return -1;
+	return need <= OUT_CAP ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static void count(struct worker *w, const struct plan *pl)
+{
+	METRIC_ADD(w->m.requests[pl->route][pl->st], 1);
+	w->batch_resp++;
+}
+
+/* Simple response with an in-memory body. Returns 0 or -1 (stop). */
+static int emit_body(struct worker *w, struct conn *c, const struct plan *pl,
+		     const char *ctype, const char *body, size_t blen)
+{
+	char *p;
+
+	if (out_room(w, c, 512 + blen) < 0)
+		return -1;
+	p = put_head(w, w->out + w->olen, pl->st, ctype, blen, pl->flags);
+	if (!(pl->flags & PF_HEAD))
+		p = put(p, body, blen);
+	w->olen = (size_t)(p - w->out);
+	count(w, pl);
+	return 0;
+}
+
+static int emit_error(struct worker *w, struct conn *c, struct plan *pl)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%s\n", reason[pl->st]);
+
+	return emit_body(w, c, pl, "text/plain", body, (size_t)n);
+}
+
+static int emit_file(struct worker *w, struct conn *c, struct plan *pl)
+{
+	char *p;
+	int r;
+
+	if (out_room(w, c, 512) < 0)
+		return -1;
+	p = put_head(w, w->out + w->olen, ST_200, ctypes[pl->ctype].type, c->file_left, pl->flags);
+	w->olen = (size_t)(p - w->out);
+	count(w, pl);
+	if (pl->flags & PF_HEAD) {
+		close(c->file_fd);
+		c->file_fd = -1;
+		c->file_left = 0;
+		return 0;
+	}
+	/* headers corked onto the first file segment; then the file, zero-copy */
+	if (out_flush(w, c, 1) < 0 || (c->flags & CF_WRITING))
+		return -1;
+	r = pending_flush(w, c);
+	return r == 1 ? 0 : -1;
+}
+
+static void busy_us(uint32_t us)
+{
+	uint64_t end = mono_ns() + (uint64_t)us * 1000;
+
+	while (mono_ns() < end)
+		;
+}
+
+/* Produces the response of @pl into the batch. Returns 0 to go on with the
+ * next request, -1 to stop (pending output, closed, or last response). */
+static int emit(struct worker *w, struct conn *c, struct plan *pl)
+{
+	int r = 0;
+
+	if (w->draining)
+		pl->flags |= PF_CLOSE;
+	if (pl->st != ST_200) {
+		r = emit_error(w, c, pl);
+		goto out;
+	}
+	switch (pl->route) {
+	case ROUTE_PLAINTEXT:
+	case ROUTE_JSON:
+		if (!(pl->flags & (PF_HEAD | PF_CLOSE | PF_KA10))) {
+			/* the hot path: one memcpy of a preformatted response */
+			const char *s = pl->route == ROUTE_JSON ? w->pre_json : w->pre_plain;
+			size_t n = pl->route == ROUTE_JSON ? w->pre_json_len : w->pre_plain_len;
+
+			if (out_room(w, c, n) < 0)
+				return -1;
+			memcpy(w->out + w->olen, s, n);
+			w->olen += n;
+			count(w, pl);
+			break;
+		}
+		r = pl->route == ROUTE_JSON ?
+			emit_body(w, c, pl, "application/json", LIT(json_body)) :
+			emit_body(w, c, pl, "text/plain", LIT(plain_body));
+		break;
+	case ROUTE_HEALTHZ:
+		r = emit_body(w, c, pl, "text/plain", LIT(healthz_body));
+		break;
+	case ROUTE_METRICS: {
+		int n = metrics_render(w->metrics_buf, METRICS_CAP, all_metrics, nall_metrics);
+
+		if (n < 0) {
+			pl->st = ST_500;
+			r = emit_error(w, c, pl);
+		} else {
+			r = emit_body(w, c, pl, "text/plain; version=0.0.4", w->metrics_buf, (size_t)n);
+		}
+		break;
+	}
+	case ROUTE_DELAY: {
+		/* blocks this worker thread on purpose: the off-CPU case */
+		struct timespec ts = { pl->param / 1000, (long)(pl->param % 1000) * 1000000 };
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		w->now_ms = mono_coarse_ms();
+		update_date(w);
+		r = emit_body(w, c, pl, "text/plain", LIT("delayed\n"));
+		break;
+	}
+	case ROUTE_CPU:
+		busy_us(pl->param);
+		r = emit_body(w, c, pl, "text/plain", LIT("burned\n"));
+		break;
+	case ROUTE_STATIC:
+		r = emit_file(w, c, pl);
+		break;
+	default:
+		pl->st = ST_404;
+		r = emit_error(w, c, pl);
+	}
+out:
+	if (r < 0)
+		return -1;
+	c->flags |= CF_SERVED | CF_REQ_DONE;
+	if (pl->flags & PF_CLOSE) {
+		c->flags |= CF_CLOSE_AFTER;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static uint32_t query_u32(const char *t, size_t len, const char *key, uint32_t max)
+{
+	const char *q = memchr(t, '?', len), *e = t + len;
+	size_t kl = strlen(key);
+	uint64_t v = 0;
+
+	if (!q)
+		return 0;
+	for (q++; q < e;) {
+		const char *amp = memchr(q, '&', (size_t)(e - q));
+		const char *end = amp ? amp : e;
+
+		if ((size_t)(end - q) > kl && memcmp(q, key, kl) == 0 && q[kl] == '=') {
+			for (q += kl + 1; q < end && *q >= '0' && *q <= '9'; q++) {
+				v = v * 10 + (uint64_t)(*q - '0');
+				if (v > max)
+					return max;
+			}
+			return (uint32_t)v;
+		}
+		q = end + 1;
+	}
+	return 0;
+}
+
+/* openat2(RESOLVE_BENEATH) keeps every lookup, symlinks and ".." included,
+ * inside the root; the kernel answers EXDEV for an escape. */
+static int open_beneath(int root, const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	char comp[256];
+	const char *p = path, *s;
+	int fd, dfd;
+
+	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+	/* kernels before 5.6: walk the path, no symlinks, no "..", no "/" */
+	dfd = dup(root);
+	while (dfd >= 0) {
+		size_t n;
+
+		s = strchr(p, '/');
+		n = s ? (size_t)(s - p) : strlen(p);
+		if (n == 0 || n >= sizeof(comp) || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(dfd);
+			errno = n == 0 ? ENOENT : EXDEV;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		fd = openat(dfd, comp, (s ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY) |
+			    O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		if (!s || fd < 0)
+			return fd;
+		dfd = fd;
+		p = s + 1;
+	}
+	return -1;
+}
+
+static int ctype_of(const char *path)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	unsigned i;
+
+	if (!dot || (slash && dot < slash))
+		return 0;
+	for (i = 1; i < sizeof(ctypes) / sizeof(ctypes[0]); i++)
+		if (strcasecmp(dot + 1, ctypes[i].ext) == 0)
+			return (int)i;
+	return 0;
+}
+
+/* GET /static/...: opens the file into c->file_fd; sets pl->st. */
+static void route_static(struct worker *w, struct conn *c, struct plan *pl,
+			 const char *t, size_t len)
+{
+	char path[1024];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (w->cfg->root_fd < 0) {
+		pl->st = ST_404;
+		return;
+	}
+	n = http_path_decode(t + 8, len - 8, path, sizeof(path));
+	if (n < 0) {
+		pl->st = (uint8_t)metrics_status_idx((int)-n);
+		return;
+	}
+	if (n == 0) {
+		pl->st = ST_404;
+		return;
+	}
+	fd = open_beneath(w->cfg->root_fd, path);
+	if (fd < 0) {
+		switch (errno) {
+		case ENOENT: case ENOTDIR: case ENAMETOOLONG:
+			pl->st = ST_404;
+			break;
+		case EMFILE: case ENFILE: case ENOMEM:
+			pl->st = ST_503;
+			break;
+		default:	/* EXDEV (escape), ELOOP, EACCES, ... */
+			pl->st = ST_403;
+		}
+		return;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		pl->st = ST_404;
+		return;
+	}
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_left = (uint64_t)st.st_size;
+	pl->ctype = (uint8_t)ctype_of(path);
+}
+
+static bool method_is(const struct http_request *r, const char *m, size_t n)
+{
+	return r->method_len == n && memcmp(r->method, m, n) == 0;
+}
+
+/* Decides the answer to a parsed head. */
+static void route(struct worker *w, struct conn *c, const struct http_request *r,
+		  struct plan *pl)
+{
+	const char *t = r->target;
+	size_t len = r->target_len, plen;
+	bool get = method_is(r, "GET", 3), head = !get && method_is(r, "HEAD", 4);
+
+	memset(pl, 0, sizeof(*pl));
+	pl->route = ROUTE_OTHER;
+	if (r->minor == 0 ? !(r->flags & HTTP_F_KEEPALIVE) : (r->flags & HTTP_F_CLOSE) != 0)
+		pl->flags |= PF_CLOSE;
+	else if (r->minor == 0)
+		pl->flags |= PF_KA10;
+	if (head)
+		pl->flags |= PF_HEAD;
+
+	/* absolute-form (RFC 9112 3.2.2): use its path */
+	if (len > 7 && (memcmp(t, "http://", 7) == 0 || memcmp(t, "https://", 8) == 0)) {
+		const char *s = memchr(t + 8, '/', len - 8);
+
+		if (!s) {
+			t = "/";
+			len = 1;
+		} else {
+			len -= (size_t)(s - t);
+			t = s;
+		}
+	}
+	if (t[0] != '/') {
+		pl->st = ST_400;
+		pl->flags |= PF_CLOSE;
+		return;
+	}
+	plen = len;
+	{
+		const char *q = memchr(t, '?', len);
+
+		if (q)
+			plen = (size_t)(q - t);
+	}
+#define PATH_IS(lit) (plen == sizeof(lit) - 1 && memcmp(t, lit, plen) == 0)
+	if (PATH_IS("/plaintext"))
+		pl->route = ROUTE_PLAINTEXT;
+	else if (PATH_IS("/json"))
+		pl->route = ROUTE_JSON;
+	else if (PATH_IS("/healthz"))
+		pl->route = ROUTE_HEALTHZ;
+	else if (PATH_IS("/metrics"))
+		pl->route = ROUTE_METRICS;
+	else if (plen > 8 && memcmp(t, "/static/", 8) == 0)
+		pl->route = ROUTE_STATIC;
+	else if (w->cfg->demo && PATH_IS("/delay"))
+		pl->route = ROUTE_DELAY;
+	else if (w->cfg->demo && PATH_IS("/cpu"))
+		pl->route = ROUTE_CPU;
+#undef PATH_IS
+
+	if (!get && !head) {
+		static const char *const known[] = {
+			"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+		};
+		unsigned i;
+
+		pl->st = ST_501;
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (method_is(r, known[i], strlen(known[i])))
+				pl->st = ST_405;
+		return;
+	}
+	if (pl->route == ROUTE_OTHER) {
+		pl->st = ST_404;
+		return;
+	}
+	pl->st = ST_200;
+	if (pl->route == ROUTE_DELAY)
+		pl->param = query_u32(t, len, "ms", DELAY_MAX_MS);
+	else if (pl->route == ROUTE_CPU)
+		pl->param = query_u32(t, len, "us", CPU_MAX_US);
+	else if (pl->route == ROUTE_STATIC)
+		route_static(w, c, pl, t, len);
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* A malformed stream: answer @status and close. Returns -1. */
+static int bad_request(struct worker *w, struct conn *c, int status)
+{
+	struct plan pl = { .route = ROUTE_OTHER, .flags = PF_CLOSE };
+
+	pl.st = (uint8_t)metrics_status_idx(status);
+	METRIC_ADD(w->m.bad_requests, 1);
+	c->rpos = c->rlen;		/* the rest cannot be trusted */
+	if (c->file_fd >= 0) {
+		close(c->file_fd);
+		c->file_fd = -1;
+		c->file_left = 0;
+	}
+	emit(w, c, &pl);
+	c->flags |= CF_CLOSE_AFTER;
+	return -1;
+}
+
+/* Discards body bytes from the buffer. Returns 1 when the body is complete,
+ * 0 if more is needed, -1 on a framing error (already answered). */
+static int body_consume(struct worker *w, struct conn *c)
+{
+	size_t avail = c->rlen - c->rpos;
+
+	if (!(c->flags & CF_CHUNKED)) {
+		size_t n = avail < c->body_left ? avail : (size_t)c->body_left;
+
+		c->rpos += (uint32_t)n;
+		c->body_left -= n;
+		return c->body_left == 0;
+	}
+	ssize_t n = http_chunked_feed(&c->chunk, c->rbuf + c->rpos, avail);
+
+	if (n < 0) {
+		c->state = C_READ;
+		bad_request(w, c, (int)-n);
+		return -1;
+	}
+	c->rpos += (uint32_t)n;
+	return http_chunked_is_done(&c->chunk);
+}
+
+/* Answers every complete request in the buffer. Returns 0 to go on reading,
+ * -1 to stop (pending output, last response, or closed). */
+static int process(struct worker *w, struct conn *c)
+{
+	struct http_request req;
+	struct plan pl;
+	int n;
+
+	while (c->rpos < c->rlen || c->state == C_BODY) {
+		if (c->state == C_BODY) {
+			n = body_consume(w, c);
+			if (n <= 0)
+				return n;
+			c->state = C_READ;
+			pl = c->plan;
+			if (emit(w, c, &pl) < 0)
+				return -1;
+			continue;
+		}
+		req.headers = NULL;
+		n = http_parse_request(c->rbuf + c->rpos, c->rlen - c->rpos, &req);
+		if (n == HTTP_NEED_MORE || n == 0) {
+			size_t have = c->rlen - c->rpos;
+
+			if (have >= w->cfg->max_header_bytes) {
+				/* the head fills the whole buffer: too large */
+				return bad_request(w, c, memchr(c->rbuf + c->rpos, '\n', have) ? 431 : 414);
+			}
+			return 0;
+		}
+		if (n < 0)
+			return bad_request(w, c, -n);
+		c->rpos += (uint32_t)n;
+		route(w, c, &req, &pl);
+		if (req.flags & (HTTP_F_LENGTH | HTTP_F_CHUNKED)) {
+			if ((req.flags & HTTP_F_LENGTH) && req.content_length > w->cfg->max_body_bytes) {
+				if (c->file_fd >= 0) {
+					close(c->file_fd);
+					c->file_fd = -1;
+				}
+				return bad_request(w, c, 413);
+			}
+			if (req.flags & HTTP_F_EXPECT) {
+				/* we never want a body, so no 100 Continue: answer,
+				 * then close instead of waiting for a body that a
+				 * client may never send */
+				pl.flags |= PF_CLOSE;
+				if (emit(w, c, &pl) < 0)
+					return -1;
+				continue;
+			}
+			if (req.flags & HTTP_F_CHUNKED) {
+				c->flags |= CF_CHUNKED;
+				http_chunked_init(&c->chunk, w->cfg->max_body_bytes);
+			} else {
+				c->flags &= (uint16_t)~CF_CHUNKED;
+				c->body_left = req.content_length;
+			}
+			c->plan = pl;
+			c->state = C_BODY;
+			continue;
+		}
+		if (emit(w, c, &pl) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- drive */
+
+/* Everything a readiness event (or a flushed write) leads to: read, answer,
+ * write once, re-arm the right timer. */
+static void conn_drive(struct worker *w, struct conn *c)
+{
+	size_t cap = w->cfg->max_header_bytes;
+	ssize_t n;
+	int stop = 0;
+
+	c->flags &= (uint16_t)~CF_REQ_DONE;
+	w->batch_resp = 0;
+	for (;;) {
+		if (c->rpos < c->rlen || c->state == C_BODY) {
+			stop = process(w, c);
+			if (c->state == C_FREE)
+				goto done;
+			if (stop)
+				break;
+		}
+		if (c->rpos == c->rlen) {
+			c->rpos = c->rlen = 0;
+		} else if (c->rpos) {
+			/* a partial head: move it to the front */
+			memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+			c->rlen -= c->rpos;
+			c->rpos = 0;
+		}
+		if (!(c->flags & CF_READABLE) || (c->flags & CF_EOF))
+			break;
+		if (!c->rbuf) {
+			c->rbuf = pool_get(w->pool);
+			if (!c->rbuf) {
+				conn_close(w, c);
+				goto done;
+			}
+		}
+		n = read(c->fd, c->rbuf + c->rlen, cap - c->rlen);
+		if (n > 0) {
+			METRIC_ADD(w->m.bytes_in, (uint64_t)n);
+			/* shorter than offered: the socket is drained, and
+			 * edge-triggered epoll reports the next data */
+			if ((size_t)n < cap - c->rlen)
+				c->flags &= (uint16_t)~CF_READABLE;
+			c->rlen += (uint32_t)n;
+			continue;
+		}
+		if (n == 0) {
+			c->flags |= CF_EOF;
+			c->flags &= (uint16_t)~CF_READABLE;
+			/* answer what is complete, then close */
+			if (c->rpos < c->rlen)
+				process(w, c);
+			if (c->state == C_FREE)
+				goto done;
+			c->flags |= CF_CLOSE_AFTER;
+			break;
+		}
+		if (errno == EAGAIN) {
+			c->flags &= (uint16_t)~CF_READABLE;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		conn_close(w, c);
+		goto done;
+	}
+	if (out_flush(w, c, 0) < 0 || (c->flags & CF_WRITING))
+		goto done;
+	if (c->flags & CF_CLOSE_AFTER) {
+		conn_finish(w, c);
+		goto done;
+	}
+	/* re-arm: a request in progress has the header timeout from its first
+	 * byte (dribbling does not extend it); an empty buffer is idle */
+	if (c->rlen == 0 && c->state == C_READ) {
+		if (w->draining) {
+			conn_close(w, c);
+			goto done;
+		}
+		conn_release_buf(w, c);
+		if (c->flags & CF_SERVED)
+			timer_arm(w, c, TL_IDLE);
+	} else if (c->tkind != TL_HEADER || (c->flags & CF_REQ_DONE)) {
+		timer_arm(w, c, TL_HEADER);
+	}
+done:
+	if (w->batch_resp) {
+		metrics_observe(&w->m, mono_ns() - w->ev_start_ns, w->batch_resp);
+		w->batch_resp = 0;
+	}
+}
+
+static void conn_linger(struct worker *w, struct conn *c)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(c->fd, buf, sizeof(buf));
+		if (n > 0) {
+			c->file_left += (uint64_t)n;
+			if (c->file_left > LINGER_MAX)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN)
+			return;
+		break;	/* EOF or error */
+	}
+	conn_close(w, c);
+}
+
+static void conn_event(struct worker *w, struct conn *c, uint32_t mask)
+{
+	if (mask & EPOLLIN)
+		c->flags |= CF_READABLE;
+	if (c->state == C_LINGER) {
+		conn_linger(w, c);
+		return;
+	}
+	if ((mask & EPOLLERR) && !(mask & EPOLLIN)) {
+		conn_close(w, c);
+		return;
+	}
+	if (c->flags & CF_WRITING) {
+		if (!(mask & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;	/* input waits until the output is out */
+		if (pending_flush(w, c) <= 0)
+			return;
+		c->flags &= (uint16_t)~CF_WRITING;
+		if (c->flags & CF_CLOSE_AFTER) {
+			conn_finish(w, c);
+			return;
+		}
+	}
+	if (!(c->flags & CF_READABLE) && c->rpos == c->rlen)
+		return;
+	conn_drive(w, c);
+}
+
+/* ---------------------------------------------------------------- accept */
+
+static void accept_pause(struct worker *w, bool fd_exhausted)
+{
+	if (!w->accept_paused) {
+		if (fd_exhausted)
+			METRIC_ADD(w->m.accept_paused_fd, 1);
+		else
+			METRIC_ADD(w->m.accept_paused_max, 1);
+	}
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+}
+
+static void do_accept(struct worker *w);
+
+static void accept_resume(struct worker *w)
+{
+	w->accept_paused = false;
+	w->accept_more = true;	/* the loop accepts before its next wait */
+}
+
+static void conn_start(struct worker *w, int fd)
+{
+	struct conn *c = &conn_table[fd];
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->file_fd = -1;
+	c->state = C_READ;
+	c->tkind = TL_NONE;
+	w->nconns++;
+	METRIC_ADD(w->m.accepted, 1);
+	if (w->cfg->nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	timer_arm(w, c, TL_HEADER);
+	if (w->cfg->defer_accept) {
+		/* TCP_DEFER_ACCEPT: the request is (almost always) already
+		 * here; answer it before paying for epoll_ctl at all */
+		c->flags |= CF_READABLE;
+		w->ev_start_ns = mono_ns();
+		conn_drive(w, c);
+		if (c->state == C_FREE)
+			return;
+	}
+	if (ev_add(w->ev, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, (uint64_t)fd) < 0) {
+		conn_close(w, c);
+		return;
+	}
+	c->flags |= CF_REGISTERED;
+}
+
+static void do_accept(struct worker *w)
+{
+	unsigned max = w->cfg->max_conns;
+	int i, fd;
+
+	w->accept_more = false;
+	if (w->lfd < 0 || w->accept_paused)
+		return;
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		if (max && __atomic_load_n(&open_conns, __ATOMIC_RELAXED) >= max) {
+			accept_pause(w, false);
+			return;
+		}
+		fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EINTR: case ECONNABORTED: case EPROTO:
+				continue;
+			case EMFILE:
+				METRIC_ADD(w->m.accept_errors[AE_EMFILE], 1);
+				break;
+			case ENFILE:
+				METRIC_ADD(w->m.accept_errors[AE_ENFILE], 1);
+				break;
+			case ENOBUFS:
+				METRIC_ADD(w->m.accept_errors[AE_ENOBUFS], 1);
+				break;
+			case ENOMEM:
+				METRIC_ADD(w->m.accept_errors[AE_ENOMEM], 1);
+				break;
+			default:
+				METRIC_ADD(w->m.accept_errors[AE_OTHER], 1);
+			}
+			/* no spinning on a queue we cannot take from: the pending
+			 * connections wait in the backlog until a connection of
+			 * ours closes or ACCEPT_PAUSE_MS passed */
+			accept_pause(w, true);
+			return;
+		}
+		if ((size_t)fd >= conn_table_len) {
+			close(fd);
+			METRIC_ADD(w->m.accept_errors[AE_EMFILE], 1);
+			accept_pause(w, true);
+			return;
+		}
+		__atomic_fetch_add(&open_conns, 1, __ATOMIC_RELAXED);
+		conn_start(w, fd);
+	}
+	w->accept_more = true;	/* more may wait: continue next iteration */
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void expire(struct worker *w)
+{
+	int k;
+
+	for (k = 0; k < TL_COUNT; k++) {
+		struct conn *c;
+
+		while ((c = w->tl[k].head) && c->deadline <= w->now_ms) {
+			METRIC_ADD(w->m.timeouts[k], 1);
+			if (k == TL_HEADER && c->rlen > c->rpos && c->state == C_READ) {
+				/* a started request: say why before closing */
+				struct plan pl = { .route = ROUTE_OTHER, .st = ST_408, .flags = PF_CLOSE };
+
+				c->rpos = c->rlen;
+				w->batch_resp = 0;
+				emit(w, c, &pl);
+				if (out_flush(w, c, 0) < 0)
+					continue;
+				w->batch_resp = 0;
+			}
+			timer_unlink(w, c);
+			conn_close(w, c);
+		}
+	}
+}
+
+static int next_timeout(struct worker *w)
+{
+	uint64_t next = w->now_ms + 1000;
+	int k;
+
+	for (k = 0; k < TL_COUNT; k++)
+		if (w->tl[k].head && w->tl[k].head->deadline < next)
+			next = w->tl[k].head->deadline;
+	if (w->accept_paused && w->accept_resume_ms < next)
+		next = w->accept_resume_ms;
+	if (w->draining && w->drain_deadline_ms < next)
+		next = w->drain_deadline_ms;
+	if (w->accept_more)
+		return 0;
+	/* coarse clock: round up so we wake after, not before, the deadline */
+	return next > w->now_ms ? (int)(next - w->now_ms) + 1 : 0;
+}
+
+static void close_idle(struct worker *w)
+{
+	int k;
+
+	for (k = 0; k < TL_COUNT; k++) {
+		struct conn *c = w->tl[k].head, *next;
+
+		for (; c; c = next) {
+			next = c->tnext;
+			if (c->state == C_READ && c->rlen == c->rpos && !(c->flags & CF_WRITING))
+				conn_close(w, c);
+		}
+	}
+}
+
+static void close_all(struct worker *w)
+{
+	int k;
+
+	for (k = 0; k < TL_COUNT; k++)
+		while (w->tl[k].head)
+			conn_close(w, w->tl[k].head);
+}
+
+static void start_drain(struct worker *w)
+{
+	/* take what already waits in our accept queue (closing the listener
+	 * would reset those connections), then stop listening */
+	w->accept_paused = false;
+	while (w->lfd >= 0) {
+		do_accept(w);
+		if (!w->accept_more)
+			break;
+	}
+	if (w->lfd >= 0) {
+		close(w->lfd);
+		w->lfd = -1;
+	}
+	w->draining = true;
+	w->drain_deadline_ms = w->now_ms + w->cfg->drain_timeout_ms;
+	close_idle(w);
+}
+
+int worker_run(struct worker *w)
+{
+	int i, n;
+
+	w->now_ms = mono_coarse_ms();
+	update_date(w);
+	for (;;) {
+		if (w->stop && !w->draining)
+			start_drain(w);
+		if (w->draining && (w->nconns == 0 || w->now_ms >= w->drain_deadline_ms)) {
+			close_all(w);
+			return 0;
+		}
+		n = ev_wait(w->ev, next_timeout(w));
+		if (n < 0)
+			return n;
+		w->now_ms = mono_coarse_ms();
+		w->ev_start_ns = mono_ns();
+		update_date(w);
+		for (i = 0; i < n; i++) {
+			uint64_t key = ev_key(w->ev, i);
+			uint32_t mask = ev_mask(w->ev, i);
+
+			if (key == KEY_LISTENER) {
+				do_accept(w);
+			} else if (key == KEY_WAKE) {
+				uint64_t v;
+
+				if (read(w->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					return -errno;
+				w->stop = true;
+			} else if (key < conn_table_len && conn_table[key].state != C_FREE) {
+				conn_event(w, &conn_table[key], mask);
+			}
+		}
+		if (w->accept_paused && w->now_ms >= w->accept_resume_ms)
+			accept_resume(w);
+		if (w->accept_more)
+			do_accept(w);
+		expire(w);
+	}
+}
+
+void worker_stop(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->wakefd, &one, sizeof(one)) < 0) {
+		/* the counter is at its maximum: a stop is pending anyway */
+	}
+}
+
+struct worker *worker_new(const struct server_config *cfg, int id, int listen_fd)
+{
+	struct worker *w;
+	int err;
+
+	if (nall_metrics >= MAX_WORKERS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = aligned_alloc(64, (sizeof(*w) + 63) & ~(size_t)63);
+	if (!w)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->id = id;
+	w->lfd = listen_fd;
+	w->wakefd = -1;
+	w->tl[TL_HEADER].timeout_ms = cfg->header_timeout_ms;
+	w->tl[TL_IDLE].timeout_ms = cfg->idle_timeout_ms;
+	w->tl[TL_WRITE].timeout_ms = cfg->write_timeout_ms;
+	w->tl[TL_LINGER].timeout_ms = cfg->linger_ms;
+	w->ev = ev_loop_new(cfg->batch);
+	w->pool = pool_new(cfg->max_header_bytes, POOL_KEEP);
+	w->metrics_buf = malloc(METRICS_CAP);
+	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!w->ev || !w->pool || !w->metrics_buf || w->wakefd < 0)
+		goto fail;
+	if ((err = ev_add(w->ev, listen_fd, EPOLLIN | EPOLLET, KEY_LISTENER)) ||
+	    (err = ev_add(w->ev, w->wakefd, EPOLLIN, KEY_WAKE))) {
+		errno = -err;
+		goto fail;
+	}
+	all_metrics[nall_metrics++] = &w->m;
+	return w;
+fail:
+	err = errno;
+	w->lfd = -1;	/* the caller still owns it on failure */
+	worker_free(w);
+	errno = err;
+	return NULL;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->lfd >= 0)
+		close(w->lfd);
+	if (w->wakefd >= 0)
+		close(w->wakefd);
+	ev_loop_free(w->ev);
+	pool_free(w->pool);
+	free(w->metrics_buf);
+	free(w);
+}
