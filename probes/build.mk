@@ -19,3 +19,13 @@ $(BUILD)/tests/bpf/probe-helper: tests/bpf/probe-helper.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(QPS_CFLAGS) -O1 -fno-omit-frame-pointer -fno-inline $< -o $@ $(QPS_LDFLAGS) -lpthread
+
+# syscall number -> name table for syslat, generated from the kernel UAPI
+# header of this architecture (an empty table elsewhere: numbers are printed).
+SYSCALL_HDR := $(firstword $(wildcard /usr/include/$(shell uname -m)-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+$(BUILD)/syscall_names.h: $(SYSCALL_HDR) probes/build.mk
+	@mkdir -p $(@D)
+	$(call msg,GEN,$@)
+	$(Q)echo "/* generated from '$(SYSCALL_HDR)' by probes/build.mk */" > $@
+	$(Q)[ -z "$(SYSCALL_HDR)" ] || awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { printf "\t[%s] = \"%s\",\n", $$3, substr($$2, 6) }' $(SYSCALL_HDR) >> $@
+$(BUILD)/probes/syscalls.o: $(BUILD)/syscall_names.h

@@ -2,7 +2,7 @@
  *
  *   probe-helper listen PORT BACKLOG SECS   listener on 127.0.0.1 that never accepts
  *   probe-helper connect PORT N SECS        N non-blocking connects, held SECS, then closed
- *   probe-helper sleep N USEC               N x clock_nanosleep(USEC)
+ *   probe-helper sleep N USEC [GOFILE]      N x clock_nanosleep(USEC), after GOFILE exists
  *   probe-helper pipeblock N MSEC           a thread blocks N times in read(2) on a
  *                                           pipe that the main thread feeds every MSEC
  * Prints "ready" on stdout (flushed) once set up.
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,9 +79,13 @@ static int do_connect(int port, int n, int secs)
 	return 0;
 }
 
-static int do_sleep(int n, long us)
+static int do_sleep(int n, long us, const char *go)
 {
 	ready();
+	/* wait (up to 20 s) until the test says every tracer is attached;
+	 * poll(2), so that the waiting is not counted as clock_nanosleep */
+	for (int i = 0; go && i < 2000 && access(go, F_OK) != 0; i++)
+		poll(NULL, 0, 10);
 	for (int i = 0; i < n; i++)
 		sleep_us(us);
 	return 0;
@@ -129,10 +134,10 @@ int main(int argc, char **argv)
 		return do_listen(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "connect"))
 		return do_connect(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	if (argc == 4 && !strcmp(argv[1], "sleep"))
-		return do_sleep(atoi(argv[2]), atol(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "sleep"))
+		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "pipeblock"))
 		return do_pipeblock(atoi(argv[2]), atol(argv[3]));
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS | connect PORT N SECS | sleep N USEC | pipeblock N MSEC\n");
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS | connect PORT N SECS | sleep N USEC [GOFILE] | pipeblock N MSEC\n");
 	return 2;
 }

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/* syslat.bpf.c - syscall counts and latency, aggregated in the kernel.
+ *
+ * sys_enter stores (timestamp, nr) in the thread's task-local storage (no
+ * hash map, freed with the task); sys_exit adds the latency to a per-CPU
+ * array slot indexed by the syscall number. Hot-path map work per syscall:
+ * two task-storage lookups and one per-CPU array lookup, no locks or atomics.
+ * tp_btf is preferred; the raw_tp twins are the fallback (same code).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "syslat.h"
+
+const volatile __u32 target_tgid = 0;	/* 0: all processes */
+const volatile __u32 self_tgid = 0;	/* qps-tune itself, never counted */
+const volatile bool filter_comm = false;
+const volatile char target_comm[16] = {};
+const volatile __s32 target_nr = -1;	/* -1: every syscall */
+const volatile __u64 min_ns = 0;	/* shorter calls are not counted */
+const volatile bool per_process = false;
+
+__u64 missed_start = 0;		/* task storage could not be created */
+__u64 missed_procs = 0;		/* --per-process pairs that did not fit */
+__u64 out_of_range = 0;		/* syscall numbers >= SYSLAT_MAX_NR */
+
+struct start {
+	__u64 ts;		/* 0: not in a traced syscall */
+	__u32 nr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct start);
+} starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYSLAT_MAX_NR);
+	__type(key, __u32);
+	__type(value, struct syslat_stat);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SYSLAT_MAX_PROCS);
+	__type(key, struct syslat_pkey);
+	__type(value, struct syslat_pval);
+} procs SEC(".maps");
+
+static __always_inline int log2_u64(__u64 v)
+{
+	int r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) r += 1;
+	return r;
+}
+
+static __always_inline bool comm_matches(void)
+{
+	char comm[16];
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (int i = 0; i < 16; i++) {
+		if (comm[i] != target_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+static __always_inline void on_enter(long id)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct start *s;
+
+	if (target_nr >= 0 && id != target_nr)
+		return;
+	if (target_tgid && tgid != target_tgid)
+		return;
+	if (tgid == self_tgid)
+		return;
+	if (filter_comm && !comm_matches())
+		return;
+	s = bpf_task_storage_get(&starts, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		__sync_fetch_and_add(&missed_start, 1);
+		return;
+	}
+	s->ts = bpf_ktime_get_ns();
+	s->nr = id;
+}
+
+static __always_inline void on_exit(void)
+{
+	struct start *s = bpf_task_storage_get(&starts, bpf_get_current_task_btf(), 0, 0);
+	struct syslat_stat *st;
+	__u64 delta;
+	__u32 nr;
+	int slot;
+
+	if (!s || !s->ts)
+		return;
+	delta = bpf_ktime_get_ns() - s->ts;
+	nr = s->nr;
+	s->ts = 0;
+	if (delta < min_ns)
+		return;
+	if (nr >= SYSLAT_MAX_NR) {
+		__sync_fetch_and_add(&out_of_range, 1);
+		return;
+	}
+	st = bpf_map_lookup_elem(&stats, &nr);
+	if (!st)
+		return;
+	/* per-CPU slot: plain adds are safe (tracepoint programs don't nest on a CPU) */
+	st->count++;
+	st->total_ns += delta;
+	if (delta > st->max_ns)
+		st->max_ns = delta;
+	slot = log2_u64(delta / 1000);
+	if (slot >= SYSLAT_HIST_SLOTS)
+		slot = SYSLAT_HIST_SLOTS - 1;
+	st->hist[slot]++;
+
+	if (per_process) {
+		struct syslat_pkey k = { .tgid = bpf_get_current_pid_tgid() >> 32, .nr = nr };
+		struct syslat_pval *pv = bpf_map_lookup_elem(&procs, &k);
+
+		if (!pv) {
+			struct syslat_pval init = {};
+
+			bpf_get_current_comm(init.comm, sizeof(init.comm));
+			if (bpf_map_update_elem(&procs, &k, &init, BPF_NOEXIST) &&
+			    !bpf_map_lookup_elem(&procs, &k)) {
+				__sync_fetch_and_add(&missed_procs, 1);
+				return;
+			}
+			pv = bpf_map_lookup_elem(&procs, &k);
+			if (!pv)
+				return;
+		}
+		__sync_fetch_and_add(&pv->count, 1);
+		__sync_fetch_and_add(&pv->total_ns, delta);
+		if (delta > pv->max_ns)
+			pv->max_ns = delta;
+	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sl_enter_btf, struct pt_regs *regs, long id)
+{
+	on_enter(id);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sl_exit_btf, struct pt_regs *regs, long ret)
+{
+	on_exit();
+	return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sl_enter_raw, struct pt_regs *regs, long id)
+{
+	on_enter(id);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sl_exit_raw, struct pt_regs *regs, long ret)
+{
+	on_exit();
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
