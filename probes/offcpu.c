@@ -1,2 +1,474 @@
+/* offcpu.c - `qps-tune probe offcpu`: off-CPU time by kernel + user stack.
+ *
+ * Attach plan (first that loads wins): tp_btf/sched_switch +
+ * tp_btf/sched_process_exit -> raw_tp twins. Neither needs tracefs; the
+ * classic sched:sched_switch tracepoint gives next's pid but not its tgid or
+ * stack ids cheaply, so it is not used.
+ *
+ * Symbolization, and why no "[unknown]" for processes that exited:
+ *   BPF announces each process once, at its first recorded off-CPU period
+ *   (ring buffer, woken at once); we snapshot /proc/PID/maps and load the
+ *   symbol tables of its files right then. At its exit (leader's
+ *   sched_process_exit) and at each report we refresh the snapshot if the
+ *   process is still readable (dlopen'ed libraries). A stack of a process that
+ *   exited before the report resolves from the snapshot. Residual gap: a
+ *   process that execs or exits within the ~ms between its first off-CPU
+ *   period and our read of its maps, and libraries it maps after the last
+ *   refresh; their frames show as "module+0xOFF" or "[unknown]".
+ * User stacks are walked by the kernel through frame pointers: code built
+ * without them (most distribution libc builds) loses its callers' frames.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../bpf/offcpu.h"
 #include "common.h"
-int probe_offcpu(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+#include "json.h"
+#include "ksyms.h"
+#include "offcpu.skel.h"
+#include "usyms.h"
+
+enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS };
+
+struct oc {
+	struct probe_opts o;
+	uint64_t min_us, max_us;
+	bool per_thread, folded, kthreads;
+	int top;			/* stacks shown; 0: 10 in text, all in JSON/folded */
+	struct offcpu_bpf *skel;
+	struct ring_buffer *rb;
+	struct ksyms *ksyms;
+	struct usyms *usyms;
+	const char *method;
+	uint64_t t0;
+	uint64_t snap_fail;		/* announced processes whose maps we could not read */
+};
+
+struct oc_row {
+	struct offcpu_key k;
+	struct offcpu_val v;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: qps-tune probe offcpu [--duration S] [--interval S] [--pid PID] [--comm C]\n"
+		"                             [--min-us N] [--max-us N] [--per-thread] [--top N]\n"
+		"                             [--no-kernel-threads] [--folded | --json] [-v]\n"
+		"  time threads spent off CPU (blocked or preempted), by kernel + user stack,\n"
+		"  per process (--per-thread: per thread). Periods shorter than --min-us\n"
+		"  (default 1) or longer than --max-us are not counted. --folded prints\n"
+		"  'comm;user frames;kernel frames_[k] microseconds' lines for flamegraph.pl.\n");
+}
+
+static int oc_event(void *ctx, void *data, size_t size)
+{
+	struct oc *c = ctx;
+	const struct offcpu_event *e = data;
+
+	if (size < sizeof(*e))
+		return 0;
+	if (usyms_snapshot(c->usyms, (pid_t)e->tgid) && e->kind == OFFCPU_EV_NEW_TGID &&
+	    !usyms_has(c->usyms, (pid_t)e->tgid))
+		c->snap_fail++;
+	return 0;
+}
+
+static int oc_poll(void *ctx, int ms)
+{
+	struct oc *c = ctx;
+	int err = ring_buffer__poll(c->rb, ms);
+
+	return err < 0 ? err : 0;
+}
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+	const struct oc_row *x = pa, *y = pb;
+
+	if (x->v.total_ns != y->v.total_ns)
+		return x->v.total_ns > y->v.total_ns ? -1 : 1;
+	return 0;
+}
+
+static int read_rows(struct oc *c, struct oc_row **out)
+{
+	int fd = bpf_map__fd(c->skel->maps.counts), n = 0, cap = 1024;
+	struct oc_row *rows = malloc(cap * sizeof(*rows));
+	struct offcpu_key key, next;
+	bool first = true;
+
+	if (!rows)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (n == cap) {
+			struct oc_row *r = realloc(rows, (cap *= 2) * sizeof(*rows));
+
+			if (!r)
+				break;
+			rows = r;
+		}
+		rows[n].k = key;
+		if (bpf_map_lookup_elem(fd, &key, &rows[n].v) == 0)
+			n++;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_rows);
+	*out = rows;
+	return n;
+}
+
+/* A symbolized stack: frames innermost first. */
+struct frames {
+	int n;
+	char name[OFFCPU_MAX_DEPTH][96];
+	bool lost;			/* the stack did not fit (id < 0, not -EFAULT) */
+};
+
+static bool is_tracing_frame(const char *s)
+{
+	return !strncmp(s, "bpf_prog_", 9) || !strncmp(s, "bpf_trace_run", 13) ||
+	       !strncmp(s, "__bpf_trace_", 12) || !strncmp(s, "__traceiter_", 12);
+}
+
+static void resolve(struct oc *c, int id, bool user, pid_t tgid, struct frames *fr)
+{
+	uint64_t ips[OFFCPU_MAX_DEPTH];
+
+	fr->n = 0;
+	fr->lost = id < 0 && id != -EFAULT;
+	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stack_traces), &id, ips))
+		return;
+	for (int i = 0; i < OFFCPU_MAX_DEPTH && ips[i]; i++) {
+		char *b = fr->name[fr->n];
+
+		if (user) {
+			/* return addresses point after the call: look up addr-1 */
+			usyms_resolve(c->usyms, tgid, i ? ips[i] - 1 : ips[i], b, sizeof(fr->name[0]));
+		} else {
+			const char *s = c->ksyms ? ksyms_find(c->ksyms, ips[i], NULL) : NULL;
+
+			/* the innermost frames are the tracing machinery itself */
+			if (s && fr->n == 0 && is_tracing_frame(s))
+				continue;
+			if (s)
+				snprintf(b, sizeof(fr->name[0]), "%s", s);
+			else
+				snprintf(b, sizeof(fr->name[0]), "0x%llx", (unsigned long long)ips[i]);
+		}
+		fr->n++;
+	}
+}
+
+static void print_lost(FILE *f, struct oc *c, bool json, struct json *j)
+{
+	struct offcpu_bpf__bss *b = c->skel->bss;
+
+	if (json) {
+		json_obj_open(j, "lost");
+		json_uint(j, "stacks", b->lost_stacks);
+		json_uint(j, "threads", b->lost_threads);
+		json_uint(j, "keys", b->lost_keys);
+		json_uint(j, "process_announcements", b->lost_events);
+		json_uint(j, "maps_unreadable", c->snap_fail);
+		json_obj_close(j);
+		return;
+	}
+	if (b->lost_stacks || b->lost_threads || b->lost_keys || b->lost_events || c->snap_fail)
+		fprintf(f, "lost: %llu stacks (stack map full or hash collision), %llu periods (thread table full), %llu periods (stack-key table full), %llu process announcements, %llu processes whose maps could not be read\n",
+			(unsigned long long)b->lost_stacks, (unsigned long long)b->lost_threads,
+			(unsigned long long)b->lost_keys, (unsigned long long)b->lost_events,
+			(unsigned long long)c->snap_fail);
+}
+
+static int oc_tick(void *ctx, bool final)
+{
+	struct oc *c = ctx;
+	struct oc_row *rows = NULL;
+	struct frames *uf = NULL, *kf = NULL;
+	uint64_t total = 0;
+	struct json j;
+	int n, i, top;
+
+	ring_buffer__consume(c->rb);
+	n = read_rows(c, &rows);
+	if (n < 0)
+		return n;
+	uf = malloc(sizeof(*uf));
+	kf = malloc(sizeof(*kf));
+	if (!uf || !kf) {
+		free(rows);
+		free(uf);
+		free(kf);
+		return -ENOMEM;
+	}
+	/* refresh live processes (libraries loaded since); exited ones keep theirs */
+	for (i = 0; i < n; i++) {
+		if (rows[i].k.ustack >= 0 && (i == 0 || rows[i].k.tgid != rows[i - 1].k.tgid))
+			usyms_snapshot(c->usyms, (pid_t)rows[i].k.tgid);
+	}
+	for (i = 0; i < n; i++)
+		total += rows[i].v.total_ns;
+	top = c->top ? c->top : (c->o.json || c->folded ? n : 10);
+
+	if (c->o.json) {
+		json_init(&j, stdout);
+		json_obj_open(&j, NULL);
+		json_str(&j, "schema", "qps-tune.probe.offcpu/1");
+		json_bool(&j, "final", final);
+		json_double(&j, "elapsed_s", (probe_now_ns() - c->t0) / 1e9);
+		json_str(&j, "method", c->method);
+		json_str(&j, "aggregation", c->per_thread ? "thread" : "process");
+		json_obj_open(&j, "filters");
+		if (c->o.pid)
+			json_int(&j, "pid", c->o.pid);
+		else
+			json_null(&j, "pid");
+		json_str(&j, "comm", c->o.comm[0] ? c->o.comm : NULL);
+		json_uint(&j, "min_us", c->min_us);
+		if (c->max_us)
+			json_uint(&j, "max_us", c->max_us);
+		else
+			json_null(&j, "max_us");
+		json_obj_close(&j);
+		json_double(&j, "total_us", total / 1e3);
+		json_uint(&j, "stacks_total", n);
+		json_arr_open(&j, "stacks");
+	} else if (!c->folded) {
+		printf("%s %.1f s (%s), off-CPU time by stack, per %s, %d stacks, %.3f s in all\n",
+		       final ? "offcpu" : "offcpu (so far)", (probe_now_ns() - c->t0) / 1e9, c->method,
+		       c->per_thread ? "thread" : "process", n, total / 1e9);
+	}
+	for (i = 0; i < n && i < top; i++) {
+		const struct oc_row *r = &rows[i];
+		int f;
+
+		resolve(c, r->k.kstack, false, r->k.tgid, kf);
+		resolve(c, r->k.ustack, true, r->k.tgid, uf);
+		if (c->o.json) {
+			json_obj_open(&j, NULL);
+			json_uint(&j, "pid", r->k.tgid);
+			if (c->per_thread)
+				json_uint(&j, "tid", r->k.pid);
+			json_str(&j, "comm", r->k.comm);
+			json_double(&j, "total_us", r->v.total_ns / 1e3);
+			json_uint(&j, "count", r->v.count);
+			json_arr_open(&j, "kernel");
+			for (f = 0; f < kf->n; f++)
+				json_str(&j, NULL, kf->name[f]);
+			json_arr_close(&j);
+			json_arr_open(&j, "user");
+			for (f = 0; f < uf->n; f++)
+				json_str(&j, NULL, uf->name[f]);
+			json_arr_close(&j);
+			json_bool(&j, "kernel_lost", kf->lost);
+			json_bool(&j, "user_lost", uf->lost);
+			json_obj_close(&j);
+		} else if (c->folded) {
+			/* root first: user frames outermost..innermost, then kernel */
+			fputs(r->k.comm, stdout);
+			if (c->per_thread)
+				printf("-%u", r->k.pid);
+			if (uf->lost)
+				fputs(";[lost]", stdout);
+			for (f = uf->n - 1; f >= 0; f--)
+				printf(";%s", uf->name[f]);
+			if (kf->lost)
+				fputs(";[lost]_[k]", stdout);
+			for (f = kf->n - 1; f >= 0; f--)
+				printf(";%s_[k]", kf->name[f]);
+			printf(" %llu\n", (unsigned long long)(r->v.total_ns / 1000));
+		} else {
+			printf("\n");
+			for (f = 0; f < kf->n; f++)
+				printf("    %s\n", kf->name[f]);
+			if (kf->lost)
+				printf("    [kernel stack lost]\n");
+			printf("    --\n");
+			for (f = 0; f < uf->n; f++)
+				printf("    %s\n", uf->name[f]);
+			if (uf->lost)
+				printf("    [user stack lost]\n");
+			if (c->per_thread)
+				printf("    -                %s (%u/%u)\n", r->k.comm, r->k.tgid, r->k.pid);
+			else
+				printf("    -                %s (%u)\n", r->k.comm, r->k.tgid);
+			printf("        %llu us in %llu periods\n", (unsigned long long)(r->v.total_ns / 1000),
+			       (unsigned long long)r->v.count);
+		}
+	}
+	if (c->o.json) {
+		json_arr_close(&j);
+		print_lost(stdout, c, true, &j);
+		json_obj_close(&j);
+	} else if (!c->folded) {
+		if (n > top)
+			printf("\n(%d more stacks; --top N shows more)\n", n - top);
+		print_lost(stdout, c, false, NULL);
+		if (!final)
+			printf("\n");
+	} else {
+		print_lost(stderr, c, false, NULL);
+	}
+	fflush(stdout);
+	free(uf);
+	free(kf);
+	free(rows);
+	return 0;
+}
+
+static int oc_load(struct oc *c, bool btf_tp, struct offcpu_bpf **out)
+{
+	struct offcpu_bpf *k = offcpu_bpf__open();
+	int err;
+
+	if (!k)
+		return -errno;
+	k->rodata->target_tgid = (uint32_t)c->o.pid;
+	k->rodata->self_tgid = (uint32_t)getpid();
+	k->rodata->per_thread = c->per_thread;
+	k->rodata->kernel_threads = c->kthreads;
+	k->rodata->min_ns = c->min_us * 1000;
+	k->rodata->max_ns = c->max_us ? c->max_us * 1000 : ~0ull;
+	if (c->o.comm[0]) {
+		k->rodata->filter_comm = true;
+		memcpy((char *)k->rodata->target_comm, c->o.comm, sizeof(c->o.comm));
+	}
+	bpf_program__set_autoload(k->progs.oc_switch_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.oc_exit_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.oc_switch_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.oc_exit_raw, !btf_tp);
+	err = offcpu_bpf__load(k);
+	if (!err)
+		err = offcpu_bpf__attach(k);
+	if (err) {
+		offcpu_bpf__destroy(k);
+		return err;
+	}
+	*out = k;
+	return 0;
+}
+
+int probe_offcpu(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		PROBE_COMMON_LONGOPTS,
+		{ "min-us", required_argument, NULL, OC_MIN_US },
+		{ "max-us", required_argument, NULL, OC_MAX_US },
+		{ "per-thread", no_argument, NULL, OC_PER_THREAD },
+		{ "folded", no_argument, NULL, OC_FOLDED },
+		{ "top", required_argument, NULL, OC_TOP },
+		{ "no-kernel-threads", no_argument, NULL, OC_NO_KTHREADS },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct oc c = { .min_us = 1, .kthreads = true };
+	bool help = false;
+	int ch, err, ret = 1;
+	uint64_t v;
+
+	probe_opts_init(&c.o, "offcpu");
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, PROBE_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		err = probe_opt_common(&c.o, ch, optarg, &help);
+		if (err < 0)
+			return 2;
+		if (err)
+			continue;
+		switch (ch) {
+		case OC_MIN_US:
+		case OC_MAX_US:
+			if (probe_parse_u64(optarg, &v) || v > 86400000000ull) {
+				fprintf(stderr, "qps-tune: probe offcpu: invalid --%s '%s'\n",
+					ch == OC_MIN_US ? "min-us" : "max-us", optarg);
+				return 2;
+			}
+			*(ch == OC_MIN_US ? &c.min_us : &c.max_us) = v;
+			continue;
+		case OC_TOP:
+			if (probe_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
+				fprintf(stderr, "qps-tune: probe offcpu: invalid --top '%s'\n", optarg);
+				return 2;
+			}
+			c.top = (int)v;
+			continue;
+		case OC_PER_THREAD:
+			c.per_thread = true;
+			continue;
+		case OC_FOLDED:
+			c.folded = true;
+			continue;
+		case OC_NO_KTHREADS:
+			c.kthreads = false;
+			continue;
+		}
+		usage(stderr);
+		return 2;
+	}
+	if (help) {
+		usage(stdout);
+		return 0;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "qps-tune: probe offcpu: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (c.folded && c.o.json) {
+		fprintf(stderr, "qps-tune: probe offcpu: --folded and --json exclude each other\n");
+		return 2;
+	}
+	if (c.max_us && c.max_us < c.min_us) {
+		fprintf(stderr, "qps-tune: probe offcpu: --max-us is below --min-us\n");
+		return 2;
+	}
+	if (probe_check_env(&c.o))
+		return 1;
+	probe_setup(&c.o);
+	if (!probe_kernel_has_tp("sched_switch")) {
+		probe_err(&c.o, "this kernel lacks the tracepoint sched:sched_switch: off-CPU time cannot be measured");
+		return 1;
+	}
+	c.usyms = usyms_new();
+	if (!c.usyms) {
+		probe_err(&c.o, "cannot initialize libelf: %s", strerror(errno));
+		return 1;
+	}
+	err = oc_load(&c, true, &c.skel);
+	c.method = "tp_btf/sched_switch + tp_btf/sched_process_exit";
+	if (err) {
+		if (c.o.verbose)
+			fprintf(stderr, "offcpu: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
+		err = oc_load(&c, false, &c.skel);
+		c.method = "raw_tp/sched_switch + raw_tp/sched_process_exit";
+	}
+	if (err) {
+		probe_load_err(&c.o, "load and attach the offcpu BPF programs", err);
+		goto out;
+	}
+	c.rb = ring_buffer__new(bpf_map__fd(c.skel->maps.events), oc_event, &c, NULL);
+	if (!c.rb) {
+		err = -errno;
+		probe_err(&c.o, "cannot open the BPF ring buffer: %s", strerror(-err));
+		goto out;
+	}
+	/* kernel symbols once, after attach so our own programs are named
+	 * (and skipped); a failure only costs names */
+	c.ksyms = ksyms_load(NULL);
+	if (!c.ksyms)
+		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kernel frames stay addresses%s",
+			   strerror(errno), errno == EPERM ? "; addresses are hidden by kernel.kptr_restrict" : "");
+	c.t0 = probe_now_ns();
+	probe_note(&c.o, "tracing off-CPU time (%s); Ctrl-C to end", c.method);
+	ret = probe_run(&c.o, oc_tick, oc_poll, &c) ? 1 : 0;
+out:
+	ring_buffer__free(c.rb);
+	offcpu_bpf__destroy(c.skel);
+	ksyms_free(c.ksyms);
+	usyms_free(c.usyms);
+	return ret;
+}

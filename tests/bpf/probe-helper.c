@@ -3,7 +3,7 @@
  *   probe-helper listen PORT BACKLOG SECS   listener on 127.0.0.1 that never accepts
  *   probe-helper connect PORT N SECS        N non-blocking connects, held SECS, then closed
  *   probe-helper sleep N USEC [GOFILE]      N x clock_nanosleep(USEC), after GOFILE exists
- *   probe-helper pipeblock N MSEC           a thread blocks N times in read(2) on a
+ *   probe-helper pipeblock N MSEC [GOFILE]  a thread blocks N times in read(2) on a
  *                                           pipe that the main thread feeds every MSEC
  * Prints "ready" on stdout (flushed) once set up.
  */
@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+static void wait_go(const char *go);
 
 static void ready(void)
 {
@@ -82,10 +84,7 @@ static int do_connect(int port, int n, int secs)
 static int do_sleep(int n, long us, const char *go)
 {
 	ready();
-	/* wait (up to 20 s) until the test says every tracer is attached;
-	 * poll(2), so that the waiting is not counted as clock_nanosleep */
-	for (int i = 0; go && i < 2000 && access(go, F_OK) != 0; i++)
-		poll(NULL, 0, 10);
+	wait_go(go);
 	for (int i = 0; i < n; i++)
 		sleep_us(us);
 	return 0;
@@ -111,14 +110,23 @@ __attribute__((noinline)) void *offcpu_test_thread(void *arg)
 	return NULL;
 }
 
-static int do_pipeblock(int n, long ms)
+static void wait_go(const char *go)
+{
+	/* wait (up to 20 s) until the test says every tracer is attached;
+	 * poll(2), so that the waiting is not counted as clock_nanosleep */
+	for (int i = 0; go && i < 2000 && access(go, F_OK) != 0; i++)
+		poll(NULL, 0, 10);
+}
+
+static int do_pipeblock(int n, long ms, const char *go)
 {
 	pthread_t t;
 
 	rounds = n;
+	ready();
+	wait_go(go);
 	if (pipe(pipefd) || pthread_create(&t, NULL, offcpu_test_thread, NULL))
 		return 1;
-	ready();
 	for (int i = 0; i < n; i++) {
 		sleep_us(ms * 1000);
 		if (write(pipefd[1], "x", 1) != 1)
@@ -136,8 +144,8 @@ int main(int argc, char **argv)
 		return do_connect(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "sleep"))
 		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
-	if (argc == 4 && !strcmp(argv[1], "pipeblock"))
-		return do_pipeblock(atoi(argv[2]), atol(argv[3]));
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS | connect PORT N SECS | sleep N USEC [GOFILE] | pipeblock N MSEC\n");
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "pipeblock"))
+		return do_pipeblock(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS | connect PORT N SECS | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE]\n");
 	return 2;
 }

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/* offcpu.bpf.c - off-CPU time by kernel + user stack, aggregated in the kernel.
+ *
+ * sched_switch: the thread leaving the CPU (prev) records when and with which
+ * stacks (captured now: we still run on prev's stack) in starts[tid]; when a
+ * thread comes back (next), its period is added to counts[key]. Processes get
+ * announced to user space once (ring buffer) so that it can snapshot their
+ * /proc/PID/maps while they live; their exit is announced too. That is the
+ * only traffic to user space: once per process, not per event.
+ * tp_btf is preferred; the raw_tp twins are the fallback (same code).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "offcpu.h"
+
+#define EFAULT 14
+
+const volatile __u32 target_tgid = 0;	/* 0: all processes */
+const volatile __u32 self_tgid = 0;	/* qps-tune itself, never counted */
+const volatile bool filter_comm = false;
+const volatile char target_comm[16] = {};
+const volatile bool per_thread = false;
+const volatile bool kernel_threads = true;	/* count threads without user space */
+const volatile __u64 min_ns = 1000;	/* shorter periods are not counted */
+const volatile __u64 max_ns = ~0ULL;	/* longer periods are not counted */
+
+__u64 lost_stacks = 0;		/* a stack did not fit stack_traces (full or hash collision) */
+__u64 lost_threads = 0;		/* starts full: a period was not measured */
+__u64 lost_keys = 0;		/* counts full: a period was measured but not recorded */
+__u64 lost_events = 0;		/* ring buffer full: a process was not announced */
+
+struct start {
+	__u64 ts;
+	__s32 ustack, kstack;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, OFFCPU_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, OFFCPU_MAX_DEPTH * sizeof(__u64));
+} stack_traces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OFFCPU_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct start);
+} starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OFFCPU_MAX_KEYS);
+	__type(key, struct offcpu_key);
+	__type(value, struct offcpu_val);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OFFCPU_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} known_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} events SEC(".maps");
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	for (int i = 0; i < 16; i++) {
+		if (comm[i] != target_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+static __always_inline void announce(__u32 tgid, __u32 kind)
+{
+	struct offcpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&lost_events, 1);
+		return;
+	}
+	e->kind = kind;
+	e->tgid = tgid;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void switch_out(void *ctx, struct task_struct *prev)
+{
+	__u32 pid = BPF_CORE_READ(prev, pid), tgid = BPF_CORE_READ(prev, tgid);
+	struct start s;
+
+	if (!pid || tgid == self_tgid)
+		return;
+	if (target_tgid && tgid != target_tgid)
+		return;
+	if (filter_comm) {
+		char comm[16];
+
+		BPF_CORE_READ_STR_INTO(&comm, prev, comm);
+		if (!comm_matches(comm))
+			return;
+	}
+	if (!kernel_threads && (BPF_CORE_READ(prev, flags) & 0x00200000 /* PF_KTHREAD */))
+		return;
+	s.ts = bpf_ktime_get_ns();
+	/* prev is current here: both stacks are prev's */
+	s.kstack = bpf_get_stackid(ctx, &stack_traces, 0);
+	s.ustack = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
+	if (s.kstack < 0 || (s.ustack < 0 && s.ustack != -EFAULT))
+		__sync_fetch_and_add(&lost_stacks, 1);
+	if (bpf_map_update_elem(&starts, &pid, &s, BPF_ANY))
+		__sync_fetch_and_add(&lost_threads, 1);
+}
+
+static __always_inline void switch_in(struct task_struct *next)
+{
+	__u32 pid = BPF_CORE_READ(next, pid);
+	struct offcpu_key key = {};
+	struct offcpu_val *v;
+	struct start *s;
+	__u64 delta;
+
+	s = bpf_map_lookup_elem(&starts, &pid);
+	if (!s)
+		return;
+	delta = bpf_ktime_get_ns() - s->ts;
+	key.ustack = s->ustack;
+	key.kstack = s->kstack;
+	bpf_map_delete_elem(&starts, &pid);
+	if (delta < min_ns || delta > max_ns)
+		return;
+	key.tgid = BPF_CORE_READ(next, tgid);
+	key.pid = per_thread ? pid : 0;
+	BPF_CORE_READ_STR_INTO(&key.comm, next, comm);
+	v = bpf_map_lookup_elem(&counts, &key);
+	if (!v) {
+		struct offcpu_val zero = {};
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&counts, &key)) {
+			__sync_fetch_and_add(&lost_keys, 1);
+			return;
+		}
+		/* a new key is rare (not per event): tell user space about a new process */
+		if (key.ustack >= 0 && !bpf_map_update_elem(&known_tgids, &key.tgid, &one, BPF_NOEXIST))
+			announce(key.tgid, OFFCPU_EV_NEW_TGID);
+		v = bpf_map_lookup_elem(&counts, &key);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->total_ns, delta);
+	__sync_fetch_and_add(&v->count, 1);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(oc_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	switch_out(ctx, prev);
+	switch_in(next);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(oc_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	switch_out(ctx, prev);
+	switch_in(next);
+	return 0;
+}
+
+static __always_inline void on_exit(struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	/* the whole process is gone when its last thread exits; we cannot
+	 * tell that cheaply on every kernel, so the leader's exit stands for it */
+	if (BPF_CORE_READ(p, pid) != tgid)
+		return;
+	if (bpf_map_lookup_elem(&known_tgids, &tgid))
+		announce(tgid, OFFCPU_EV_EXIT);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(oc_exit_btf, struct task_struct *p)
+{
+	on_exit(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(oc_exit_raw, struct task_struct *p)
+{
+	on_exit(p);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# offcpu: a thread blocked 5 x 300 ms on a pipe read -> >= 1.4 s attributed to
+# a stack that contains the test program's own function name (symbolized from
+# its ELF symbol table, not an address). The program exits ~2 s before the
+# report: its frames must still resolve (maps snapshot at first sight).
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/probe-lib.sh"
+plan 9
+need_bpf
+
+"$HELPER" pipeblock 5 300 "$TMP/go" > "$TMP/helper.out" &
+hpid=$!
+wait_for "$TMP/helper.out" ready 5
+"${PROBE[@]}" offcpu --pid "$hpid" --json --duration 4 > "$TMP/report.json" 2> "$TMP/probe.err" &
+ppid=$!
+wait_for "$TMP/probe.err" tracing 10
+touch "$TMP/go"
+wait $hpid
+# the helper is gone and the probe still running: the report comes after the exit
+ok "the traced process exited before the report" kill -0 $ppid
+wait $ppid; rc=$?
+
+is "$rc" 0 "probe offcpu exits 0" || diag "$(cat "$TMP/probe.err")"
+J=$TMP/report.json
+is "$(jq -r .schema "$J" 2>/dev/null)" "qps-tune.probe.offcpu/1" "one JSON document with the versioned schema"
+S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("offcpu_test_")))] | max_by(.total_us)' "$J" 2>/dev/null)
+like "$S" '"user":\[[^]]*"offcpu_test_' "a stack names the test program's function offcpu_test_*"
+us=$(jq -r '.total_us // 0 | floor' <<<"${S:-null}" 2>/dev/null)
+diag "stack: $(jq -c '{total_us, count, user, kernel}' <<<"${S:-null}" 2>/dev/null)"
+cmp_ok "${us:-0}" -ge 1400000 "at least 1.4 s off CPU on that stack (got ${us:-0} us)"
+is "$(jq -r '.count' <<<"${S:-null}")" 5 "5 off-CPU periods on that stack"
+like "$(jq -r '.kernel | join(";")' <<<"${S:-null}")" 'pipe_read' "its kernel stack is symbolized (pipe_read)"
+is "$(jq -r '[.user[] | select(. == "[unknown]")] | length' <<<"${S:-null}")" 0 "no [unknown] user frame although the process exited"
+
+# --folded: one line per stack, root first, kernel frames marked _[k]
+"$HELPER" pipeblock 3 100 "$TMP/go2" > "$TMP/helper2.out" &
+h2=$!
+wait_for "$TMP/helper2.out" ready 5
+"${PROBE[@]}" offcpu --pid "$h2" --folded --duration 2 > "$TMP/folded.txt" 2> "$TMP/probe2.err" &
+p2=$!
+wait_for "$TMP/probe2.err" tracing 10
+touch "$TMP/go2"
+wait $h2; wait $p2
+line=$(grep offcpu_test_ "$TMP/folded.txt" | head -1)
+like "$line" '^probe-helper;.*offcpu_test_thread;.*;schedule_\[k\];__schedule_\[k\] [0-9]+$' "--folded line: comm;user frames;kernel frames_[k] microseconds"
+done_testing
