@@ -5,7 +5,7 @@
  *   enqueue  tp_btf/sk_data_ready (or raw_tp/sk_data_ready): the listener's
  *            sk_data_ready fires each time a child is queued; depth and limit
  *            are read on the listener.
- *   ACK-path overflow: tp_btf/kfree_skb with SKB_DROP_REASON_TCP_LISTEN_OVERFLOW
+ *   ACK-path overflow: tp_btf/kfree_skb (or raw_tp) with SKB_DROP_REASON_TCP_LISTEN_OVERFLOW
  *            (Linux >= 6.15; the reason's value comes from kernel BTF via CO-RE).
  *   SYN-path overflow: fentry or kprobe on tcp_conn_request with a full queue
  *            (no tracepoint sees it; off where neither loads).
@@ -168,23 +168,39 @@ static __always_inline void on_overflow(struct sock *sk, bool syn_path)
 		__sync_fetch_and_add(&v->ack_overflow_drops, 1);
 	if (!v->full_since_ns)
 		v->full_since_ns = now;
-	v->sk_drops_last = BPF_CORE_READ(sk, sk_drops.counter) + 1;
+	/* at tcp_conn_request entry the drop is not counted yet; at kfree_skb it is */
+	v->sk_drops_last = BPF_CORE_READ(sk, sk_drops.counter) + (syn_path ? 1 : 0);
 	v->last_ns = now;
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(aq_kfree_skb, struct sk_buff *skb, void *location,
-	     enum skb_drop_reason reason, struct sock *rx_sk)
+static __always_inline void on_kfree_skb(enum skb_drop_reason reason, struct sock *rx_sk)
 {
 	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
-		return 0;
+		return;
 	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
-		return 0;
+		return;
+	/* rx_sk (Linux >= 6.10) is the listener the segment was for */
 	if (!rx_sk) {
 		__sync_fetch_and_add(&ack_overflow_unattributed, 1);
-		return 0;
+		return;
 	}
 	on_overflow(rx_sk, false);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(aq_kfree_skb_btf, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	on_kfree_skb(reason, rx_sk);
+	return 0;
+}
+
+/* loaded only where the reason exists (>= 6.15), so the 4th argument does too */
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(aq_kfree_skb_raw, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	on_kfree_skb(reason, rx_sk);
 	return 0;
 }
 

@@ -17,7 +17,8 @@
  * Attach plan, chosen at run time (first that loads wins):
  *   enqueue: tp_btf/sk_data_ready -> raw_tp/sk_data_ready
  *   SYN path: fentry/tcp_conn_request -> kprobe/tcp_conn_request -> none
- *   ACK path: tp_btf/kfree_skb when BTF has SKB_DROP_REASON_TCP_LISTEN_OVERFLOW
+ *   ACK path: tp_btf/kfree_skb (raw_tp with the raw_tp plan) when kernel BTF
+ *             has SKB_DROP_REASON_TCP_LISTEN_OVERFLOW
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -415,7 +416,8 @@ static int aq_load(struct aq *a, bool btf_tp, int syn, bool ack, struct acceptq_
 	bpf_program__set_autoload(s->progs.aq_data_ready_raw, !btf_tp);
 	bpf_program__set_autoload(s->progs.aq_conn_request_fentry, syn == 1);
 	bpf_program__set_autoload(s->progs.aq_conn_request_kprobe, syn == 2);
-	bpf_program__set_autoload(s->progs.aq_kfree_skb, ack);
+	bpf_program__set_autoload(s->progs.aq_kfree_skb_btf, ack && btf_tp);
+	bpf_program__set_autoload(s->progs.aq_kfree_skb_raw, ack && !btf_tp);
 	err = acceptq_bpf__load(s);
 	if (!err)
 		err = acceptq_bpf__attach(s);
@@ -500,6 +502,8 @@ int probe_acceptq(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]) && err; i++) {
 		if (plans[i].syn == 2 && !probe_kernel_has_kprobe("tcp_conn_request"))
 			continue;
+		if (plans[i].btf_tp && !probe_try_tp_btf())
+			continue;
 		err = aq_load(&a, plans[i].btf_tp, plans[i].syn, ack, &a.skel);
 		if (a.o.verbose)
 			fprintf(stderr, "acceptq: attach plan %zu: %s\n", i, err ? strerror(-err) : "loaded");
@@ -509,18 +513,21 @@ int probe_acceptq(int argc, char **argv)
 		}
 	}
 	if (err && ack) {
-		/* kfree_skb tp_btf refused: one more try without it */
+		/* kfree_skb refused: one more try without it */
 		ack = false;
-		snprintf(a.m_ack_why, sizeof(a.m_ack_why), "not traced: tp_btf/kfree_skb did not load; counted in drops");
-		err = aq_load(&a, false, 0, false, &a.skel);
-		a.m_enqueue = "raw_tp/sk_data_ready";
+		snprintf(a.m_ack_why, sizeof(a.m_ack_why), "not traced: kfree_skb program did not load; counted in drops");
+		err = aq_load(&a, probe_try_tp_btf(), 0, false, &a.skel);
+		a.m_enqueue = probe_try_tp_btf() ? "tp_btf/sk_data_ready" : "raw_tp/sk_data_ready";
 	}
 	if (err) {
 		probe_load_err(&a.o, "load and attach the acceptq BPF programs", err);
 		goto out;
 	}
 	a.m_syn = syn == 1 ? "fentry/tcp_conn_request (exact)" : syn == 2 ? "kprobe/tcp_conn_request (exact)" : NULL;
-	a.m_ack = ack ? "tp_btf/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)" : NULL;
+	if (ack)
+		a.m_ack = strncmp(a.m_enqueue, "tp_btf", 6) == 0 ?
+			"tp_btf/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)" :
+			"raw_tp/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)";
 
 	/* baseline after attach: every drop from here is both in BPF and in the deltas */
 	a.nstart = sockdiag_listeners(&a.start);
@@ -532,7 +539,7 @@ int probe_acceptq(int argc, char **argv)
 	read_counters(&a.ovf0, &a.have_ovf0, &a.drops0, &a.have_drops0);
 	a.t0 = probe_now_ns();
 	probe_note(&a.o, "tracing %d TCP listener(s) in netns %u (%s%s%s); Ctrl-C to end", a.nstart, a.netns,
-		   a.m_enqueue, a.m_ack ? ", tp_btf/kfree_skb" : "",
+		   a.m_enqueue, a.m_ack ? (a.m_ack[0] == 't' ? ", tp_btf/kfree_skb" : ", raw_tp/kfree_skb") : "",
 		   syn == 1 ? ", fentry/tcp_conn_request" : syn == 2 ? ", kprobe/tcp_conn_request" : "");
 	err = probe_run(&a.o, aq_tick, NULL, &a);
 	ret = err ? 1 : 0;

@@ -289,6 +289,13 @@ bool probe_kernel_has_kprobe(const char *func)
 	return found;
 }
 
+bool probe_try_tp_btf(void)
+{
+	const char *e = getenv("QPS_PROBE_NO_TP_BTF");
+
+	return !e || !*e || !strcmp(e, "0");
+}
+
 uint64_t probe_now_ns(void)
 {
 	struct timespec ts;

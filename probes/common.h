@@ -78,6 +78,10 @@ bool probe_kernel_enum_value(const char *enum_name, const char *value, long long
  * in /proc/kallsyms. */
 bool probe_kernel_has_kprobe(const char *func);
 
+/* False when QPS_PROBE_NO_TP_BTF is set in the environment: the loaders then
+ * go straight to their raw_tp fallback (tests prove that path with it). */
+bool probe_try_tp_btf(void);
+
 uint64_t probe_now_ns(void);		/* CLOCK_MONOTONIC, same as bpf_ktime_get_ns */
 double probe_wall(void);		/* CLOCK_REALTIME seconds */
 

@@ -438,7 +438,7 @@ int probe_offcpu(int argc, char **argv)
 		probe_err(&c.o, "cannot initialize libelf: %s", strerror(errno));
 		return 1;
 	}
-	err = oc_load(&c, true, &c.skel);
+	err = probe_try_tp_btf() ? oc_load(&c, true, &c.skel) : -ENOTSUP;
 	c.method = "tp_btf/sched_switch + tp_btf/sched_process_exit";
 	if (err) {
 		if (c.o.verbose)

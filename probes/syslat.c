@@ -402,7 +402,7 @@ int probe_syslat(int argc, char **argv)
 		probe_err(&s.o, "this kernel lacks the raw_syscalls:sys_enter/sys_exit tracepoints (CONFIG_HAVE_SYSCALL_TRACEPOINTS): syscall latency cannot be measured");
 		goto out;
 	}
-	err = sl_load(&s, true, &s.skel);
+	err = probe_try_tp_btf() ? sl_load(&s, true, &s.skel) : -ENOTSUP;
 	s.method = "tp_btf/sys_enter + tp_btf/sys_exit, task storage, per-CPU array";
 	if (err) {
 		if (s.o.verbose)

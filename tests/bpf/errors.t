@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Errors users will hit: clear message on stderr, {"error": ...} with --json,
+# exit 1 for failures and 2 for usage errors.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/probe-lib.sh"
+plan 12
+need_bpf
+
+true & dead=$!; wait $dead
+out=$("${PROBE[@]}" syslat --pid "$dead" --duration 1 2>&1 >/dev/null); rc=$?
+is "$rc" 1 "unknown --pid: exit 1"
+like "$out" "no process with --pid $dead" "unknown --pid: says so"
+js=$("${PROBE[@]}" offcpu --json --pid "$dead" --duration 1 2>/dev/null)
+like "$(jq -r .error <<<"$js" 2>/dev/null)" "^probe offcpu: no process with --pid $dead" "--json: {\"error\": ...} on stdout"
+
+"${PROBE[@]}" acceptq --bogus >/dev/null 2>&1; is "$?" 2 "unknown option: exit 2"
+"${PROBE[@]}" syslat --duration soon >/dev/null 2>&1; is "$?" 2 "bad --duration: exit 2"
+out=$("${PROBE[@]}" nosuch 2>&1); rc=$?
+is "$rc:$(grep -c "unknown probe 'nosuch'" <<<"$out")" "2:1" "unknown probe: exit 2, named"
+out=$("${PROBE[@]}" offcpu --folded --json 2>&1); rc=$?
+is "$rc" 2 "--folded with --json: exit 2"
+"${PROBE[@]}" syslat --help | grep -q -- --min-us; is "$?" 0 "--help lists the options"
+
+# without privileges: drop to nobody with no capabilities
+if command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	test -x "${PROBE[0]}" 2>/dev/null; then
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+		"${PROBE[@]}" syslat --duration 1 2>&1 >/dev/null); rc=$?
+	is "$rc" 1 "unprivileged: exit 1"
+	like "$out" "need root, or CAP_BPF and CAP_PERFMON" "unprivileged: says which capabilities"
+	like "$out" "setcap cap_bpf,cap_perfmon\+ep" "unprivileged: says how to fix"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+		"${PROBE[@]}" acceptq --json --duration 1 2>/dev/null)
+	like "$(jq -r .error <<<"$out" 2>/dev/null)" "need root" "unprivileged --json: error document"
+else
+	for t in "unprivileged: exit 1" "unprivileged: says which capabilities" "unprivileged: says how to fix" "unprivileged --json: error document"; do
+		skip "the build directory is not reachable by user nobody" "$t"
+	done
+fi
+done_testing
