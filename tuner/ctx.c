@@ -1,0 +1,265 @@
+/* ctx.c - namespace, process and device discovery shared by audit and apply. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "procfs.h"
+
+bool has_cap(int cap)
+{
+	char buf[4096], *p;
+	unsigned long long eff;
+
+	if (procfs_read("/proc/self/status", buf, sizeof(buf)) < 0)
+		return false;
+	p = strstr(buf, "CapEff:");
+	if (!p || sscanf(p + 7, "%llx", &eff) != 1)
+		return false;
+	return (eff >> cap) & 1;
+}
+
+int proc_nofile(pid_t pid, unsigned long long *soft, unsigned long long *hard)
+{
+	struct rlimit rl;
+
+	if (prlimit(pid, RLIMIT_NOFILE, NULL, &rl) < 0)
+		return -errno;
+	*soft = rl.rlim_cur;
+	*hard = rl.rlim_max;
+	return 0;
+}
+
+int proc_fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+void proc_unit(pid_t pid, char *buf, size_t size)
+{
+	char path[64], cg[4096], *line, *save;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (procfs_read(path, cg, sizeof(cg)) < 0)
+		return;
+	/* "0::/system.slice/nginx.service" or "1:name=systemd:/system.slice/x.service" */
+	for (line = strtok_r(cg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *svc = strstr(line, ".service"), *start;
+
+		if (!svc || (strncmp(line, "0::", 3) && !strstr(line, "name=systemd")))
+			continue;
+		start = svc;
+		while (start > line && start[-1] != '/')
+			start--;
+		snprintf(buf, size, "%.*s", (int)(svc + 8 - start), start);
+		return;
+	}
+}
+
+char *netdev_path(const char *dev, const char *rel, char *buf, size_t size)
+{
+	snprintf(buf, size, "/sys/class/net/%s/%s", dev, rel);
+	return buf;
+}
+
+bool ctx_in_init_net(void)
+{
+	/* Host-only net.core keys exist only in init_net (measured on 6.18):
+	 * this works even where /proc/1/ns/net cannot be read, unlike comparing
+	 * with pid 1 (which may itself live in a child netns). */
+	if (access("/proc/sys/net/core/netdev_max_backlog", F_OK) == 0)
+		return true;
+	if (access("/proc/sys/net/core", F_OK) == 0)
+		return false;
+	return netns_is_initial();
+}
+
+void netdev_driver(const char *dev, char *buf, size_t size)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	ifr.ifr_data = (void *)&di;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+		snprintf(buf, size, "%.*s", (int)sizeof(di.driver), di.driver);
+	close(fd);
+}
+
+/* sysfs is tagged with the netns of whoever mounted it: after unshare -n or
+ * setns, /sys/class/net still lists the old namespace's devices. A private
+ * mount namespace with a fresh sysfs shows ours, without touching anyone
+ * else's view. */
+static bool private_sysfs(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return false;
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return false;
+	return mount("sysfs", "/sys", "sysfs", 0, NULL) == 0;
+}
+
+static int count_queues(const char *dev, const char *prefix)
+{
+	char path[256];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	d = opendir(netdev_path(dev, "queues", path, sizeof(path)));
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, prefix, strlen(prefix));
+	closedir(d);
+	return n;
+}
+
+/* Devices of the current netns from /proc/net/dev (always per netns). */
+static void find_devs(struct ctx *c)
+{
+	char buf[16384], *line, *save, path[256];
+	int seen = 0;
+
+	if (procfs_read("/proc/net/dev", buf, sizeof(buf)) < 0)
+		return;
+	c->sysfs_ok = true;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':'), *name = line;
+		struct netdev *d;
+
+		if (!colon || c->ndev == CTX_MAX_DEVS)
+			continue;
+		*colon = '\0';
+		while (*name == ' ')
+			name++;
+		seen++;
+		if (access(netdev_path(name, "ifindex", path, sizeof(path)), F_OK))
+			c->sysfs_ok = false;
+		if (!strcmp(name, "lo"))
+			continue;
+		d = &c->dev[c->ndev++];
+		snprintf(d->name, sizeof(d->name), "%s", name);
+		d->rxq = count_queues(name, "rx-");
+		d->txq = count_queues(name, "tx-");
+		d->physical = access(netdev_path(name, "device", path, sizeof(path)), F_OK) == 0;
+		netdev_driver(name, d->driver, sizeof(d->driver));
+		/* RPS/XPS matter for NICs and for veth (what containers receive on) */
+		d->steerable = d->physical || !strcmp(d->driver, "veth");
+	}
+	if (!seen)
+		c->sysfs_ok = false;
+}
+
+static void add_server(struct ctx *c, pid_t pid, const char *comm)
+{
+	int i;
+
+	if (pid <= 0 || c->nsrv == CTX_MAX_SERVERS)
+		return;
+	for (i = 0; i < c->nsrv; i++)
+		if (c->srv[i].pid == pid)
+			return;
+	c->srv[c->nsrv].pid = pid;
+	if (comm)
+		snprintf(c->srv[c->nsrv].comm, sizeof(c->srv[0].comm), "%s", comm);
+	else if (proc_comm(pid, c->srv[c->nsrv].comm, sizeof(c->srv[0].comm)))
+		snprintf(c->srv[c->nsrv].comm, sizeof(c->srv[0].comm), "?");
+	proc_unit(pid, c->srv[c->nsrv].unit, sizeof(c->srv[0].unit));
+	c->nsrv++;
+}
+
+int ctx_init(struct ctx *c, pid_t pid, int port, char *err, size_t err_size)
+{
+	int n, i, o;
+
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->port = port;
+	if (pid) {
+		char path[64];
+		int e;
+
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (access(path, F_OK)) {
+			snprintf(err, err_size, "no process with pid %d", (int)pid);
+			return -ESRCH;
+		}
+		if (netns_inode(pid) != netns_inode(0)) {
+			e = netns_enter_pid(pid);
+			if (e) {
+				snprintf(err, err_size, "cannot enter the network namespace of pid %d: %s",
+					 (int)pid, strerror(-e));
+				return e;
+			}
+		}
+	}
+	c->netns = netns_inode(0);
+	c->initial = ctx_in_init_net();
+	if (!c->initial)
+		private_sysfs();	/* best effort: device checks say so if sysfs is stale */
+	if (cpuset_online(&c->online))
+		cpuset_set(&c->online, 0);
+	c->ncpus = cpuset_count(&c->online);
+
+	n = sockdiag_listeners(&c->ls);
+	if (n < 0) {
+		c->ls_err = n;
+		c->ls = NULL;
+		n = 0;
+	} else {
+		sockdiag_owners(c->ls, n);
+	}
+	for (i = o = 0; i < n; i++) {
+		if (port && c->ls[i].port != port)
+			continue;
+		if (pid && !port && c->ls[i].pid != pid)
+			continue;
+		c->ls[o++] = c->ls[i];
+	}
+	c->nls = o;
+	if (pid)
+		add_server(c, pid, NULL);
+	for (i = 0; i < c->nls; i++)
+		add_server(c, c->ls[i].pid, c->ls[i].comm);
+	find_devs(c);
+	return 0;
+}
+
+void ctx_release(struct ctx *c)
+{
+	free(c->ls);
+	c->ls = NULL;
+}

@@ -1,0 +1,185 @@
+/* profilecmd.c - `qps-tune profiles` and `qps-tune profile show NAME|PATH [--resolved]`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "profile.h"
+#include "tuner.h"
+
+int do_profiles(int argc, char **argv)
+{
+	static const struct option longopts[] = { TUNER_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	const char *const *names = profile_builtin_names();
+	struct json j;
+	int opt, i;
+
+	while ((opt = getopt_long(argc, argv, "jv", longopts, NULL)) != -1)
+		if (!tuner_common_opt(opt, optarg)) {
+			fprintf(stderr, "usage: qps-tune profiles [--json]\n");
+			return EXIT_USAGE;
+		}
+	if (g_opt.json) {
+		json_init(&j, stdout);
+		json_obj_open(&j, NULL);
+		json_str(&j, "schema", "qps-tune.profiles/1");
+		json_arr_open(&j, "profiles");
+	}
+	for (i = 0; names[i]; i++) {
+		char err[256];
+		struct profile *p = profile_load(names[i], err, sizeof(err));
+
+		if (g_opt.json) {
+			json_obj_open(&j, NULL);
+			json_str(&j, "name", names[i]);
+			json_str(&j, "source", p ? p->source : "built-in");
+			json_str(&j, "description", p ? p->description : err);
+			json_int(&j, "conns", p ? p->conns : 0);
+			json_bool(&j, "default", !strcmp(names[i], DEFAULT_PROFILE));
+			json_obj_close(&j);
+		} else {
+			printf("%-9s %-8s conns %-7ld %s\n", names[i],
+			       !strcmp(names[i], DEFAULT_PROFILE) ? "(default)" : "",
+			       p ? p->conns : 0, p ? p->description : err);
+		}
+		profile_free(p);
+	}
+	if (g_opt.json) {
+		json_arr_close(&j);
+		json_obj_close(&j);
+	}
+	return tuner_finish(EXIT_OK);
+}
+
+static const char *kind_word(enum rule_kind k)
+{
+	static const char *const n[] = { "sysctl", "nofile", "rps", "xps", "affinity", "disable" };
+
+	return n[k];
+}
+
+int do_profile(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		TUNER_COMMON_LONGOPTS,
+		{ "resolved", no_argument, NULL, 'r' },
+		{ "conns", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long conns = 0;
+	bool resolved = false;
+	struct profile *p;
+	char err[512];
+	int opt, i;
+
+	while ((opt = getopt_long(argc, argv, "jvr", longopts, NULL)) != -1) {
+		if (tuner_common_opt(opt, optarg))
+			continue;
+		if (opt == 'r') {
+			resolved = true;
+		} else if (opt == 'c') {
+			if (parse_ulong(optarg, 100000000, &conns) || !conns) {
+				tuner_err("invalid --conns '%s' (want 1..100000000)", optarg);
+				return EXIT_USAGE;
+			}
+		} else {
+			fprintf(stderr, "usage: qps-tune profile show NAME|PATH [--resolved] [--conns N]\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2 || strcmp(argv[optind], "show")) {
+		fprintf(stderr, "usage: qps-tune profile show NAME|PATH [--resolved] [--conns N]\n");
+		return EXIT_USAGE;
+	}
+	if (!resolved && !g_opt.json) {
+		/* the text as written, for a built-in or a file */
+		const char *t = profile_builtin_text(argv[optind + 1]);
+
+		p = profile_load(argv[optind + 1], err, sizeof(err));
+		if (!p) {
+			tuner_err("%s", err);
+			return EXIT_FAIL;
+		}
+		if (!strcmp(p->source, "built-in") && t) {
+			fputs(t, stdout);
+		} else {
+			FILE *f = fopen(p->source, "r");
+			char buf[4096];
+			size_t n;
+
+			if (!f) {
+				tuner_err("cannot open '%s': %s", p->source, strerror(errno));
+				profile_free(p);
+				return EXIT_FAIL;
+			}
+			while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+				fwrite(buf, 1, n, stdout);
+			fclose(f);
+		}
+		profile_free(p);
+		return tuner_finish(EXIT_OK);
+	}
+	p = profile_load(argv[optind + 1], err, sizeof(err));
+	if (!p || profile_resolve(p, (long)conns, err, sizeof(err))) {
+		tuner_err("%s", err);
+		profile_free(p);
+		return EXIT_FAIL;
+	}
+	if (g_opt.json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_obj_open(&j, NULL);
+		json_str(&j, "schema", "qps-tune.profile/1");
+		json_str(&j, "name", p->name);
+		json_str(&j, "source", p->source);
+		json_str(&j, "description", p->description);
+		json_int(&j, "conns", conns ? (long)conns : p->conns);
+		json_arr_open(&j, "rules");
+		for (i = 0; i < p->n; i++) {
+			const struct rule *r = &p->rules[i];
+
+			json_obj_open(&j, NULL);
+			json_str(&j, "kind", kind_word(r->kind));
+			if (r->kind == RULE_SYSCTL || r->kind == RULE_DISABLE)
+				json_str(&j, "key", r->key);
+			if (r->field >= 0)
+				json_int(&j, "field", r->field);
+			json_str(&j, "op", rule_op_str(r->op));
+			json_str(&j, "value", r->value);
+			json_str(&j, r->skip ? "skip" : "resolved", r->resolved);
+			json_str(&j, "origin", r->origin);
+			json_obj_close(&j);
+		}
+		json_arr_close(&j);
+		json_obj_close(&j);
+		profile_free(p);
+		return tuner_finish(EXIT_OK);
+	}
+	printf("# profile %s (%s), resolved for conns %ld\n# %s\n", p->name, p->source,
+	       conns ? (long)conns : p->conns, p->description);
+	for (i = 0; i < p->n; i++) {
+		const struct rule *r = &p->rules[i];
+		char key[128];
+
+		if (r->kind == RULE_SYSCTL) {
+			if (r->field >= 0)
+				snprintf(key, sizeof(key), "%s[%d]", r->key, r->field);
+			else
+				snprintf(key, sizeof(key), "%s", r->key);
+			printf("sysctl %-40s %-2s %-20s # %s%s%s\n", key, rule_op_str(r->op),
+			       r->skip ? r->value : r->resolved, r->origin, r->skip ? ": " : "",
+			       r->skip ? r->resolved : "");
+		} else if (r->kind == RULE_NOFILE) {
+			printf("nofile >= %-52s # %s (%s)\n", r->resolved, r->origin, r->value);
+		} else if (r->kind == RULE_DISABLE) {
+			printf("disable %-54s # %s\n", r->key, r->origin);
+		} else {
+			printf("%s %-*s # %s\n", kind_word(r->kind), 62 - (int)strlen(kind_word(r->kind)),
+			       r->resolved, r->origin);
+		}
+	}
+	profile_free(p);
+	return tuner_finish(EXIT_OK);
+}

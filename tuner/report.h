@@ -1,0 +1,53 @@
+/* report.h - the list of audit check results and its three renderings:
+ * a table (colour only on a tty), JSON (schema qps-tune.audit/1) and the
+ * node_exporter textfile format. */
+#ifndef QPS_REPORT_H
+#define QPS_REPORT_H
+#include <stdbool.h>
+#include <stdio.h>
+
+enum chk_status { CHK_PASS, CHK_FAIL, CHK_SKIP, CHK_INFO };
+
+struct check {
+	char id[16];		/* "LQ-001" */
+	const char *severity;	/* crit|high|med|low|info (static string) */
+	enum chk_status status;
+	char key[128];		/* sysctl key or object: "listener 0.0.0.0:80", "pid 12 nofile" */
+	char current[200];
+	char target[96];
+	const char *scope;	/* netns|global|host|process|listener|device|system|cgroup|file */
+	char reason[200];	/* one line: why it matters */
+	char evidence[512];	/* what was read, with its source */
+	char fix[256];		/* what to run or change */
+};
+
+struct report {
+	struct check *v;
+	int n, cap;
+	/* context printed in the header / JSON "host" */
+	char profile[64];
+	long conns;
+	char kernel[64];
+	unsigned long long netns;
+	bool initial_netns;
+	char target[96];	/* "pid 123 (nginx)", "port 8080" or "" */
+	double duration;	/* seconds the audit took */
+	int sample;		/* --sample seconds, 0 = none */
+};
+
+/* Appends a zeroed check; NULL on allocation failure (the report keeps what it had). */
+struct check *report_add(struct report *r, const char *id, const char *sev,
+			 enum chk_status st, const char *key);
+void report_release(struct report *r);
+/* Removes checks whose id was disabled (by a profile's 'disable'). */
+void report_drop_id(struct report *r, const char *id);
+int report_count(const struct report *r, enum chk_status st);
+
+void report_table(const struct report *r, FILE *out, bool colour, int verbose);
+void report_json(const struct report *r, FILE *out);
+void report_prom(const struct report *r, FILE *out);
+const char *chk_status_str(enum chk_status st);
+
+/* printf into a fixed-size member of a check: CSET(c->evidence, "%d", n) */
+#define CSET(field, ...) snprintf((field), sizeof(field), __VA_ARGS__)
+#endif
