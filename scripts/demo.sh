@@ -34,6 +34,7 @@ POOR_NOFILE=1024	# the classic `ulimit -n`
 LOAD_CONNS=32		# closed-loop clients, a new connection per request
 LOAD_BURST=2000		# clients that connect at once, then 1 request/s each
 TIMEOUT_MS=3000		# connect and response deadlines (a SYN retransmit comes at 1 s)
+WORKERS=${DEMO_WORKERS:-1}	# one server core, the load generator on the other
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -125,10 +126,11 @@ server_emfile() {
 
 start_server() {	# $1 = nofile soft:hard; sets SPID
 	local log=$TMP/server.$2.log i
-	cmdline "prlimit --nofile=$1 qps-server --listen $ADDR:$PORT --backlog $BACKLOG_ASK --workers 2"
+	SERVER_LOG=$log
+	cmdline "prlimit --nofile=$1 qps-server --listen $ADDR:$PORT --backlog $BACKLOG_ASK --workers $WORKERS"
 	# not through nsx (a function would run in a subshell): $! must be the server itself
 	ip netns exec "$NS" prlimit --nofile="$1" "$QPS_SERVER" --listen "$ADDR:$PORT" --backlog "$BACKLOG_ASK" \
-		--workers 2 >"$log" 2>&1 &
+		--workers "$WORKERS" >"$log" 2>&1 &
 	SPID=$!
 	for ((i = 0; i < 100; i++)); do
 		nsx ss -Htln "sport = :$PORT" 2>/dev/null | grep -q . && break
@@ -157,7 +159,7 @@ stop_server() {
 # run_load NAME: the same load every time; JSON in $TMP/NAME.json, counters
 # deltas in $TMP/NAME.kernel
 run_load() {
-	local name=$1 c0 c1 e0 e1 e
+	local name=$1 c0 c1 e0 e1 e alive
 	c0=$(counters)
 	e0=$(server_emfile)
 	cmdline "qps-load --new-conn -c $LOAD_CONNS --burst $LOAD_BURST --connect-timeout $TIMEOUT_MS --timeout $TIMEOUT_MS -d $LOAD_S $ADDR:$PORT"
@@ -166,12 +168,19 @@ run_load() {
 		--progress "$((LOAD_S >= 10 ? 2 : 1))" --json "$ADDR:$PORT" >"$TMP/$name.json" ||
 		die "qps-load failed"
 	c1=$(counters)
+	alive=true
+	if ! kill -0 "$SPID" 2>/dev/null; then
+		wait "$SPID"
+		say "  qps-server DIED during this run (wait status $?); its log:"
+		tail -5 "$SERVER_LOG" 2>/dev/null | indent
+		alive=false
+	fi
 	e1=$(server_emfile)
 	e=null
 	[ "$e0" != '?' ] && [ "$e1" != '?' ] && e=$((e1 - e0))
 	set -- $c0 $c1
-	printf '{"listen_overflows":%d,"listen_drops":%d,"syn_retrans":%d,"server_emfile":%s}\n' \
-		$(($4 - $1)) $(($5 - $2)) $(($6 - $3)) "$e" \
+	printf '{"listen_overflows":%d,"listen_drops":%d,"syn_retrans":%d,"server_emfile":%s,"server_alive":%s}\n' \
+		$(($4 - $1)) $(($5 - $2)) $(($6 - $3)) "$e" "$alive" \
 		>"$TMP/$name.kernel"
 	jq -r --slurpfile k "$TMP/$name.kernel" '
 		def n: tostring | until(test("^[0-9]{4}") | not; sub("^(?<a>[0-9]+)(?<b>[0-9]{3})"; "\(.a),\(.b)"));
@@ -188,6 +197,7 @@ say "qps-tune demo: from ~1k to 10k+ requests/s, and why"
 say "  Everything runs in the throwaway network namespace '$NS' (loopback only):"
 say "  its net.* sysctls are its own, so the host's settings are never touched."
 say "  Load, the same in every run ($LOAD_S s): $LOAD_DESC."
+say "  qps-server runs $WORKERS worker(s); qps-load (one thread) takes the other CPU."
 
 ip netns add "$NS" || die "cannot create network namespace '$NS'"
 NS_MADE=1
@@ -367,7 +377,8 @@ if [ -n "$JSON_OUT" ]; then
 		def run($l; $k): {rps: $l.rps, requests: $l.requests, p50_ms: $l.latency_ms.p50,
 			p99_ms: $l.latency_ms.p99, max_ms: $l.latency_ms.max, errors: $l.errors,
 			listen_overflows: $k.listen_overflows, listen_drops: $k.listen_drops,
-			syn_retrans: $k.syn_retrans, server_emfile: $k.server_emfile};
+			syn_retrans: $k.syn_retrans, server_emfile: $k.server_emfile,
+			server_alive: $k.server_alive};
 		{schema: "qps-tune.demo/1", quick: ($quick == 1), duration_s: $dur,
 		 load: {mode: $b[0].mode, conns: $b[0].conns, burst: $b[0].burst,
 			burst_interval_ms: $b[0].burst_interval_ms},
