@@ -229,13 +229,19 @@ nsx "$QPS_TUNE" audit --profile web-10k --pid "$SPID" --json >"$TMP/audit.json" 
 rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || { cat "$TMP/audit.err" >&2; die "qps-tune audit failed (exit $rc)"; }
 jq -e '.checks' "$TMP/audit.json" >/dev/null 2>&1 || die "qps-tune audit --json: no 'checks' array"
-jq -r '.checks[] | select(.status == "fail") |
-	[.id, (.severity // "-"), (.key // "-"), (.current // "-" | tostring), (.target // "-" | tostring), (.reason // "")] | @tsv' \
-	"$TMP/audit.json" | awk -F'\t' '
-	BEGIN { printf "    %-8s %-6s %-34s %-10s %-12s %s\n", "ID", "SEV", "KEY", "CURRENT", "TARGET", "WHY" }
-	{ k = $3; if (length(k) > 34) k = substr(k, 1, 31) "...";
-	  printf "    %-8s %-6s %-34s %-10s %-12s %s\n", $1, $2, k, $4, $5, $6 }'
-say "  $(jq -r '"(\([.checks[] | select(.status == "fail")] | length) failing of \(.checks | length) checks; exit code '"$rc"' = drift found)"' "$TMP/audit.json")"
+nsx "$QPS_TUNE" audit --profile web-10k --pid "$SPID" >"$TMP/audit.txt" 2>&1
+# The table, cut to the failing checks plus the serious counters that moved
+# (the accept-queue overflows the load just caused), each with its why/evidence.
+SHOW_IDS=$(jq -r '[.checks[] | select(.status == "fail" or (.status == "info"
+	and (.severity == "crit" or .severity == "high") and ((.current // "0") | tostring) != "0")) | .id]
+	| unique | join(" ")' "$TMP/audit.json")
+awk -v ids=" $SHOW_IDS " '
+	/^STATUS / { print; next }
+	/^[A-Z]+ +[A-Z]+-[0-9]+ / { show = ($1 == "FAIL" || ($1 == "INFO" && index(ids, " " $2 " "))); if (show) print; next }
+	/^ +(why|evidence):/ { if (show) print; next }
+	/^ / { next }
+	{ show = 0 }' "$TMP/audit.txt" | indent
+say "  $(jq -r '"(\(.summary.fail // ([.checks[] | select(.status == "fail")] | length)) failing of \(.checks | length) checks; exit code '"$rc"' = drift found)"' "$TMP/audit.json")"
 
 # ---- 4 ----------------------------------------------------------------------
 step 4 "Watch it happen: the same load with the acceptq probe attached"
