@@ -61,7 +61,7 @@
 #define METRICS_CAP	(32 * 1024)	/* /metrics body */
 #define ACCEPT_BURST	256		/* accepts per loop iteration and listener */
 #define ACCEPT_PAUSE_MS	100		/* fd exhaustion: retry accepting after this */
-#define POOL_KEEP	1024		/* free read buffers kept per worker */
+#define POOL_KEEP	256		/* free read buffers kept per worker */
 #define MAX_WORKERS	256
 #define DELAY_MAX_MS	10000		/* /delay?ms= cap */
 #define CPU_MAX_US	1000000		/* /cpu?us= cap */
