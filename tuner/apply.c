@@ -189,12 +189,14 @@ static void plan_sysctls(struct plan *p, const struct profile *pr, const struct 
 		}
 		n = procfs_read(path, raw, sizeof(raw));
 		if (n == -ENOENT) {
-			if (!cx->initial && !strncmp(r->key, "net.", 4))
+			if (!cx->initial && knob_lookup(r->key) && knob_scope(r->key) == KNOB_HOST_ABSENT)
 				NA(p, label, "not present in this network namespace (host-owned); apply it on the host");
 			else if (knob_lookup(r->key))
 				NA(p, label, "absent on this kernel - skipped");
 			else
-				ERR(p, "%s: unknown sysctl key '%s' (no %s on this kernel)", r->origin, r->key, path);
+				ERR(p, "%s: unknown sysctl key '%s' (no %s %s)", r->origin, r->key, path,
+				    cx->initial ? "on this kernel" : "in this network namespace; if it is "
+				    "host-only, apply it on the host");
 			continue;
 		}
 		if (n < 0) {

@@ -429,6 +429,7 @@ int profile_parse(struct profile *p, const char *text, const char *origin,
 			if (!*rest || strchr(rest, ' '))
 				PERR("%s: expected 'inherit NAME|PATH'", where);
 			snprintf(parent, parent_size, "%s", rest);
+			p->inherit_line = lineno;
 			continue;
 		}
 		if (!strcmp(dir, "description")) {
@@ -645,7 +646,7 @@ static struct profile *load_rec(const char *spec, const char *base_dir, int dept
 		char inner[512];
 
 		snprintf(inner, sizeof(inner), "%s", err);
-		snprintf(err, err_size, "%s: inherit %s: %s", origin, parent_spec, inner);
+		snprintf(err, err_size, "%s:%d: inherit %s: %s", origin, p->inherit_line, parent_spec, inner);
 		goto fail;
 	}
 	/* merge: the child's rules replace the parent's for the same target */

@@ -44,6 +44,7 @@ struct profile {
 	char source[256];	/* file path, or "built-in" */
 	char description[160];
 	long conns;		/* default concurrency target */
+	int inherit_line;	/* line of the 'inherit' directive, 0 if none */
 	int n, cap;
 	struct rule *rules;
 };
