@@ -157,6 +157,44 @@ struct apply_opts {
 	pid_t pid;
 };
 
+/* Reads a whole small file exactly (procfs_read strips trailing newlines,
+ * rollback must not). Returns the length or -errno. */
+static ssize_t read_exact(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	if (ferror(f) || !feof(f)) {
+		int e = ferror(f) ? -EIO : -EFBIG;
+
+		fclose(f);
+		return e;
+	}
+	fclose(f);
+	return (ssize_t)n;
+}
+
+/* Plans writing @content to @path (shown as @label): unchanged if identical. */
+static void plan_file(struct plan *p, const char *path, const char *label, const char *content,
+		      const char *origin)
+{
+	char cur[16384];
+	ssize_t n = read_exact(path, cur, sizeof(cur));
+
+	if (n < 0 && n != -ENOENT) {
+		ERR(p, "cannot read '%s': %s", path, strerror((int)-n));
+		return;
+	}
+	if (n >= 0 && !strcmp(cur, content))
+		SAME(p, J_FILE, path, cur, cur, label, origin);
+	else
+		CHANGE(p, J_FILE, path, n >= 0 ? cur : NULL, content, label, origin);
+}
+
 /* ---- planning */
 
 static void plan_sysctls(struct plan *p, const struct profile *pr, const struct ctx *cx,
@@ -327,22 +365,10 @@ static void plan_nofile(struct plan *p, const struct rule *r, const struct ctx *
 		root_path(host, path, sizeof(path));
 		(void)limits;
 		(void)lsize;
-		{
-			char cur[1024];
-			ssize_t n = procfs_read(path, cur, sizeof(cur));
-			char trimmed[256];
-
-			snprintf(trimmed, sizeof(trimmed), "%s", content);
-			trimmed[strlen(trimmed) - 1] = '\0';
-			if (n >= 0 && !strcmp(cur, trimmed))
-				SAME(p, J_FILE, path, content, content, host, r->origin);
-			else
-				CHANGE(p, J_FILE, path, n >= 0 ? cur : NULL, content, host, r->origin);
-		}
+		plan_file(p, path, host, content, r->origin);
 		for (i = 0; i < cx->nsrv; i++) {
 			const struct server *s = &cx->srv[i];
-			char rel[PATH_MAX], unitc[256], cur[1024];
-			ssize_t n;
+			char rel[PATH_MAX], unitc[256];
 
 			if (!s->unit[0])
 				continue;
@@ -350,13 +376,10 @@ static void plan_nofile(struct plan *p, const struct rule *r, const struct ctx *
 			root_path(rel, path, sizeof(path));
 			snprintf(unitc, sizeof(unitc), "# written by qps-tune apply (profile %s)\n[Service]\n"
 				 "LimitNOFILE=%lld\n", o->profile, r->num);
-			n = procfs_read(path, cur, sizeof(cur));
-			if (n >= 0 && !strncmp(cur, unitc, strlen(cur)) && strlen(cur) + 1 == strlen(unitc)) {
-				SAME(p, J_FILE, path, unitc, unitc, rel, r->origin);
-			} else {
+			plan_file(p, path, rel, unitc, r->origin);
+			if (p->nch && !strcmp(p->ch[p->nch - 1].key, path)) {
 				char what[200];
 
-				CHANGE(p, J_FILE, path, n >= 0 ? cur : NULL, unitc, rel, r->origin);
 				snprintf(what, sizeof(what), "%s (pid %d %s)", s->unit, (int)s->pid, s->comm);
 				RESTART(p, what, "systemctl daemon-reload && systemctl restart: LimitNOFILE applies at start");
 			}
@@ -502,16 +525,10 @@ static int build_plan(struct plan *p, const struct profile *pr, const struct ctx
 	}
 	plan_listeners(p, cx);
 	if (o->persist) {
-		char path[PATH_MAX], cur[16384];
-		ssize_t n;
+		char path[PATH_MAX];
 
 		root_path(SYSCTLD_OURS, path, sizeof(path));
-		n = procfs_read(path, cur, sizeof(cur));
-		/* procfs_read strips the final newline */
-		if (n >= 0 && (size_t)n + 1 == strlen(persist) && !strncmp(cur, persist, (size_t)n))
-			SAME(p, J_FILE, path, persist, persist, SYSCTLD_OURS, "");
-		else
-			CHANGE(p, J_FILE, path, n >= 0 ? cur : NULL, persist, SYSCTLD_OURS, "");
+		plan_file(p, path, SYSCTLD_OURS, persist, "");
 		if (!cx->initial)
 			NA(p, SYSCTLD_OURS " at boot", "systemd-sysctl applies it to the host's initial "
 			   "network namespace, not to this one");

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# persist.t - apply --persist writes one sysctl.d file and a limits.d file
+# under a --root scratch tree (never the real /etc), a second apply changes
+# nothing, rollback removes them and restores a file that existed before.
+# Audit --root reads the persisted configuration: removed keys (PORT-005),
+# shadowing (PERS-002), runtime vs boot value (PERS-001, initial netns only).
+. "$(dirname "$0")/../lib.sh"
+plan 18
+is_root || skip_rest "needs root for unshare -n"
+unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
+
+T=$(mktemp -d)
+R=$T/root
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$R/etc/security/limits.d"
+printf '# old\n* soft nofile 4096\n' > "$R/etc/security/limits.d/90-qps-tune.conf"
+cp "$R/etc/security/limits.d/90-qps-tune.conf" "$T/limits.orig"
+
+unshare -n bash -c "
+	sysctl -qw net.core.somaxconn=128
+	'$QPS_TUNE' apply --persist --root '$R' --state-dir '$T/st' > '$T/o1' 2>&1; echo \$? > '$T/rc1'
+	'$QPS_TUNE' apply --persist --root '$R' --state-dir '$T/st' > '$T/o2' 2>&1; echo \$? > '$T/rc2'
+	cp '$R/etc/sysctl.d/90-qps-tune.conf' '$T/persisted' 2>/dev/null
+	cp '$R/etc/security/limits.d/90-qps-tune.conf' '$T/limits' 2>/dev/null
+	'$QPS_TUNE' rollback --root '$R' --state-dir '$T/st' --json > '$T/rb.json' 2>&1; echo \$? > '$T/rc3'
+	cat /proc/sys/net/core/somaxconn > '$T/somax'"
+is "$(cat "$T/rc1")" 0 "apply --persist exits 0"
+like "$(cat "$T/o1")" "changed    /etc/sysctl.d/90-qps-tune.conf: created" "reports the sysctl.d file it created"
+ok "nothing written to the real /etc" test ! -e /etc/sysctl.d/90-qps-tune.conf
+like "$(cat "$T/persisted")" $'^# written by qps-tune apply \\(profile web-10k\\)' "persisted file has a header"
+is "$(grep -c . "$T/persisted")" 8 "header plus one line per netns sysctl of the profile"
+ok "host-wide keys are not persisted from a child netns without --host" bash -c "! grep -q '^fs\.' '$T/persisted'"
+like "$(cat "$T/persisted")" $'\nnet.core.somaxconn = 4096\n' "somaxconn persisted at the applied value"
+like "$(cat "$T/persisted")" $'\nnet.ipv4.tcp_rmem = 4096 131072 33554432\n' \
+	"multi-value keys persisted space-separated"
+like "$(cat "$T/limits")" $'\\*\tsoft\tnofile\t22000\n\\*\thard\tnofile\t22000' "limits.d nofile for conns 10000"
+like "$(cat "$T/o1")" "not applied  /etc/sysctl.d/90-qps-tune.conf at boot" \
+	"in a child netns it says boot-time sysctl.d does not reach this netns"
+like "$(cat "$T/o2")" '^0 changed' "second apply --persist: 0 changed"
+is "$(cat "$T/rc3")" 0 "rollback exits 0"
+is "$(jq -r '.removed[]' "$T/rb.json")" "$R/etc/sysctl.d/90-qps-tune.conf" "rollback removed the created file"
+ok "rollback restored the pre-existing limits file" cmp -s "$T/limits.orig" "$R/etc/security/limits.d/90-qps-tune.conf"
+is "$(cat "$T/somax")" 128 "rollback restored somaxconn"
+
+# audit reads the persisted configuration under --root (read-only)
+mkdir -p "$R/etc/sysctl.d" "$R/usr/lib/sysctl.d"
+printf 'net.ipv4.tcp_tw_recycle = 0\nnet.core.somaxconn = 1024\n' > "$R/etc/sysctl.d/50-old.conf"
+printf 'net.core.somaxconn = 8192\n' > "$R/usr/lib/sysctl.d/60-vendor.conf"
+"$QPS_TUNE" audit --root "$R" --json > "$T/a.json"
+is "$(jq -r '.checks[] | select(.id=="PORT-005") | .key' "$T/a.json")" "net.ipv4.tcp_tw_recycle" \
+	"PORT-005: a removed key in sysctl.d"
+like "$(jq -r '.checks[] | select(.id=="PERS-002") | .evidence' "$T/a.json")" \
+	'/etc/sysctl.d/50-old.conf:2 sets 1024, overridden by /usr/lib/sysctl.d/60-vendor.conf:1 = 8192' \
+	"PERS-002: shadowed value, in systemd-sysctl order"
+if [ "$(jq -r .host.initial_netns "$T/a.json")" = true ]; then
+	is "$(jq -r '.checks[] | select(.id=="PERS-001" and .key=="net.core.somaxconn") | .evidence' "$T/a.json" | sed 's/runtime [0-9]*; //')" \
+		"at boot 8192 ($R/usr/lib/sysctl.d/60-vendor.conf:1)" "PERS-001 compares runtime with the boot value"
+else
+	skip "not in the initial network namespace" "PERS-001 compares runtime with the boot value"
+fi
+done_testing
