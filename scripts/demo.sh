@@ -4,8 +4,8 @@
 #
 #   scripts/demo.sh [--quick] [--duration S] [--json FILE|-] [--keep]
 #
-#   --quick        the same steps with short load runs (~30 s in all; the test uses it)
-#   --duration S   seconds per load run (default 20; --quick: 6)
+#   --quick        the same steps with short load runs (~25 s in all; the test uses it)
+#   --duration S   seconds per load run (default 30; --quick: 6)
 #   --json FILE    write the before/after figures as one JSON document
 #                  (schema qps-tune.demo/1); "-" writes it to stdout and the story to stderr
 #   --keep         keep the scratch directory (logs, journal, JSON of every step)
@@ -22,7 +22,7 @@ QPS_SERVER=${QPS_SERVER:-$BUILD/qps-server}
 QPS_TUNE=${QPS_TUNE:-$BUILD/qps-tune}
 QPS_LOAD=${QPS_LOAD:-$BUILD/qps-load}
 
-LOAD_S=20
+LOAD_S=30
 QUICK=0
 JSON_OUT=
 KEEP=0
@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ "$QUICK" = 1 ] && [ "$LOAD_S" = 20 ] && LOAD_S=6
+[ "$QUICK" = 1 ] && [ "$LOAD_S" = 30 ] && LOAD_S=6
 case $LOAD_S in ''|*[!0-9]*) echo "demo: --duration wants whole seconds" >&2; exit 2 ;; esac
 [ "$LOAD_S" -ge 2 ] && [ "$LOAD_S" -le 600 ] || { echo "demo: --duration must be 2..600" >&2; exit 2; }
 
@@ -165,7 +165,7 @@ run_load() {
 	cmdline "qps-load --new-conn -c $LOAD_CONNS --burst $LOAD_BURST --connect-timeout $TIMEOUT_MS --timeout $TIMEOUT_MS -d $LOAD_S $ADDR:$PORT"
 	nsx "$QPS_LOAD" --new-conn -c "$LOAD_CONNS" --burst "$LOAD_BURST" \
 		--connect-timeout "$TIMEOUT_MS" --timeout "$TIMEOUT_MS" -d "$LOAD_S" \
-		--progress "$((LOAD_S >= 10 ? 2 : 1))" --json "$ADDR:$PORT" >"$TMP/$name.json" ||
+		--progress "$((LOAD_S >= 20 ? LOAD_S / 10 : 1))" --json "$ADDR:$PORT" >"$TMP/$name.json" ||
 		die "qps-load failed"
 	c1=$(counters)
 	alive=true
@@ -193,7 +193,7 @@ run_load() {
 
 LOAD_DESC="$LOAD_CONNS clients opening a new connection per request, plus a burst of $(num $LOAD_BURST) clients that connect at the same instant and then send one request per second each over keep-alive"
 
-say "qps-tune demo: from ~1k to 10k+ requests/s, and why"
+say "qps-tune demo: the 1k -> 10k requests/s story, measured"
 say "  Everything runs in the throwaway network namespace '$NS' (loopback only):"
 say "  its net.* sysctls are its own, so the host's settings are never touched."
 say "  Load, the same in every run ($LOAD_S s): $LOAD_DESC."
