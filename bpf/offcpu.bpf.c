@@ -4,9 +4,12 @@
  * sched_switch: the thread leaving the CPU (prev) records when and with which
  * stacks (captured now: we still run on prev's stack) in starts[tid]; when a
  * thread comes back (next), its period is added to counts[key]. Processes get
- * announced to user space once (ring buffer) so that it can snapshot their
- * /proc/PID/maps while they live; their exit is announced too. That is the
- * only traffic to user space: once per process, not per event.
+ * announced to user space once, when they first leave the CPU (ring buffer),
+ * so that it can snapshot their /proc/PID/maps while they are off CPU and
+ * alive; their exit and execs are announced too. That is the
+ * only traffic to user space: once per process image, not per event. Each
+ * image (first sight, every exec) gets a unique gen in the stack key, so
+ * stacks are resolved with the maps of the image that made them.
  * tp_btf is preferred; the raw_tp twins are the fallback (same code).
  */
 #include "vmlinux.h"
@@ -34,6 +37,7 @@ __u64 lost_events = 0;		/* ring buffer full: a process was not announced */
 struct start {
 	__u64 ts;
 	__s32 ustack, kstack;
+	__u32 gen;		/* image of the process when it left the CPU */
 };
 
 struct {
@@ -57,12 +61,27 @@ struct {
 	__type(value, struct offcpu_val);
 } counts SEC(".maps");
 
+/* tgid -> gen of its current image, for processes announced to user space.
+ * Gens are unique over the run, so a reused pid or an exec never makes user
+ * space resolve an older stack with a newer /proc/PID/maps. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, OFFCPU_MAX_TGIDS);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32);
 } known_tgids SEC(".maps");
+
+__u32 next_gen = 0;
+
+/* A gen for a new image. Two CPUs may get the same value at once (clang 14
+ * cannot use the atomic's return value without -mcpu=v3), which is harmless:
+ * those are different processes, and user space keys snapshots by (tgid, gen);
+ * one tgid cannot get two images at the same instant. */
+static __always_inline __u32 new_gen(void)
+{
+	__sync_fetch_and_add(&next_gen, 1);
+	return next_gen;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -80,7 +99,7 @@ static __always_inline bool comm_matches(const char *comm)
 	return true;
 }
 
-static __always_inline void announce(__u32 tgid, __u32 kind)
+static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind)
 {
 	struct offcpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -90,6 +109,7 @@ static __always_inline void announce(__u32 tgid, __u32 kind)
 	}
 	e->kind = kind;
 	e->tgid = tgid;
+	e->gen = gen;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -117,6 +137,20 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 	s.ustack = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
 	if (s.kstack < 0 || (s.ustack < 0 && s.ustack != -EFAULT))
 		__sync_fetch_and_add(&lost_stacks, 1);
+	s.gen = 0;
+	if (s.ustack >= 0) {
+		__u32 *gen = bpf_map_lookup_elem(&known_tgids, &tgid);
+
+		if (gen) {
+			s.gen = *gen;
+		} else {
+			/* first sight of this process (rare, not per event): announce
+			 * it now, so user space reads its maps while it is off CPU */
+			s.gen = new_gen();
+			if (!bpf_map_update_elem(&known_tgids, &tgid, &s.gen, BPF_NOEXIST))
+				announce(tgid, s.gen, OFFCPU_EV_NEW_TGID);
+		}
+	}
 	if (bpf_map_update_elem(&starts, &pid, &s, BPF_ANY))
 		__sync_fetch_and_add(&lost_threads, 1);
 }
@@ -135,6 +169,7 @@ static __always_inline void switch_in(struct task_struct *next)
 	delta = bpf_ktime_get_ns() - s->ts;
 	key.ustack = s->ustack;
 	key.kstack = s->kstack;
+	key.gen = s->gen;
 	bpf_map_delete_elem(&starts, &pid);
 	if (delta < min_ns || delta > max_ns)
 		return;
@@ -144,16 +179,12 @@ static __always_inline void switch_in(struct task_struct *next)
 	v = bpf_map_lookup_elem(&counts, &key);
 	if (!v) {
 		struct offcpu_val zero = {};
-		__u8 one = 1;
 
 		if (bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&counts, &key)) {
 			__sync_fetch_and_add(&lost_keys, 1);
 			return;
 		}
-		/* a new key is rare (not per event): tell user space about a new process */
-		if (key.ustack >= 0 && !bpf_map_update_elem(&known_tgids, &key.tgid, &one, BPF_NOEXIST))
-			announce(key.tgid, OFFCPU_EV_NEW_TGID);
 		v = bpf_map_lookup_elem(&counts, &key);
 		if (!v)
 			return;
@@ -180,14 +211,28 @@ int BPF_PROG(oc_switch_raw, bool preempt, struct task_struct *prev, struct task_
 
 static __always_inline void on_exit(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 tgid = BPF_CORE_READ(p, tgid), *gen;
 
-	/* the whole process is gone when its last thread exits; we cannot
-	 * tell that cheaply on every kernel, so the leader's exit stands for it */
+	/* the leader's exit stands for the process's (no cheap "last thread"
+	 * test on every kernel); forgetting it lets a reused pid get a new gen */
 	if (BPF_CORE_READ(p, pid) != tgid)
 		return;
-	if (bpf_map_lookup_elem(&known_tgids, &tgid))
-		announce(tgid, OFFCPU_EV_EXIT);
+	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
+	if (!gen)
+		return;
+	announce(tgid, *gen, OFFCPU_EV_EXIT);
+	bpf_map_delete_elem(&known_tgids, &tgid);
+}
+
+static __always_inline void on_exec(struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid), *gen;
+
+	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
+	if (!gen)
+		return;
+	*gen = new_gen();
+	announce(tgid, *gen, OFFCPU_EV_EXEC);
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -201,6 +246,20 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(oc_exit_raw, struct task_struct *p)
 {
 	on_exit(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(oc_exec_btf, struct task_struct *p)
+{
+	on_exec(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(oc_exec_raw, struct task_struct *p)
+{
+	on_exec(p);
 	return 0;
 }
 

@@ -13,6 +13,7 @@ struct offcpu_key {
 	__u32 tgid;		/* process id */
 	__s32 ustack;		/* stack id in stack_traces; < 0: none (kernel thread) or lost */
 	__s32 kstack;
+	__u32 gen;		/* image of the process: new at first sight and at each exec */
 	char comm[16];		/* of the thread */
 };
 
@@ -24,11 +25,13 @@ struct offcpu_val {
 enum offcpu_event_kind {
 	OFFCPU_EV_NEW_TGID = 1,	/* first off-CPU period of this process: snapshot its maps */
 	OFFCPU_EV_EXIT = 2,	/* a process we announced is exiting */
+	OFFCPU_EV_EXEC = 3,	/* ... has exec'ed: a new image (gen), snapshot again */
 };
 
 struct offcpu_event {
 	__u32 kind;
 	__u32 tgid;
+	__u32 gen;		/* the image the event is about */
 };
 
 #endif

@@ -166,9 +166,10 @@ int probe_check_env(const struct probe_opts *o)
 
 	if (syscall(SYS_capget, &h, d) == 0 && !(has_cap(d, CAP_SYS_ADMIN) ||
 	    (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))) {
-		probe_err(o, "need root, or CAP_BPF and CAP_PERFMON (have %s%s): run with sudo, or grant them with 'setcap cap_bpf,cap_perfmon+ep qps-tune'",
-			  has_cap(d, CAP_BPF) ? "CAP_BPF" : "neither",
-			  has_cap(d, CAP_BPF) ? " only" : (has_cap(d, CAP_PERFMON) ? " (CAP_PERFMON only)" : ""));
+		bool b = has_cap(d, CAP_BPF), pm = has_cap(d, CAP_PERFMON);
+
+		probe_err(o, "need root, or CAP_BPF and CAP_PERFMON (have %s): run with sudo, or grant them with 'setcap cap_bpf,cap_perfmon+ep qps-tune'",
+			  b ? "CAP_BPF only" : pm ? "CAP_PERFMON only" : "neither");
 		return -EPERM;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {

@@ -1,20 +1,23 @@
 /* offcpu.c - `qps-tune probe offcpu`: off-CPU time by kernel + user stack.
  *
  * Attach plan (first that loads wins): tp_btf/sched_switch +
- * tp_btf/sched_process_exit -> raw_tp twins. Neither needs tracefs; the
+ * sched_process_exit + sched_process_exec -> raw_tp twins. Neither needs tracefs; the
  * classic sched:sched_switch tracepoint gives next's pid but not its tgid or
  * stack ids cheaply, so it is not used.
  *
  * Symbolization, and why no "[unknown]" for processes that exited:
- *   BPF announces each process once, at its first recorded off-CPU period
- *   (ring buffer, woken at once); we snapshot /proc/PID/maps and load the
- *   symbol tables of its files right then. At its exit (leader's
- *   sched_process_exit) and at each report we refresh the snapshot if the
- *   process is still readable (dlopen'ed libraries). A stack of a process that
- *   exited before the report resolves from the snapshot. Residual gap: a
- *   process that execs or exits within the ~ms between its first off-CPU
- *   period and our read of its maps, and libraries it maps after the last
- *   refresh; their frames show as "module+0xOFF" or "[unknown]".
+ *   BPF announces each process image once, at its first recorded off-CPU
+ *   period and again after each exec, with a unique "gen" that is also in
+ *   the stack key (ring buffer, woken at once); we snapshot /proc/PID/maps
+ *   under (pid, gen) and load the symbol tables of its files right then. At
+ *   its exit (leader's sched_process_exit) and at each report we refresh the
+ *   snapshot of the current image if the process is still readable
+ *   (dlopen'ed libraries). A stack of a process that exited before the report
+ *   resolves from its snapshot; a stack made before an exec resolves with
+ *   the maps of the image that made it. Residual gap: a process that execs or
+ *   exits within the ~ms between its first off-CPU period and our read of
+ *   its maps, and libraries mapped after the last refresh; their frames show
+ *   as "module+0xOFF" or "[unknown]" (counted in lost.maps_unreadable).
  * User stacks are walked by the kernel through frame pointers: code built
  * without them (most distribution libc builds) loses its callers' frames.
  */
@@ -72,8 +75,9 @@ static int oc_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
-	if (usyms_snapshot(c->usyms, (pid_t)e->tgid) && e->kind == OFFCPU_EV_NEW_TGID &&
-	    !usyms_has(c->usyms, (pid_t)e->tgid))
+	/* first sight and exec: a new image; exit: last chance for a refresh */
+	if (usyms_snapshot(c->usyms, (pid_t)e->tgid, e->gen) && e->kind != OFFCPU_EV_EXIT &&
+	    !usyms_has(c->usyms, (pid_t)e->tgid, e->gen))
 		c->snap_fail++;
 	return 0;
 }
@@ -136,7 +140,7 @@ static bool is_tracing_frame(const char *s)
 	       !strncmp(s, "__bpf_trace_", 12) || !strncmp(s, "__traceiter_", 12);
 }
 
-static void resolve(struct oc *c, int id, bool user, pid_t tgid, struct frames *fr)
+static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, struct frames *fr)
 {
 	uint64_t ips[OFFCPU_MAX_DEPTH];
 
@@ -149,7 +153,12 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, struct frames *
 
 		if (user) {
 			/* return addresses point after the call: look up addr-1 */
-			usyms_resolve(c->usyms, tgid, i ? ips[i] - 1 : ips[i], b, sizeof(fr->name[0]));
+			enum usyms_result r = usyms_resolve(c->usyms, tgid, gen, i ? ips[i] - 1 : ips[i],
+							    b, sizeof(fr->name[0]));
+
+			/* past a broken frame-pointer link every frame is noise */
+			if (r == USYMS_NOT_MAPPED && i > 0)
+				break;
 		} else {
 			const char *s = c->ksyms ? ksyms_find(c->ksyms, ips[i], NULL) : NULL;
 
@@ -207,10 +216,17 @@ static int oc_tick(void *ctx, bool final)
 		free(kf);
 		return -ENOMEM;
 	}
-	/* refresh live processes (libraries loaded since); exited ones keep theirs */
+	/* refresh the current image of live processes (libraries loaded since);
+	 * exited or exec'ed images keep their snapshot */
 	for (i = 0; i < n; i++) {
-		if (rows[i].k.ustack >= 0 && (i == 0 || rows[i].k.tgid != rows[i - 1].k.tgid))
-			usyms_snapshot(c->usyms, (pid_t)rows[i].k.tgid);
+		uint32_t cur;
+
+		if (rows[i].k.ustack < 0 || rows[i].k.gen == 0 ||
+		    (i && rows[i].k.tgid == rows[i - 1].k.tgid && rows[i].k.gen == rows[i - 1].k.gen))
+			continue;
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.known_tgids), &rows[i].k.tgid, &cur) == 0 &&
+		    cur == rows[i].k.gen)
+			usyms_snapshot(c->usyms, (pid_t)rows[i].k.tgid, cur);
 	}
 	for (i = 0; i < n; i++)
 		total += rows[i].v.total_ns;
@@ -248,8 +264,8 @@ static int oc_tick(void *ctx, bool final)
 		const struct oc_row *r = &rows[i];
 		int f;
 
-		resolve(c, r->k.kstack, false, r->k.tgid, kf);
-		resolve(c, r->k.ustack, true, r->k.tgid, uf);
+		resolve(c, r->k.kstack, false, r->k.tgid, r->k.gen, kf);
+		resolve(c, r->k.ustack, true, r->k.tgid, r->k.gen, uf);
 		if (c->o.json) {
 			json_obj_open(&j, NULL);
 			json_uint(&j, "pid", r->k.tgid);
@@ -341,6 +357,8 @@ static int oc_load(struct oc *c, bool btf_tp, struct offcpu_bpf **out)
 	}
 	bpf_program__set_autoload(k->progs.oc_switch_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.oc_exit_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.oc_exec_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.oc_exec_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.oc_switch_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.oc_exit_raw, !btf_tp);
 	err = offcpu_bpf__load(k);
@@ -439,12 +457,12 @@ int probe_offcpu(int argc, char **argv)
 		return 1;
 	}
 	err = probe_try_tp_btf() ? oc_load(&c, true, &c.skel) : -ENOTSUP;
-	c.method = "tp_btf/sched_switch + tp_btf/sched_process_exit";
+	c.method = "tp_btf/sched_switch + tp_btf/sched_process_exit + tp_btf/sched_process_exec";
 	if (err) {
 		if (c.o.verbose)
 			fprintf(stderr, "offcpu: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
 		err = oc_load(&c, false, &c.skel);
-		c.method = "raw_tp/sched_switch + raw_tp/sched_process_exit";
+		c.method = "raw_tp/sched_switch + raw_tp/sched_process_exit + raw_tp/sched_process_exec";
 	}
 	if (err) {
 		probe_load_err(&c.o, "load and attach the offcpu BPF programs", err);

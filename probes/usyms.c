@@ -42,6 +42,7 @@ struct umap {
 
 struct uproc {
 	pid_t pid;
+	uint32_t tag;
 	struct umap *maps;
 	int n;
 };
@@ -182,7 +183,7 @@ static int efile_parse(struct efile *f, int fd)
 		err = add_syms(f, e, symtab, &symsh);
 	if (!err && dynsym)
 		err = add_syms(f, e, dynsym, &dynsh);
-	if (!err)
+	if (!err && f->nsyms)
 		qsort(f->syms, f->nsyms, sizeof(*f->syms), cmp_usym);
 out:
 	elf_end(e);
@@ -236,20 +237,20 @@ static struct efile *efile_get(struct usyms *u, pid_t pid, const struct umap *m,
 	return f;
 }
 
-static struct uproc *proc_find(const struct usyms *u, pid_t pid)
+static struct uproc *proc_find(const struct usyms *u, pid_t pid, uint32_t tag)
 {
 	for (int i = 0; i < u->nprocs; i++)
-		if (u->procs[i].pid == pid)
+		if (u->procs[i].pid == pid && u->procs[i].tag == tag)
 			return &u->procs[i];
 	return NULL;
 }
 
-bool usyms_has(const struct usyms *u, pid_t pid)
+bool usyms_has(const struct usyms *u, pid_t pid, uint32_t tag)
 {
-	return proc_find(u, pid) != NULL;
+	return proc_find(u, pid, tag) != NULL;
 }
 
-int usyms_snapshot(struct usyms *u, pid_t pid)
+int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag)
 {
 	char path[64], line[PATH_MAX + 128];
 	struct umap *maps = NULL;
@@ -307,7 +308,7 @@ int usyms_snapshot(struct usyms *u, pid_t pid)
 		free(maps);
 		return err;
 	}
-	p = proc_find(u, pid);
+	p = proc_find(u, pid, tag);
 	if (!p) {
 		if (u->nprocs == u->capprocs) {
 			int c = u->capprocs ? u->capprocs * 2 : 32;
@@ -322,6 +323,7 @@ int usyms_snapshot(struct usyms *u, pid_t pid)
 		}
 		p = &u->procs[u->nprocs++];
 		p->pid = pid;
+		p->tag = tag;
 		p->maps = NULL;
 	}
 	free(p->maps);
@@ -352,43 +354,46 @@ static const struct usym *sym_find(const struct efile *f, uint64_t vaddr)
 	return &f->syms[best];
 }
 
-bool usyms_resolve(struct usyms *u, pid_t pid, uint64_t addr, char *buf, size_t size)
+enum usyms_result usyms_resolve(struct usyms *u, pid_t pid, uint32_t tag, uint64_t addr,
+				char *buf, size_t size)
 {
-	const struct uproc *p = proc_find(u, pid);
+	const struct uproc *p = proc_find(u, pid, tag);
 
-	if (p) {
-		for (int i = 0; i < p->n; i++) {
-			const struct umap *m = &p->maps[i];
-			uint64_t foff;
-
-			if (addr < m->start || addr >= m->end)
-				continue;
-			if (!m->f) {
-				snprintf(buf, size, "%s", m->name);
-				return false;
-			}
-			foff = addr - m->start + m->off;
-			if (m->f->ok) {
-				for (int s = 0; s < m->f->nsegs; s++) {
-					const struct seg *g = &m->f->segs[s];
-					const struct usym *sym;
-
-					if (foff < g->off || foff >= g->off + g->filesz)
-						continue;
-					sym = sym_find(m->f, foff - g->off + g->vaddr);
-					if (sym) {
-						snprintf(buf, size, "%s", sym->name);
-						return true;
-					}
-					break;
-				}
-			}
-			snprintf(buf, size, "%s+0x%llx", m->f->base, (unsigned long long)foff);
-			return false;
-		}
+	if (!p) {
+		snprintf(buf, size, "[unknown]");
+		return USYMS_NO_SNAPSHOT;
 	}
-	snprintf(buf, size, "[unknown]");
-	return false;
+	for (int i = 0; i < p->n; i++) {
+		const struct umap *m = &p->maps[i];
+		uint64_t foff;
+
+		if (addr < m->start || addr >= m->end)
+			continue;
+		if (!m->f) {
+			snprintf(buf, size, "%s", m->name);
+			return USYMS_MODULE;
+		}
+		foff = addr - m->start + m->off;
+		if (m->f->ok) {
+			for (int s = 0; s < m->f->nsegs; s++) {
+				const struct seg *g = &m->f->segs[s];
+				const struct usym *sym;
+
+				if (foff < g->off || foff >= g->off + g->filesz)
+					continue;
+				sym = sym_find(m->f, foff - g->off + g->vaddr);
+				if (sym) {
+					snprintf(buf, size, "%s", sym->name);
+					return USYMS_FUNC;
+				}
+				break;
+			}
+		}
+		snprintf(buf, size, "%s+0x%llx", m->f->base, (unsigned long long)foff);
+		return USYMS_MODULE;
+	}
+	snprintf(buf, size, "[no-map]");
+	return USYMS_NOT_MAPPED;
 }
 
 void usyms_stats(const struct usyms *u, int *procs, int *files)

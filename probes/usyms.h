@@ -18,15 +18,23 @@ struct usyms;
 
 struct usyms *usyms_new(void);		/* NULL + errno on failure */
 void usyms_free(struct usyms *u);	/* NULL is a no-op */
-/* (Re)reads the maps of @pid and loads the symbols of its files. On failure
- * an older snapshot is kept. Returns 0 or -errno (-ESRCH/-ENOENT: gone). */
-int usyms_snapshot(struct usyms *u, pid_t pid);
-/* True when a snapshot of @pid exists. */
-bool usyms_has(const struct usyms *u, pid_t pid);
-/* Resolves @addr in @pid into @buf: "function", or "module+0xOFF" when the
- * file has no symbol there, or "[unknown]" without a mapping. Returns true
- * when a function name was found. */
-bool usyms_resolve(struct usyms *u, pid_t pid, uint64_t addr, char *buf, size_t size);
+/* (Re)reads the maps of @pid and loads the symbols of its files, stored under
+ * (@pid, @tag): @tag tells images of one pid apart (before/after exec, a
+ * reused pid). On failure an older snapshot is kept. Returns 0 or -errno
+ * (-ESRCH/-ENOENT: gone). */
+int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag);
+/* True when a snapshot of (@pid, @tag) exists. */
+bool usyms_has(const struct usyms *u, pid_t pid, uint32_t tag);
+enum usyms_result {
+	USYMS_FUNC,		/* "function" */
+	USYMS_MODULE,		/* "module+0xOFF": mapped file without a symbol there, or "[vdso]" */
+	USYMS_NOT_MAPPED,	/* "[no-map]": outside every executable mapping (a frame-pointer
+				 * chain broken by code built without frame pointers) */
+	USYMS_NO_SNAPSHOT,	/* "[unknown]": we never read this process's maps */
+};
+/* Resolves @addr with the snapshot (@pid, @tag) into @buf (see above). */
+enum usyms_result usyms_resolve(struct usyms *u, pid_t pid, uint32_t tag, uint64_t addr,
+				char *buf, size_t size);
 /* Number of processes and of files with symbols held. */
 void usyms_stats(const struct usyms *u, int *procs, int *files);
 
