@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# cli.t - the command line contract (docs/cli-contract.md): help and exit
+# codes, audit output formats on this host (read-only), profiles, --conns
+# scaling, errors as JSON. Nothing here writes a sysctl.
+. "$(dirname "$0")/../lib.sh"
+plan 30
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+out=$("$QPS_TUNE" help); rc=$?
+is "$rc" 0 "help exits 0"
+like "$out" 'qps-tune audit' "help lists audit"
+like "$out" 'qps-tune rollback' "help lists rollback"
+like "$out" '3  audit found drift' "help lists the exit codes"
+like "$("$QPS_TUNE" --version)" '^qps-tune [0-9]+\.[0-9]+' "--version"
+"$QPS_TUNE" a >/dev/null 2>&1
+is "$?" 2 "a command prefix is not a command (exit 2)"
+"$QPS_TUNE" audit --bogus >/dev/null 2>&1
+is "$?" 2 "unknown option: exit 2"
+"$QPS_TUNE" audit --conns 0 >/dev/null 2>&1
+is "$?" 2 "--conns 0: exit 2"
+"$QPS_TUNE" audit --pid 1 --port 80 >/dev/null 2>&1
+is "$?" 2 "--pid with --port: exit 2"
+
+# audit of this host: read-only, fast, 0 or 3
+t0=$(date +%s%N)
+"$QPS_TUNE" audit --json > "$T/a.json"; rc=$?
+t1=$(date +%s%N)
+ok "audit exits 0 or 3" test "$rc" = 0 -o "$rc" = 3
+cmp_ok $(( (t1 - t0) / 1000000 )) -lt 1000 "audit returns within a second"
+ok "audit --json is valid JSON" python3 -m json.tool "$T/a.json" /dev/null
+is "$(jq -r '.schema + " " + .profile + " " + (.conns|tostring)' "$T/a.json")" \
+	"qps-tune.audit/1 web-10k 10000" "schema, default profile web-10k, conns"
+is "$(jq -r '[.checks[] | select(.status|test("^(pass|fail|skip|info)$")|not)] | length' "$T/a.json")" 0 \
+	"every status is pass|fail|skip|info"
+is "$(jq -r '[.checks[] | select((.id|test("^[A-Z]+-[0-9]{3}$")|not) or .reason=="" and .status=="fail")] | length' "$T/a.json")" 0 \
+	"every check has an id; failing ones a reason"
+fails=$(jq -r .summary.fail "$T/a.json")
+if [ "$fails" -gt 0 ]; then is "$rc" 3 "exit 3 when checks fail"; else is "$rc" 0 "exit 0 when clean"; fi
+is "$(jq -r '.summary.pass+.summary.fail+.summary.skip+.summary.info' "$T/a.json")" \
+	"$(jq -r '.checks|length' "$T/a.json")" "summary adds up"
+is "$(jq -r '[.checks[].id] | map(select(.=="ENV-001" or .=="LQ-001" or .=="LQ-003" or .=="PROBE-001")) | unique | join(" ")' "$T/a.json")" \
+	"ENV-001 LQ-001 LQ-003 PROBE-001" "environment, accept path and probe readiness are checked"
+
+# table and prom agree with JSON
+"$QPS_TUNE" audit > "$T/a.txt"
+is "$(grep -cE '^(PASS|FAIL|SKIP|INFO) ' "$T/a.txt")" "$(jq -r '.checks|length' "$T/a.json")" \
+	"the table has one row per JSON check"
+ok "no colour codes when stdout is not a tty" bash -c "! grep -q $'\e' '$T/a.txt'"
+"$QPS_TUNE" audit --prom > "$T/a.prom"
+like "$(cat "$T/a.prom")" '# TYPE qps_tune_check_failed gauge' "prom: TYPE lines"
+ok "prom: every sample line is well formed" bash -c \
+	"grep -v '^#' '$T/a.prom' | grep -vE '^[a-z_]+(\\{([a-z_]+=\"([^\"\\\\]|\\\\.)*\",?)*\\})? -?[0-9.e+-]+$' | (! grep -q .)"
+is "$(grep -c '^qps_tune_check_failed{' "$T/a.prom")" \
+	"$(jq -r '[.checks[] | select(.status=="pass" or .status=="fail")] | length' "$T/a.json")" \
+	"prom has a sample per pass/fail check"
+
+# profiles
+like "$("$QPS_TUNE" profiles)" 'web-10k +\(default\)' "profiles lists web-10k as default"
+is "$("$QPS_TUNE" profiles --json | jq -r '[.profiles[].name] | join(" ")')" \
+	"base latency proxy web-100k web-10k" "the five built-in profiles"
+like "$("$QPS_TUNE" profile show web-100k)" '^# web-100k' "profile show prints the file as written"
+like "$("$QPS_TUNE" profile show web-100k --resolved)" 'net.core.somaxconn +>= 16384' \
+	"--resolved: the child's rule replaces the parent's"
+is "$("$QPS_TUNE" profile show web-10k --resolved --conns 100000 --json | jq -r '.rules[] | select(.kind=="nofile") | .resolved')" \
+	220000 "nofile scales with --conns (2 x conns + 10%)"
+
+# errors
+out=$("$QPS_TUNE" audit --json --profile no-such 2>/dev/null); rc=$?
+is "$rc" 1 "unknown profile: exit 1"
+is "$(printf '%s' "$out" | jq -r .error)" "unknown profile 'no-such' (built-in: base, web-10k, web-100k, proxy, latency; or give a path)" \
+	"--json error document names the profile"
+done_testing
