@@ -83,7 +83,7 @@ cleanup() {
 	done
 	wait 2>/dev/null
 	[ "$NS_MADE" = 1 ] && ip netns del "$NS" 2>/dev/null
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+	if [ "$KEEP" = 1 ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; }; then
 		echo "demo: logs kept in $TMP" >&2
 	else
 		rm -rf "$TMP"
