@@ -98,7 +98,7 @@ author: qps-tune
 '''
 
 RETURN = r'''
-rc:
+exit_code:
   description: qps-tune exit code.
   type: int
   returned: when qps-tune ran
@@ -242,7 +242,7 @@ class Runner(object):
             what = err.strip().splitlines()[-1] if err.strip() else \
                 ('no JSON on stdout' if doc is None else 'unexpected output')
         msg = "qps-tune %s failed on this host (exit %d): %s" % (args[0], rc, what)
-        return rc, doc, dict(msg=msg, rc=rc, cmd=cmd, stderr=err, stdout=out)
+        return rc, doc, dict(msg=msg, exit_code=rc, cmd=cmd, stderr=err, stdout=out)
 
     def fail(self, info, **extra):
         info = dict(info)
@@ -309,11 +309,11 @@ class Runner(object):
         rc, doc, err = self.run(args, ok_rcs=(0, 3))
         if err:
             if not self.p['fail_on_error']:
-                self.m.exit_json(changed=False, error=err['msg'], rc=rc, drift=None,
+                self.m.exit_json(changed=False, error=err['msg'], exit_code=rc, drift=None,
                                  failing=[], audit=None, cmd=err['cmd'], stderr=err['stderr'])
             self.fail(err)
         failing = [c for c in doc.get('checks', []) if c.get('status') == 'fail']
-        self.m.exit_json(changed=False, rc=rc, audit=doc, failing=failing, drift=rc == 3,
+        self.m.exit_json(changed=False, exit_code=rc, audit=doc, failing=failing, drift=rc == 3,
                          ansible_facts=dict(qps_tune_audit=doc))
 
     def apply(self):
@@ -342,7 +342,7 @@ class Runner(object):
             diff.append(dict(before_header='runtime (before)', after_header='runtime (after)',
                              before=before, after=after))
         summary = ['%s: %s -> %s' % (c.get('key'), c.get('old'), c.get('new')) for c in changes]
-        self.m.exit_json(changed=bool(n > 0 or fchanged), rc=rc, apply=doc, diff=diff,
+        self.m.exit_json(changed=bool(n > 0 or fchanged), exit_code=rc, apply=doc, diff=diff,
                          summary=summary, profile_file_changed=fchanged,
                          ansible_facts=dict(qps_tune_apply=doc))
 
@@ -367,7 +367,7 @@ class Runner(object):
         if restored or removed:
             diff.append(dict(before_header='applied', after_header='restored',
                              before=''.join('%s\n' % p for p in removed), after=after))
-        self.m.exit_json(changed=bool(restored or removed or pf_exists), rc=rc, rollback=doc,
+        self.m.exit_json(changed=bool(restored or removed or pf_exists), exit_code=rc, rollback=doc,
                          diff=diff, ansible_facts=dict(qps_tune_rollback=doc))
 
     def probe(self):
@@ -383,7 +383,7 @@ class Runner(object):
         if self.p['dest']:
             write_atomic(self.m, self.p['dest'], json.dumps(doc, indent=1, sort_keys=True) + '\n')
         # attaching a probe observes; it changes nothing on the host
-        self.m.exit_json(changed=False, rc=rc, report=doc, dest=self.p['dest'])
+        self.m.exit_json(changed=False, exit_code=rc, report=doc, dest=self.p['dest'])
 
 
 def main():
