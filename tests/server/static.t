@@ -4,7 +4,7 @@
 # ever leaves the root.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 22
+plan 21
 
 ROOT=$TMPD/www
 mkdir -p "$ROOT/sub" "$TMPD/outside"

@@ -3,7 +3,7 @@
 # short values, each seen by the client and counted in /metrics.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 9
+plan 10
 
 start_server --workers 1 --header-timeout 1s --idle-timeout 1.5s --write-timeout 1s --root "$TMPD"
 head -c 67108864 /dev/zero > "$TMPD/big.bin"
