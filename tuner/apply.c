@@ -763,12 +763,9 @@ static void report(const struct plan *p, const struct apply_opts *o, const struc
 		json_str(&j, "profile", pr->name);
 		json_uint(&j, "netns", cx->netns);
 		json_bool(&j, "initial_netns", cx->initial);
-		json_int(&j, "changed", changed);
-		json_items(&j, o->dry_run ? "planned" : "changes", p->ch, o->dry_run ? p->nch : changed);
-		if (o->dry_run) {
-			json_arr_open(&j, "changes");
-			json_arr_close(&j);
-		}
+		/* dry run: what would change (Ansible check mode reads "changed") */
+		json_int(&j, "changed", o->dry_run ? p->nch : changed);
+		json_items(&j, "changes", p->ch, o->dry_run ? p->nch : changed);
 		json_items(&j, "unchanged", p->same, p->nsame);
 		json_notes(&j, "not_applied", "key", "reason", p->na, p->nna);
 		json_notes(&j, "restart_needed", "what", "why", p->restart, p->nrestart);

@@ -51,6 +51,8 @@ struct snap {
 
 struct audit {
 	struct ctx cx;
+	pid_t irqbalance;		/* daemons found in one scan of /proc */
+	char tuner[64];			/* "tuned (pid 12)" or "" */
 	struct profile *prof;
 	struct report *rep;
 	long conns;
@@ -1033,29 +1035,34 @@ static int dev_irqs(const char *dev, int *irqs, int max)
 	return n;
 }
 
+/* One pass over /proc for the daemons that matter: irqbalance (rewrites IRQ
+ * affinity) and other tuners (rewrite sysctls). */
+static void find_daemons(struct audit *a)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+
+	while (proc && (de = readdir(proc))) {
+		char comm[32];
+
+		if (!isdigit((unsigned char)de->d_name[0]) || proc_comm(atoi(de->d_name), comm, sizeof(comm)))
+			continue;
+		if (!strcmp(comm, "irqbalance"))
+			a->irqbalance = atoi(de->d_name);
+		else if (!strcmp(comm, "tuned") || !strcmp(comm, "bpftune"))
+			snprintf(a->tuner, sizeof(a->tuner), "%s (pid %s)", comm, de->d_name);
+	}
+	if (proc)
+		closedir(proc);
+}
+
 static void chk_irqs(struct audit *a)
 {
 	struct check *c;
 	char buf[256];
 	int d;
 	bool any = false;
-	pid_t irqbalance = 0;
-	DIR *proc;
-	struct dirent *de;
-
-	proc = opendir("/proc");
-	while (proc && (de = readdir(proc))) {
-		char comm[32];
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		if (proc_comm(atoi(de->d_name), comm, sizeof(comm)) == 0 && !strcmp(comm, "irqbalance")) {
-			irqbalance = atoi(de->d_name);
-			break;
-		}
-	}
-	if (proc)
-		closedir(proc);
+	pid_t irqbalance = a->irqbalance;
 	for (d = 0; d < a->cx.ndev; d++) {
 		const struct netdev *nd = &a->cx.dev[d];
 		int irqs[64], n, i, first = -1;
@@ -1417,37 +1424,11 @@ static void chk_mem(struct audit *a)
 
 /* ---- persistence and drift */
 
-static bool other_tuner(char *who, size_t size)
-{
-	static const char *const names[] = { "tuned", "bpftune" };
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	bool found = false;
-
-	who[0] = '\0';
-	while (proc && (de = readdir(proc)) && !found) {
-		char comm[32];
-		size_t i;
-
-		if (!isdigit((unsigned char)de->d_name[0]) || proc_comm(atoi(de->d_name), comm, sizeof(comm)))
-			continue;
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (!strcmp(comm, names[i])) {
-				snprintf(who, size, "%s (pid %s)", comm, de->d_name);
-				found = true;
-			}
-		}
-	}
-	if (proc)
-		closedir(proc);
-	return found;
-}
-
 static void chk_persist(struct audit *a)
 {
 	struct sysctld sd;
 	struct check *c;
-	char who[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	int i, j, e;
 
 	e = sysctld_load(&sd);
@@ -1555,12 +1536,12 @@ static void chk_persist(struct audit *a)
 		     removed ? " (removed in 4.12)" : " does not exist on this kernel");
 		CSET(c->fix, "delete line %d of %s", sd.v[i].line, sd.v[i].file);
 	}
-	if (other_tuner(who, sizeof(who))) {
+	if (a->tuner[0]) {
 		c = report_add(a->rep, "PERS-004", "med", CHK_INFO, "other tuners");
 		if (c) {
-			CSET(c->current, "%s", who);
+			CSET(c->current, "%s", a->tuner);
 			CSET(c->reason, "another tuner can overwrite the values qps-tune sets");
-			CSET(c->evidence, "%s is running", who);
+			CSET(c->evidence, "%s is running", a->tuner);
 		}
 	}
 	snprintf(path, sizeof(path), "%s/journal", g_opt.state_dir);
@@ -1736,6 +1717,7 @@ int audit_run(struct report *rep, const char *profile_spec, long conns, pid_t pi
 	} else {
 		a.s1 = a.s0;
 	}
+	find_daemons(&a);
 	chk_env(&a);
 	chk_sysctl_rules(&a);
 	chk_listeners(&a);

@@ -111,7 +111,6 @@ int do_rollback(int argc, char **argv)
 	if (bad) {
 		/* keep only what could not be restored, so a second rollback retries it */
 		struct journal left;
-		int k = 0;
 
 		memset(&left, 0, sizeof(left));
 		left.netns = j.netns;
@@ -120,7 +119,7 @@ int do_rollback(int argc, char **argv)
 		memcpy(left.profile, j.profile, sizeof(left.profile));
 		for (i = 0; i < j.n; i++)
 			if (!ok[i])
-				k += journal_record(&left, j.v[i].kind, j.v[i].key, j.v[i].old, j.v[i].new_) == 0;
+				journal_record(&left, j.v[i].kind, j.v[i].key, j.v[i].old, j.v[i].new_);
 		journal_save(jpath, &left);
 		journal_release(&left);
 		tuner_err("%d of %d values could not be restored; the journal keeps them", bad, j.n);
