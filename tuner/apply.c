@@ -477,28 +477,33 @@ static void plan_affinity(struct plan *p, const struct rule *r, const struct ctx
 		CHANGE(p, J_AFFINITY, key, old, new_, label, r->origin);
 }
 
-static void plan_listeners(struct plan *p, const struct ctx *cx)
+/* Listeners whose backlog was capped by the somaxconn this apply raises, or
+ * by the one an earlier apply raised (the journal's old value). */
+static void plan_listeners(struct plan *p, const struct ctx *cx, long long somax_before)
 {
 	char sm[32];
 	long long somax_now;
+	bool raising = false;
 	int i, j;
 
 	if (sysctl_read("net.core.somaxconn", sm, sizeof(sm)) < 0)
 		return;
 	somax_now = atoll(sm);
-	for (j = 0; j < p->nch; j++) {
-		if (p->ch[j].kind != J_SYSCTL || strcmp(p->ch[j].key, "net.core.somaxconn"))
-			continue;
+	for (j = 0; j < p->nch; j++)
+		raising |= p->ch[j].kind == J_SYSCTL && !strcmp(p->ch[j].key, "net.core.somaxconn");
+	{
 		for (i = 0; i < cx->nls; i++) {
 			const struct sd_listener *l = &cx->ls[i];
 			char addr[80], what[200], why[200];
 
-			if (l->backlog != (uint32_t)somax_now)
+			if (!(raising && l->backlog == (uint32_t)somax_now) &&
+			    !(somax_before > 0 && somax_before < somax_now && l->backlog == (uint32_t)somax_before))
 				continue;
 			sockdiag_addr_str(l, addr, sizeof(addr));
 			snprintf(what, sizeof(what), "listener %s (pid %d %s)", addr, (int)l->pid, l->comm);
 			snprintf(why, sizeof(why), "backlog is fixed at listen(): granted %u (the old somaxconn) "
 				 "until the service listens again", l->backlog);
+			(void)j;
 			RESTART(p, what, why);
 		}
 	}
@@ -523,7 +528,21 @@ static int build_plan(struct plan *p, const struct profile *pr, const struct ctx
 		else if (r->kind == RULE_AFFINITY)
 			plan_affinity(p, r, cx, o);
 	}
-	plan_listeners(p, cx);
+	{
+		struct journal jr;
+		char jpath[PATH_MAX];
+		long long before = 0;
+
+		snprintf(jpath, sizeof(jpath), "%s/journal", g_opt.state_dir);
+		if (journal_load(jpath, &jr) == 0) {
+			struct jentry *en = journal_find(&jr, J_SYSCTL, "net.core.somaxconn");
+
+			if (en && en->old && jr.netns == cx->netns)
+				before = atoll(en->old);
+			journal_release(&jr);
+		}
+		plan_listeners(p, cx, before);
+	}
 	if (o->persist) {
 		char path[PATH_MAX];
 

@@ -25,6 +25,7 @@
 #include "cpuset.h"
 #include "ctx.h"
 #include "ethtool_nl.h"
+#include "journal.h"
 #include "kconfig.h"
 #include "knob.h"
 #include "procfs.h"
@@ -60,6 +61,7 @@ struct audit {
 	struct snap s0, s1;		/* s1 == s0 without --sample */
 	const struct rule *nofile, *rps, *xps, *affinity;
 	long long somaxconn, somaxconn_target;
+	long long somaxconn_before;	/* from qps-tune's journal: value before apply raised it, 0 if none */
 	char cli_profile[300];		/* how the user named the profile, for fix lines */
 };
 
@@ -344,7 +346,14 @@ static void chk_listeners(struct audit *a)
 		     "somaxconn later does not grow it");
 		CSET(c->evidence, "%s %s granted backlog (Send-Q) %u, queue (Recv-Q) %u, somaxconn %lld",
 		     addr, owner, l->backlog, l->queue, a->somaxconn);
-		if (a->somaxconn > 0 && l->backlog == (uint32_t)a->somaxconn) {
+		if (a->somaxconn_before > 0 && a->somaxconn_before < a->somaxconn &&
+		    l->backlog == (uint32_t)a->somaxconn_before) {
+			c->status = CHK_FAIL;
+			CSET(c->evidence, "%s %s Send-Q=%u == somaxconn before qps-tune apply raised it to %lld "
+			     "(journal): the listener still has the old, capped backlog", addr, owner, l->backlog,
+			     a->somaxconn);
+			CSET(c->fix, "restart %s so it calls listen() again", owner);
+		} else if (a->somaxconn > 0 && l->backlog == (uint32_t)a->somaxconn) {
 			if (a->somaxconn < a->somaxconn_target) {
 				c->status = CHK_FAIL;
 				CSET(c->evidence, "%s %s Send-Q=%u == somaxconn %lld < target %lld: the "
@@ -1697,6 +1706,19 @@ int audit_run(struct report *rep, const char *profile_spec, long conns, pid_t pi
 		a.somaxconn = atoll(sm);
 	if (!a.somaxconn_target)
 		a.somaxconn_target = a.somaxconn;
+	{
+		struct journal jr;
+		char jpath[PATH_MAX];
+
+		snprintf(jpath, sizeof(jpath), "%s/journal", g_opt.state_dir);
+		if (journal_load(jpath, &jr) == 0) {
+			struct jentry *en = journal_find(&jr, J_SYSCTL, "net.core.somaxconn");
+
+			if (en && en->old && jr.netns == a.cx.netns)
+				a.somaxconn_before = atoll(en->old);
+			journal_release(&jr);
+		}
+	}
 	snprintf(rep->profile, sizeof(rep->profile), "%s", a.prof->name);
 	rep->conns = a.conns;
 	uname(&u);

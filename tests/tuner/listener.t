@@ -4,7 +4,7 @@
 # listener inside the ephemeral range is flagged (PORT-002); a full accept
 # queue is LQ-003.
 . "$(dirname "$0")/../lib.sh"
-plan 12
+plan 13
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 command -v python3 >/dev/null || skip_rest "python3 not installed"
@@ -39,6 +39,7 @@ sleep 0.3
 "$Q" audit --json --port 18080 > "$T/port.json"
 "$Q" apply --state-dir "$T/st" > "$T/apply.txt" 2>&1; echo $? > "$T/apply.rc"
 "$Q" apply --state-dir "$T/st" --json > "$T/apply2.json" 2>&1
+"$Q" audit --state-dir "$T/st" --json --port 18080 > "$T/after.json"
 "$Q" rollback --state-dir "$T/st" > /dev/null
 kill %1
 INNER
@@ -63,6 +64,9 @@ like "$(jq -r '.checks[] | select(.id=="FD-001") | .key' "$T/audit.json")" "pid 
 is "$(cat "$T/apply.rc")" 0 "apply exits 0"
 like "$(cat "$T/apply.txt")" "restart needed  listener 127.0.0.1:18080 \\(pid $pid python3\\): backlog is fixed at listen\\(\\)" \
 	"apply reports the listener needs a restart"
-is "$(jq -r '.restart_needed | length' "$T/apply2.json")" 1 \
-	"second apply (somaxconn already raised): only the nofile restart remains"
+is "$(jq -r '[.restart_needed[].what | select(startswith("listener 127.0.0.1:18080"))] | length' "$T/apply2.json")" 1 \
+	"second apply (somaxconn already raised, journal knows the old value): restart still needed"
+like "$(jq -r '.checks[] | select(.id=="LQ-002") | .status+" "+.evidence' "$T/after.json")" \
+	'^fail .*Send-Q=128 == somaxconn before qps-tune apply raised it to 4096' \
+	"audit after apply: the listener still has the old capped backlog"
 done_testing
