@@ -762,9 +762,9 @@ int main(int argc, char **argv)
 	int64_t t0, t_end, last_scan, next_progress, now;
 	unsigned long long prog_ok = 0;
 	double v, elapsed;
-	int opt, rc = 1;
+	int opt, li = -1, rc = 1;
 
-	while ((opt = getopt_long(argc, argv, "c:Nd:n:b:t:p:H:P:jh", lopts, NULL)) != -1) {
+	while ((li = -1, opt = getopt_long(argc, argv, "c:Nd:n:b:t:p:H:P:jh", lopts, &li)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (!parse_num(optarg, 0, MAX_CONNS, &v))
@@ -919,8 +919,6 @@ int main(int argc, char **argv)
 		}
 	}
 	elapsed = (now_ns() - t0) / 1e9;
-	if (o.max_requests && elapsed > o.duration)
-		elapsed = o.duration;
 	for (int i = 0; i < nclients; i++)
 		client_close(&clients[i]);
 	if (o.json)
@@ -931,7 +929,10 @@ int main(int argc, char **argv)
 		rc = stop_signal ? 1 : 0;
 	goto out;
 bad:
-	fprintf(stderr, "qps-load: bad value '%s' for option -%c\n", optarg, opt < 256 ? opt : '-');
+	if (li >= 0)
+		fprintf(stderr, "qps-load: bad value '%s' for --%s\n", optarg, lopts[li].name);
+	else
+		fprintf(stderr, "qps-load: bad value '%s' for -%c\n", optarg, opt);
 	return 2;
 out:
 	if (epfd >= 0)
