@@ -60,7 +60,7 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 for b in "$QPS_SERVER" "$QPS_TUNE" "$QPS_LOAD"; do
 	[ -x "$b" ] || die "missing '$b': run 'make' first"
 done
-for t in ip prlimit jq awk ss; do
+for t in ip prlimit jq awk ss sysctl timeout; do
 	command -v "$t" >/dev/null || die "missing tool '$t': run 'make deps'"
 done
 
@@ -117,7 +117,7 @@ sysctl_snapshot() { nsx grep -r . /proc/sys/net 2>/dev/null | LC_ALL=C sort; }
 # The server's accept errors for EMFILE/ENFILE, from its /metrics (sum of the
 # samples whose line names them); "?" when the page cannot be read.
 server_emfile() {
-	nsx bash -c "exec 5<>/dev/tcp/$ADDR/$PORT && printf 'GET /metrics HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n' >&5 && timeout 3 cat <&5" \
+	nsx timeout 5 bash -c "exec 5<>/dev/tcp/$ADDR/$PORT && printf 'GET /metrics HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n' >&5 && timeout 3 cat <&5" \
 		2>/dev/null | tr -d '\r' | awk '
 		/^#/ { next }
 		toupper($0) ~ /EMFILE|ENFILE/ { s += $NF; n++ }
