@@ -64,6 +64,12 @@ for t in ip prlimit jq awk ss sysctl timeout; do
 	command -v "$t" >/dev/null || die "missing tool '$t': run 'make deps'"
 done
 
+HARD=$(ulimit -Hn)
+case $HARD in unlimited) HARD=1048576 ;; esac
+# the tuned server and qps-load (each its own process) hold every client's connection
+[ "$HARD" -ge $((LOAD_BURST + LOAD_CONNS + 200)) ] ||
+	die "needs a hard nofile limit of at least $((LOAD_BURST + LOAD_CONNS + 200)) ('ulimit -Hn' is $HARD)"
+
 NS=qps-demo-$$
 TMP=$(mktemp -d /tmp/qps-demo.XXXXXX) || die "cannot create a scratch directory"
 STATE=$TMP/state
@@ -291,7 +297,6 @@ jq -r '"  changed \(.changed):", (.changes[]? | "    \(.key): \(.old) -> \(.new)
 	"$TMP/apply.json" | sed 's/\t/ /g'
 sysctl_snapshot >"$TMP/sysctl.applied"
 
-HARD=$(ulimit -Hn)
 WANT_NOFILE=$(jq -r '[.checks[] | select((.key // "" | test("nofile|NOFILE"))) | .target // "" | tostring
 	| scan("[0-9]+") | tonumber] | max // empty' "$TMP/audit.json" 2>/dev/null)
 [ -n "$WANT_NOFILE" ] || WANT_NOFILE=16384
@@ -399,5 +404,5 @@ if [ -n "$JSON_OUT" ]; then
 	if [ "$JSON_OUT" = - ]; then cat "$TMP/demo.json" >&3; else cp "$TMP/demo.json" "$JSON_OUT"; fi
 fi
 say ""
-say "done: namespace '$NS' is deleted on exit; the host was not touched."
+say "done in ${SECONDS} s: namespace '$NS' is deleted on exit; the host was not touched."
 exit 0
