@@ -9,3 +9,5 @@ sysctl net.core.netdev_max_backlog >= 5000
 sysctl net.ipv4.tcp_slow_start_after_idle <= 0
 sysctl net.ipv4.tcp_max_tw_buckets >= max(131072, conns*2)
 xps spread
+# one NIC queue IRQ per CPU (host-wide; stop irqbalance or ban these IRQs)
+irq spread

@@ -155,6 +155,7 @@ struct apply_opts {
 	long conns;
 	bool dry_run, persist, host;
 	pid_t pid;
+	pid_t irqbalance;	/* running irqbalance, found when the profile has 'irq' */
 };
 
 /* Reads a whole small file exactly (procfs_read strips trailing newlines,
@@ -438,6 +439,48 @@ static void plan_rps_xps(struct plan *p, const struct rule *r, const struct ctx 
 	}
 }
 
+/* NIC queue IRQs round-robin over the online CPUs: IRQ i of a device on the
+ * i-th online CPU. Host-wide: from a child netns only with --host. */
+static void plan_irq(struct plan *p, const struct rule *r, const struct ctx *cx,
+		     struct apply_opts *o)
+{
+	int cpus[CPUSET_WORDS * 64], ncpu = 0, d, i, cpu;
+
+	if (!cx->initial && !o->host) {
+		NA(p, "irq spread", "IRQ affinity is host-wide; run with --host");
+		return;
+	}
+	o->irqbalance = find_comm("irqbalance");
+	for (cpu = 0; cpu < CPUSET_WORDS * 64; cpu++)
+		if (cpuset_is_set(&cx->online, cpu))
+			cpus[ncpu++] = cpu;
+	for (d = 0; d < cx->ndev && ncpu; d++) {
+		int irqs[64], n;
+
+		if (!cx->dev[d].physical)
+			continue;
+		n = netdev_irqs(cx->dev[d].name, irqs, 64);
+		for (i = 0; i < n; i++) {
+			char path[96], cur[256], want[16], label[96];
+
+			snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity_list", irqs[i]);
+			if (procfs_read(path, cur, sizeof(cur)) < 0)
+				continue;
+			snprintf(want, sizeof(want), "%d", cpus[i % ncpu]);
+			snprintf(label, sizeof(label), "%s irq %d", cx->dev[d].name, irqs[i]);
+			if (!strcmp(cur, want))
+				SAME(p, J_SYSFS, path, cur, cur, label, r->origin);
+			else if (access(path, W_OK))
+				ERR(p, "%s: cannot write '%s': %s", r->origin, path, strerror(errno));
+			else
+				CHANGE(p, J_SYSFS, path, cur, want, label, r->origin);
+		}
+	}
+	if (o->irqbalance)
+		NA(p, "irq spread (kept)", "irqbalance is running and will rewrite IRQ affinity: stop it or ban "
+		   "these IRQs (IRQBALANCE_BANNED_CPUS / --banirq)");
+}
+
 static void plan_affinity(struct plan *p, const struct rule *r, const struct ctx *cx,
 			  const struct apply_opts *o)
 {
@@ -510,7 +553,7 @@ static void plan_listeners(struct plan *p, const struct ctx *cx, long long somax
 }
 
 static int build_plan(struct plan *p, const struct profile *pr, const struct ctx *cx,
-		      const struct apply_opts *o)
+		      struct apply_opts *o)
 {
 	char persist[16384];
 	int i;
@@ -527,6 +570,8 @@ static int build_plan(struct plan *p, const struct profile *pr, const struct ctx
 			plan_rps_xps(p, r, cx);
 		else if (r->kind == RULE_AFFINITY)
 			plan_affinity(p, r, cx, o);
+		else if (r->kind == RULE_IRQ)
+			plan_irq(p, r, cx, o);
 	}
 	{
 		struct journal jr;

@@ -59,7 +59,7 @@ struct audit {
 	long conns;
 	int sample;
 	struct snap s0, s1;		/* s1 == s0 without --sample */
-	const struct rule *nofile, *rps, *xps, *affinity;
+	const struct rule *nofile, *rps, *xps, *affinity, *irq;
 	long long somaxconn, somaxconn_target;
 	long long somaxconn_before;	/* from qps-tune's journal: value before apply raised it, 0 if none */
 	char cli_profile[300];		/* how the user named the profile, for fix lines */
@@ -1014,36 +1014,6 @@ static void chk_cpu(struct audit *a)
 
 /* ---- NIC: IRQs, RPS/XPS, channels, rings, softnet */
 
-/* IRQ numbers of @dev's queues: PCI msi_irqs, or virtioN-* names in /proc/interrupts. */
-static int dev_irqs(const char *dev, int *irqs, int max)
-{
-	char path[256], real[PATH_MAX], *base, prefix[64], buf[65536], *line, *save;
-	int n = 0;
-
-	if (!realpath(netdev_path(dev, "device", path, sizeof(path)), real))
-		return 0;
-	base = strrchr(real, '/');
-	base = base ? base + 1 : real;
-	if (!strncmp(base, "virtio", 6))
-		snprintf(prefix, sizeof(prefix), "%s-", base);
-	else
-		snprintf(prefix, sizeof(prefix), "%s", dev);
-	if (procfs_read("/proc/interrupts", buf, sizeof(buf)) < 0)
-		return 0;
-	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
-		char *name = strrchr(line, ' ');
-		int irq;
-
-		if (!name || sscanf(line, " %d:", &irq) != 1)
-			continue;
-		name++;
-		if (strncmp(name, prefix, strlen(prefix)) || strstr(name, "config"))
-			continue;
-		irqs[n++] = irq;
-	}
-	return n;
-}
-
 /* One pass over /proc for the daemons that matter: irqbalance (rewrites IRQ
  * affinity) and other tuners (rewrite sysctls). */
 static void find_daemons(struct audit *a)
@@ -1074,21 +1044,30 @@ static void chk_irqs(struct audit *a)
 	pid_t irqbalance = a->irqbalance;
 	for (d = 0; d < a->cx.ndev; d++) {
 		const struct netdev *nd = &a->cx.dev[d];
-		int irqs[64], n, i, first = -1;
+		int irqs[64], n, i, first = -1, cpus[CPUSET_WORDS * 64], ncpu = 0, off_plan = 0, cpu;
 		bool same = true;
 		char ev[400];
 		size_t o = 0;
 
 		if (!nd->physical || !a->cx.sysfs_ok)
 			continue;
-		n = dev_irqs(nd->name, irqs, 64);
+		n = netdev_irqs(nd->name, irqs, 64);
 		if (!n)
 			continue;
 		any = true;
 		ev[0] = '\0';
+		for (cpu = 0; cpu < CPUSET_WORDS * 64; cpu++)
+			if (cpuset_is_set(&a->cx.online, cpu))
+				cpus[ncpu++] = cpu;
 		for (i = 0; i < n; i++) {
-			char path[96];
+			char path[96], set[64], want[16];
 			struct cpuset cs;
+
+			/* 'irq spread' plans IRQ i on the i-th online CPU */
+			snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity_list", irqs[i]);
+			snprintf(want, sizeof(want), "%d", ncpu ? cpus[i % ncpu] : 0);
+			if (procfs_read(path, set, sizeof(set)) >= 0 && strcmp(set, want))
+				off_plan++;
 
 			snprintf(path, sizeof(path), "/proc/irq/%d/effective_affinity_list", irqs[i]);
 			if (procfs_read(path, buf, sizeof(buf)) < 0) {
@@ -1100,8 +1079,6 @@ static void chk_irqs(struct audit *a)
 				o += snprintf(ev + o, sizeof(ev) - o, "%sirq %d -> cpu %s", o ? ", " : "",
 					      irqs[i], buf);
 			if (cpuset_parse_list(buf, &cs) == 0) {
-				int cpu;
-
 				for (cpu = 0; cpu < CPUSET_WORDS * 64 && !cpuset_is_set(&cs, cpu); cpu++)
 					;
 				if (cpuset_count(&cs) != 1)
@@ -1113,16 +1090,21 @@ static void chk_irqs(struct audit *a)
 			}
 		}
 		c = report_add(a->rep, "IRQ-001", "high",
-			       n >= 2 && same && a->cx.ncpus > 1 ? CHK_FAIL : CHK_PASS, nd->name);
+			       (n >= 2 && same && a->cx.ncpus > 1) || (a->irq && off_plan) ? CHK_FAIL : CHK_PASS,
+			       nd->name);
 		if (!c)
 			return;
-		c->scope = "device";
-		CSET(c->current, "%d irq%s", n, n > 1 ? "s" : "");
-		CSET(c->target, "spread over CPUs");
+		c->scope = a->cx.initial ? "device" : "host";
+		CSET(c->current, "%d irq%s%s", n, n > 1 ? "s" : "", a->irq && off_plan ? ", not spread" : "");
+		CSET(c->target, a->irq ? "irq i on cpu i (irq spread)" : "spread over CPUs");
 		CSET(c->reason, "all queue interrupts on one CPU make it the bottleneck for softirq work");
 		CSET(c->evidence, "%s: %s", nd->name, ev);
-		CSET(c->fix, "spread /proc/irq/N/smp_affinity_list over CPUs%s",
-		     irqbalance ? " (irqbalance is running: ban those IRQs first)" : " or run irqbalance");
+		if (a->irq)
+			CSET(c->fix, "qps-tune apply%s (profile rule 'irq spread')%s", a->cx.initial ? "" : " --host",
+			     irqbalance ? "; irqbalance is running: ban those IRQs first" : "");
+		else
+			CSET(c->fix, "spread /proc/irq/N/smp_affinity_list over CPUs%s",
+			     irqbalance ? " (irqbalance is running: ban those IRQs first)" : " or run irqbalance");
 	}
 	if (any || irqbalance) {
 		c = report_add(a->rep, "IRQ-003", "med", CHK_INFO, "irqbalance");
@@ -1695,6 +1677,8 @@ int audit_run(struct report *rep, const char *profile_spec, long conns, pid_t pi
 			a.xps = r;
 		else if (r->kind == RULE_AFFINITY)
 			a.affinity = r;
+		else if (r->kind == RULE_IRQ)
+			a.irq = r;
 		else if (r->kind == RULE_SYSCTL && !strcmp(r->key, "net.core.somaxconn") && r->numeric &&
 			 r->op == OP_GE)
 			a.somaxconn_target = r->num;

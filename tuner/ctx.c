@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,6 +117,54 @@ void netdev_driver(const char *dev, char *buf, size_t size)
 	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0)
 		snprintf(buf, size, "%.*s", (int)sizeof(di.driver), di.driver);
 	close(fd);
+}
+
+/* IRQ numbers of @dev's queues: PCI msi_irqs, or virtioN-* names in /proc/interrupts. */
+int netdev_irqs(const char *dev, int *irqs, int max)
+{
+	char path[256], real[PATH_MAX], *base, prefix[64], buf[65536], *line, *save;
+	int n = 0;
+
+	if (!realpath(netdev_path(dev, "device", path, sizeof(path)), real))
+		return 0;
+	base = strrchr(real, '/');
+	base = base ? base + 1 : real;
+	if (!strncmp(base, "virtio", 6))
+		snprintf(prefix, sizeof(prefix), "%s-", base);
+	else
+		snprintf(prefix, sizeof(prefix), "%s", dev);
+	if (procfs_read("/proc/interrupts", buf, sizeof(buf)) < 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+		char *name = strrchr(line, ' ');
+		int irq;
+
+		if (!name || sscanf(line, " %d:", &irq) != 1)
+			continue;
+		name++;
+		if (strncmp(name, prefix, strlen(prefix)) || strstr(name, "config"))
+			continue;
+		irqs[n++] = irq;
+	}
+	return n;
+}
+
+pid_t find_comm(const char *comm)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	while (proc && !found && (de = readdir(proc))) {
+		char c[32];
+
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && proc_comm(atoi(de->d_name), c, sizeof(c)) == 0 &&
+		    !strcmp(c, comm))
+			found = atoi(de->d_name);
+	}
+	if (proc)
+		closedir(proc);
+	return found;
 }
 
 /* sysfs is tagged with the netns of whoever mounted it: after unshare -n or

@@ -63,6 +63,11 @@ bool has_cap(int cap);
 bool ctx_in_init_net(void);
 /* Driver name of @dev ("" if unknown). */
 void netdev_driver(const char *dev, char *buf, size_t size);
+/* IRQ numbers of @dev's queues (PCI MSI-X names, or virtioN-* for virtio):
+ * at most @max. Returns the count. */
+int netdev_irqs(const char *dev, int *irqs, int max);
+/* First process whose comm is @comm, 0 if none. */
+pid_t find_comm(const char *comm);
 /* Sysfs path of a device attribute into @buf. */
 char *netdev_path(const char *dev, const char *rel, char *buf, size_t size);
 #endif

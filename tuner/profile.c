@@ -288,7 +288,7 @@ static bool same_target(const struct rule *a, const struct rule *b)
 
 static const char *kind_name(enum rule_kind k)
 {
-	static const char *const n[] = { "sysctl", "nofile", "rps", "xps", "affinity", "disable" };
+	static const char *const n[] = { "sysctl", "nofile", "rps", "xps", "affinity", "disable", "irq" };
 
 	return n[k];
 }
@@ -485,6 +485,12 @@ int profile_parse(struct profile *p, const char *text, const char *origin,
 			r->op = OP_SET;
 			if (strcmp(rest, "spread") && strcmp(rest, "off"))
 				PERR("%s: xps: malformed value '%s' (want spread or off)", where, rest);
+			snprintf(r->value, sizeof(r->value), "%s", rest);
+		} else if (!strcmp(dir, "irq")) {
+			r->kind = RULE_IRQ;
+			r->op = OP_SET;
+			if (strcmp(rest, "spread"))
+				PERR("%s: irq: malformed value '%s' (want spread)", where, rest);
 			snprintf(r->value, sizeof(r->value), "%s", rest);
 		} else if (!strcmp(dir, "disable")) {
 			r->kind = RULE_DISABLE;

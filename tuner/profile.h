@@ -9,6 +9,7 @@
  *   rps all|off|CPULIST        RPS mask on RX queues when RX queues < CPUs
  *   xps spread|off             one CPU per TX queue
  *   affinity all|CPULIST       CPU affinity of --pid
+ *   irq spread                 NIC queue IRQs round-robin over the online CPUs (host-wide)
  *   disable CHECK-ID           drop a check inherited from the parent
  *
  * EXPR: integers, conns, default (the kernel default of that key), + - * /,
@@ -20,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum rule_kind { RULE_SYSCTL, RULE_NOFILE, RULE_RPS, RULE_XPS, RULE_AFFINITY, RULE_DISABLE };
+enum rule_kind { RULE_SYSCTL, RULE_NOFILE, RULE_RPS, RULE_XPS, RULE_AFFINITY, RULE_DISABLE, RULE_IRQ };
 enum rule_op { OP_GE, OP_LE, OP_EQ, OP_IN, OP_SET };
 
 #define RULE_VAL_MAX 192

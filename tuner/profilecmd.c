@@ -54,7 +54,7 @@ int do_profiles(int argc, char **argv)
 
 static const char *kind_word(enum rule_kind k)
 {
-	static const char *const n[] = { "sysctl", "nofile", "rps", "xps", "affinity", "disable" };
+	static const char *const n[] = { "sysctl", "nofile", "rps", "xps", "affinity", "disable", "irq" };
 
 	return n[k];
 }

@@ -3,7 +3,7 @@
 # codes, audit output formats on this host (read-only), profiles, --conns
 # scaling, errors as JSON. Nothing here writes a sysctl.
 . "$(dirname "$0")/../lib.sh"
-plan 30
+plan 32
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
@@ -64,6 +64,18 @@ like "$("$QPS_TUNE" profile show web-100k --resolved)" 'net.core.somaxconn +>= 1
 	"--resolved: the child's rule replaces the parent's"
 is "$("$QPS_TUNE" profile show web-10k --resolved --conns 100000 --json | jq -r '.rules[] | select(.kind=="nofile") | .resolved')" \
 	220000 "nofile scales with --conns (2 x conns + 10%)"
+
+# irq spread is host-wide: a dry run on the host only plans it (read-only)
+printf 'inherit web-10k\nirq spread\n' > "$T/irq.profile"
+out=$("$QPS_TUNE" apply --dry-run --profile "$T/irq.profile" --state-dir "$T/st-irq" 2>&1)
+if printf '%s' "$out" | grep -qE '^[-+][a-z0-9]+ irq [0-9]+ = '; then
+	like "$out" $'\n\\+[a-z0-9]+ irq [0-9]+ = [0-9]+\n' "dry run plans one CPU per NIC queue IRQ"
+elif [ "$(jq -r '[.checks[] | select(.id=="IRQ-001")] | length' "$T/a.json")" = 0 ]; then
+	skip "no NIC with queue IRQs in this namespace" "dry run plans one CPU per NIC queue IRQ"
+else
+	like "$out" '[0-9]+ would change' "NIC IRQs already spread: nothing planned for them"
+fi
+ok "dry run wrote no state" test ! -e "$T/st-irq"
 
 # errors
 out=$("$QPS_TUNE" audit --json --profile no-such 2>/dev/null); rc=$?
