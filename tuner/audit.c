@@ -981,6 +981,27 @@ static void chk_cpu(struct audit *a)
 		CSET(c->fix, "raise or remove the CPU quota of the service's cgroup (cpu.max / "
 		     "CPUQuota=)");
 	}
+	if (!a->cx.nsrv) {
+		/* no server found: the quota of the cgroup we run in (a container's) */
+		char quota[64], where[PATH_MAX];
+		uint64_t per, thr;
+
+		read_cgroup_cpu(getpid(), quota, sizeof(quota), &per, &thr, where, sizeof(where));
+		c = report_add(a->rep, "CPU-002", "med", quota[0] ? CHK_INFO : CHK_SKIP, "this cgroup cpu quota");
+		if (c) {
+			c->scope = "cgroup";
+			CSET(c->current, "%s", quota[0] ? quota : "-");
+			CSET(c->reason, "CFS quota throttling stalls every thread of the service for the rest "
+			     "of the period (100 ms cliffs)");
+			if (quota[0])
+				CSET(c->evidence, "no server process found; qps-tune's own cgroup %s: quota '%s', "
+				     "throttled %llu of %llu periods", where, quota, (unsigned long long)thr,
+				     (unsigned long long)per);
+			else
+				CSET(c->evidence, "no server process found; qps-tune's cgroup has no CPU quota file "
+				     "(root cgroup, or no cpu controller)");
+		}
+	}
 	/* governor */
 	if (procfs_read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", buf, sizeof(buf)) > 0) {
 		c = report_add(a->rep, "CPU-001", "med", strcmp(buf, "performance") ? CHK_INFO : CHK_PASS,
@@ -1241,7 +1262,19 @@ static void chk_rps_xps(struct audit *a)
 
 static void chk_nic(struct audit *a)
 {
-	int d;
+	int d, nphys = 0;
+
+	for (d = 0; d < a->cx.ndev; d++)
+		nphys += a->cx.dev[d].physical;
+	if (!nphys) {
+		struct check *c = report_add(a->rep, "PKT-004", "med", CHK_SKIP, "NIC channels and rings");
+
+		if (c)
+			CSET(c->evidence, "no NIC in netns net:[%llu] (only %s): channels, rings and IRQs "
+			     "are checked where the NIC lives", (unsigned long long)a->cx.netns,
+			     a->cx.ndev ? "virtual devices" : "lo");
+		return;
+	}
 
 	for (d = 0; d < a->cx.ndev; d++) {
 		const struct netdev *nd = &a->cx.dev[d];
