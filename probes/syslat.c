@@ -17,6 +17,7 @@
 #include "../bpf/syslat.h"
 #include "common.h"
 #include "json.h"
+#include "procfs.h"
 #include "syscalls.h"
 #include "syslat.skel.h"
 
@@ -32,6 +33,7 @@ struct sl {
 	const char *method;
 	uint64_t t0;
 	int ncpus;
+	uint32_t tid_slots;		/* power of two >= pid_max, at most 2^20 */
 	struct syslat_stat *percpu;	/* ncpus values, scratch for lookups */
 };
 
@@ -186,9 +188,9 @@ static void report_text(struct sl *s, struct sl_row *rows, int n, struct sl_prow
 			       v->max_ns / 1e3);
 		}
 	}
-	if (s->skel->bss->missed_start || s->skel->bss->missed_procs || s->skel->bss->out_of_range)
-		printf("not counted: %llu calls (no per-thread storage), %llu (process table full), %llu (syscall number >= %d)\n",
-		       (unsigned long long)s->skel->bss->missed_start,
+	if (s->skel->bss->collisions || s->skel->bss->missed_procs || s->skel->bss->out_of_range)
+		printf("not counted: %llu calls (thread slot taken by another thread), %llu (process table full), %llu (syscall number >= %d)\n",
+		       (unsigned long long)s->skel->bss->collisions,
 		       (unsigned long long)s->skel->bss->missed_procs,
 		       (unsigned long long)s->skel->bss->out_of_range, SYSLAT_MAX_NR);
 	if (!final)
@@ -255,7 +257,7 @@ static void report_json(struct sl *s, struct sl_row *rows, int n, struct sl_prow
 		json_arr_close(&j);
 	}
 	json_obj_open(&j, "missed");
-	json_uint(&j, "no_thread_storage", s->skel->bss->missed_start);
+	json_uint(&j, "slot_collisions", s->skel->bss->collisions);
 	json_uint(&j, "process_table_full", s->skel->bss->missed_procs);
 	json_uint(&j, "nr_out_of_range", s->skel->bss->out_of_range);
 	json_obj_close(&j);
@@ -305,6 +307,10 @@ static int sl_load(struct sl *s, bool btf_tp, struct syslat_bpf **out)
 	}
 	if (!s->per_process)
 		bpf_map__set_max_entries(k->maps.procs, 1);
+	k->rodata->tid_mask = s->tid_slots - 1;
+	bpf_map__set_max_entries(k->maps.starts, s->tid_slots);
+	k->rodata->nr_exit = syscall_nr("exit") >= 0 && syscall_name(syscall_nr("exit")) ? syscall_nr("exit") : -1;
+	k->rodata->nr_exit_group = syscall_nr("exit_group") >= 0 && syscall_name(syscall_nr("exit_group")) ? syscall_nr("exit_group") : -1;
 	bpf_program__set_autoload(k->progs.sl_enter_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.sl_exit_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.sl_enter_raw, !btf_tp);
@@ -393,6 +399,13 @@ int probe_syslat(int argc, char **argv)
 		probe_err(&s.o, "cannot count the possible CPUs: %s", strerror(s.ncpus ? -s.ncpus : EINVAL));
 		return 1;
 	}
+	{
+		long long pid_max = 32768;
+
+		procfs_read_ll("/proc/sys/kernel/pid_max", &pid_max);
+		for (s.tid_slots = 1024; s.tid_slots < pid_max && s.tid_slots < (1u << 20);)
+			s.tid_slots <<= 1;
+	}
 	s.percpu = calloc(s.ncpus, sizeof(*s.percpu));
 	if (!s.percpu) {
 		probe_err(&s.o, "out of memory");
@@ -403,12 +416,12 @@ int probe_syslat(int argc, char **argv)
 		goto out;
 	}
 	err = probe_try_tp_btf() ? sl_load(&s, true, &s.skel) : -ENOTSUP;
-	s.method = "tp_btf/sys_enter + tp_btf/sys_exit, task storage, per-CPU array";
+	s.method = "tp_btf/sys_enter + tp_btf/sys_exit, per-thread slot array, per-CPU array";
 	if (err) {
 		if (s.o.verbose)
 			fprintf(stderr, "syslat: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
 		err = sl_load(&s, false, &s.skel);
-		s.method = "raw_tp/sys_enter + raw_tp/sys_exit, task storage, per-CPU array";
+		s.method = "raw_tp/sys_enter + raw_tp/sys_exit, per-thread slot array, per-CPU array";
 	}
 	if (err) {
 		probe_load_err(&s.o, "load and attach the syslat BPF programs", err);
