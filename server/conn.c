@@ -381,7 +381,7 @@ static int out_flush(struct worker *w, struct conn *c, int more)
 	w->olen = 0;
 	if (len == 0)
 		return 0;
-	n = more ? send(c->fd, w->out, len, MSG_MORE | MSG_NOSIGNAL) : write(c->fd, w->out, len);
+	n = send(c->fd, w->out, len, more ? MSG_MORE | MSG_NOSIGNAL : MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno != EAGAIN) {
 			conn_close(w, c);
@@ -416,7 +416,7 @@ static int pending_flush(struct worker *w, struct conn *c)
 	while (c->opos < c->olen) {
 		n = c->file_left ?
 			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_MORE | MSG_NOSIGNAL) :
-			write(c->fd, c->obuf + c->opos, c->olen - c->opos);
+			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN)
 				goto wait;
@@ -979,7 +979,7 @@ static void conn_drive(struct worker *w, struct conn *c)
 				goto done;
 			}
 		}
-		n = read(c->fd, c->rbuf + c->rlen, cap - c->rlen);
+		n = recv(c->fd, c->rbuf + c->rlen, cap - c->rlen, 0);
 		if (n > 0) {
 			METRIC_ADD(w->m.bytes_in, (uint64_t)n);
 			/* shorter than offered: the socket is drained, and
@@ -1041,7 +1041,7 @@ static void conn_linger(struct worker *w, struct conn *c)
 	ssize_t n;
 
 	for (;;) {
-		n = read(c->fd, buf, sizeof(buf));
+		n = recv(c->fd, buf, sizeof(buf), 0);
 		if (n > 0) {
 			c->file_left += (uint64_t)n;
 			if (c->file_left > LINGER_MAX)
