@@ -316,7 +316,7 @@ static void plan_nofile(struct plan *p, const struct rule *r, const struct ctx *
 		    "raise fs.nr_open first", r->origin, r->num, nr_open);
 	if (o->pid) {
 		unsigned long long soft, hard, nsoft, nhard;
-		char key[32], old[64], new_[64], label[96];
+		char key[64], old[64], new_[64], label[96];
 		int e = proc_nofile(o->pid, &soft, &hard);
 
 		if (e) {
@@ -325,7 +325,8 @@ static void plan_nofile(struct plan *p, const struct rule *r, const struct ctx *
 		}
 		nsoft = soft < (unsigned long long)r->num ? (unsigned long long)r->num : soft;
 		nhard = hard < nsoft ? nsoft : hard;
-		snprintf(key, sizeof(key), "%d", (int)o->pid);
+		/* pid@starttime: rollback must not touch a process that reused the pid */
+		snprintf(key, sizeof(key), "%d@%llu", (int)o->pid, proc_starttime(o->pid));
 		snprintf(old, sizeof(old), "%llu %llu", soft, hard);
 		snprintf(new_, sizeof(new_), "%llu %llu", nsoft, nhard);
 		snprintf(label, sizeof(label), "pid %d %s nofile", (int)o->pid, cx->nsrv ? cx->srv[0].comm : "");
@@ -486,7 +487,7 @@ static void plan_affinity(struct plan *p, const struct rule *r, const struct ctx
 {
 	cpu_set_t set;
 	struct cpuset cur, want;
-	char key[32], old[256], new_[256], label[96];
+	char key[64], old[256], new_[256], label[96];
 	int cpu;
 
 	if (!o->pid) {
@@ -510,7 +511,7 @@ static void plan_affinity(struct plan *p, const struct rule *r, const struct ctx
 			ERR(p, "%s: affinity %s names CPU %d, which is not online", r->origin, r->resolved, cpu);
 			return;
 		}
-	snprintf(key, sizeof(key), "%d", (int)o->pid);
+	snprintf(key, sizeof(key), "%d@%llu", (int)o->pid, proc_starttime(o->pid));
 	cpuset_list_str(&cur, old, sizeof(old));
 	cpuset_list_str(&want, new_, sizeof(new_));
 	snprintf(label, sizeof(label), "pid %d affinity", (int)o->pid);
@@ -971,10 +972,13 @@ int do_apply(int argc, char **argv)
 	}
 	build_plan(&p, pr, &cx, &o);
 	if (p.nerr) {
-		for (i = 0; i < p.nerr; i++)
+		/* every error on stderr, the first one also as the final (JSON) error */
+		for (i = 1; i < p.nerr; i++)
 			tuner_warn("%s", p.err[i].what);
-		tuner_err("%d error%s in the plan for profile %s; nothing changed", p.nerr,
-			  p.nerr > 1 ? "s" : "", pr->name);
+		if (p.nerr > 1)
+			tuner_err("%s (and %d more above); nothing changed", p.err[0].what, p.nerr - 1);
+		else
+			tuner_err("%s; nothing changed", p.err[0].what);
 		goto out;
 	}
 	if (o.dry_run || !p.nch) {

@@ -149,6 +149,26 @@ int netdev_irqs(const char *dev, int *irqs, int max)
 	return n;
 }
 
+unsigned long long proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (procfs_read(path, buf, sizeof(buf)) < 0)
+		return 0;
+	p = strrchr(buf, ')');	/* comm may contain spaces */
+	if (!p)
+		return 0;
+	/* after ") " come fields 3.. ; starttime is field 22 */
+	for (i = 3; i <= 22 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		st = strtoull(p + 1, NULL, 10);
+	return st;
+}
+
 pid_t find_comm(const char *comm)
 {
 	DIR *proc = opendir("/proc");

@@ -66,6 +66,9 @@ void netdev_driver(const char *dev, char *buf, size_t size);
 /* IRQ numbers of @dev's queues (PCI MSI-X names, or virtioN-* for virtio):
  * at most @max. Returns the count. */
 int netdev_irqs(const char *dev, int *irqs, int max);
+/* Start time of @pid (clock ticks after boot, /proc/PID/stat field 22); 0 if
+ * gone. With the pid it names one process even after pid reuse. */
+unsigned long long proc_starttime(pid_t pid);
 /* First process whose comm is @comm, 0 if none. */
 pid_t find_comm(const char *comm);
 /* Sysfs path of a device attribute into @buf. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "ctx.h"
 #include "journal.h"
 #include "json.h"
 #include "procfs.h"
@@ -78,14 +79,24 @@ int do_rollback(int argc, char **argv)
 		printf("qps-tune rollback: journal %s (profile %s, %s)\n", jpath, j.profile, j.created);
 	for (i = j.n - 1; i >= 0; i--) {
 		const struct jentry *en = &j.v[i];
+		char label[600];
 
-		e = apply_write(en->kind, en->key, en->old, err, sizeof(err));
-		if (e && en->kind == J_RLIMIT && e == -ESRCH) {
-			ok[i] = true;	/* the process is gone: nothing left to restore */
-			if (!g_opt.json)
-				printf("gone       pid %s: process exited, nofile not restored\n", en->key);
-			continue;
+		if (en->kind == J_RLIMIT || en->kind == J_AFFINITY) {
+			const char *at = strchr(en->key, '@');
+			pid_t pid = (pid_t)atoi(en->key);
+
+			snprintf(label, sizeof(label), "pid %d %s", (int)pid,
+				 en->kind == J_RLIMIT ? "nofile" : "affinity");
+			if (!at || proc_starttime(pid) != strtoull(at + 1, NULL, 10)) {
+				ok[i] = true;	/* exited (or the pid was reused): nothing to restore */
+				if (!g_opt.json)
+					printf("gone       %s: the process exited, not restored\n", label);
+				continue;
+			}
+		} else {
+			snprintf(label, sizeof(label), "%s", en->key);
 		}
+		e = apply_write(en->kind, en->key, en->old, err, sizeof(err));
 		if (e) {
 			tuner_warn("%s", err);
 			bad++;
@@ -99,7 +110,7 @@ int do_rollback(int argc, char **argv)
 		} else {
 			nrest++;
 			if (!g_opt.json) {
-				printf("restored   %s = ", en->key);
+				printf("restored   %s = ", label);
 				for (const char *c = en->old; en->kind != J_FILE && *c; c++)
 					putchar(*c == '\t' ? ' ' : *c);
 				if (en->kind == J_FILE)

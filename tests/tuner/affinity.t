@@ -63,5 +63,5 @@ is "$(cat "$T/rb.rc")" 0 "rollback exits 0"
 is "$(cat "$T/q2")" "$(cat "$T/q0")" "rollback restored the RPS/XPS masks"
 is "$(cat "$T/aff2")" 0 "rollback restored the child's affinity"
 is "$(cat "$T/lim2")" "1024 8192" "rollback restored the child's nofile soft limit"
-like "$(cat "$T/rb.txt")" 'restored +[0-9]+ = 1024 8192' "rollback reports the rlimit"
+like "$(cat "$T/rb.txt")" 'restored +pid [0-9]+ nofile = 1024 8192' "rollback reports the rlimit"
 done_testing
