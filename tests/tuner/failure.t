@@ -10,7 +10,7 @@ unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privil
 
 T=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
-snap='for f in $(find /proc/sys/net -type f -perm -200 2>/dev/null | sort); do printf "%s=" "$f"; od -An -c "$f" 2>/dev/null | tr -s " \n" " "; echo; done'
+snap="grep -r --no-messages '' /proc/sys/net | sort"
 
 # 1. the kernel rejects the last write (tcp_syn_retries max is 127): the
 #    three changes before it are undone

@@ -13,10 +13,8 @@ trap 'rm -rf "$T"' EXIT
 cat > "$T/inner.sh" <<'INNER'
 set -u
 Q=$1 T=$2
-snap() {  # every readable per-netns value, byte for byte
-	for f in $(find /proc/sys/net -type f -perm -200 2>/dev/null | sort); do
-		printf '%s=' "$f"; cat "$f" 2>/dev/null | od -An -c | tr -s ' \n' ' '; echo
-	done
+snap() {  # every readable per-netns value, byte for byte (grep keeps tabs)
+	grep -r --no-messages '' /proc/sys/net | sort
 }
 sysctl -qw net.core.somaxconn=128 net.ipv4.tcp_syncookies=0 net.ipv4.tcp_max_syn_backlog=128 \
 	net.ipv4.tcp_abort_on_overflow=1
