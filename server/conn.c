@@ -125,6 +125,7 @@ struct worker {
 	int lfd;			/* listener; -1 once draining */
 	int wakefd;			/* eventfd: stop request */
 	unsigned nconns;		/* connections this worker owns */
+	struct conn *closing;		/* closed slots whose fd is still open */
 	bool accept_paused, accept_more, draining, stop;
 	uint64_t accept_resume_ms;
 	uint64_t now_ms;		/* coarse monotonic, per loop iteration */
@@ -332,10 +333,12 @@ static void conn_release_buf(struct worker *w, struct conn *c)
 
 static void accept_resume(struct worker *w);
 
+/* The fd is closed only at the end of the loop iteration (flush_closes):
+ * until then no other worker can be given the same fd number, so the slot
+ * stays ours and callers up the stack may still look at c->state (C_FREE). */
 static void conn_close(struct worker *w, struct conn *c)
 {
 	timer_unlink(w, c);
-	close(c->fd);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	free(c->obuf);
@@ -344,6 +347,8 @@ static void conn_close(struct worker *w, struct conn *c)
 	c->file_fd = -1;
 	c->state = C_FREE;
 	c->flags = 0;
+	c->tnext = w->closing;
+	w->closing = c;
 	w->nconns--;
 	__atomic_fetch_sub(&open_conns, 1, __ATOMIC_RELAXED);
 	METRIC_ADD(w->m.closed, 1);
@@ -371,7 +376,7 @@ static void conn_finish(struct worker *w, struct conn *c)
 /* ---------------------------------------------------------------- output */
 
 /* Writes the batch in w->out for @c. Returns 0 when all is written (or
- * kept as pending output: state C_WRITE), -1 if the connection died (it is
+ * kept as pending output: CF_WRITING), -1 if the connection died (it is
  * closed). @more: MSG_MORE (a file follows). */
 static int out_flush(struct worker *w, struct conn *c, int more)
 {
@@ -845,8 +850,7 @@ static int bad_request(struct worker *w, struct conn *c, int status)
 		c->file_fd = -1;
 		c->file_left = 0;
 	}
-	emit(w, c, &pl);
-	c->flags |= CF_CLOSE_AFTER;
+	emit(w, c, &pl);	/* PF_CLOSE: sets CF_CLOSE_AFTER unless it closed c */
 	return -1;
 }
 
@@ -1191,6 +1195,19 @@ static void do_accept(struct worker *w)
 
 /* ---------------------------------------------------------------- loop */
 
+static void flush_closes(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->closing)) {
+		int fd = c->fd;
+
+		w->closing = c->tnext;
+		c->tnext = NULL;
+		close(fd);	/* the slot may belong to another worker from here on */
+	}
+}
+
 static void expire(struct worker *w)
 {
 	int k;
@@ -1207,9 +1224,10 @@ static void expire(struct worker *w)
 				c->rpos = c->rlen;
 				w->batch_resp = 0;
 				emit(w, c, &pl);
+				metrics_observe(&w->m, (uint64_t)w->tl[k].timeout_ms * 1000000, w->batch_resp);
+				w->batch_resp = 0;
 				if (out_flush(w, c, 0) < 0)
 					continue;
-				w->batch_resp = 0;
 			}
 			timer_unlink(w, c);
 			conn_close(w, c);
@@ -1285,10 +1303,13 @@ int worker_run(struct worker *w)
 	w->now_ms = mono_coarse_ms();
 	update_date(w);
 	for (;;) {
-		if (w->stop && !w->draining)
+		if (w->stop && !w->draining) {
 			start_drain(w);
+			flush_closes(w);
+		}
 		if (w->draining && (w->nconns == 0 || w->now_ms >= w->drain_deadline_ms)) {
 			close_all(w);
+			flush_closes(w);
 			return 0;
 		}
 		n = ev_wait(w->ev, next_timeout(w));
@@ -1318,6 +1339,7 @@ int worker_run(struct worker *w)
 		if (w->accept_more)
 			do_accept(w);
 		expire(w);
+		flush_closes(w);
 	}
 }
 
