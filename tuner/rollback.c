@@ -151,7 +151,15 @@ int do_rollback(int argc, char **argv)
 				continue;
 			json_obj_open(&js, NULL);
 			json_str(&js, "kind", jkind_str(j.v[i].kind));
-			json_str(&js, "key", j.v[i].key);
+			if (j.v[i].kind == J_RLIMIT || j.v[i].kind == J_AFFINITY) {
+				char label[64];
+
+				snprintf(label, sizeof(label), "pid %d %s", atoi(j.v[i].key),
+					 j.v[i].kind == J_RLIMIT ? "nofile" : "affinity");
+				json_str(&js, "key", label);
+			} else {
+				json_str(&js, "key", j.v[i].key);
+			}
 			json_str(&js, "value", j.v[i].old);
 			json_obj_close(&js);
 		}
