@@ -18,6 +18,28 @@
 #include "procfs.h"
 #include "tuner.h"
 
+/* Equal up to runs of blanks (the kernel prints tabs where we wrote spaces). */
+static bool same_value(const char *a, const char *b)
+{
+	for (;;) {
+		bool wa = *a == ' ' || *a == '\t', wb = *b == ' ' || *b == '\t';
+
+		if (wa && wb) {
+			while (*a == ' ' || *a == '\t')
+				a++;
+			while (*b == ' ' || *b == '\t')
+				b++;
+			continue;
+		}
+		if (*a != *b)
+			return false;
+		if (!*a)
+			return true;
+		a++;
+		b++;
+	}
+}
+
 int do_rollback(int argc, char **argv)
 {
 	static const struct option longopts[] = { TUNER_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
@@ -95,6 +117,18 @@ int do_rollback(int argc, char **argv)
 			}
 		} else {
 			snprintf(label, sizeof(label), "%s", en->key);
+		}
+		if ((en->kind == J_SYSCTL || en->kind == J_SYSFS) && en->new_ && !g_opt.json) {
+			char path[PATH_MAX], cur[4096];
+
+			if (en->kind == J_SYSCTL)
+				sysctl_path(en->key, path, sizeof(path));
+			else
+				snprintf(path, sizeof(path), "%s", en->key);
+			/* someone changed it after apply: say so, restore anyway */
+			if (procfs_read(path, cur, sizeof(cur)) >= 0 && !same_value(cur, en->new_))
+				printf("note       %s was changed after apply (now '%s', apply set '%s')\n", label,
+				       cur, en->new_);
 		}
 		e = apply_write(en->kind, en->key, en->old, err, sizeof(err));
 		if (e) {
