@@ -90,7 +90,8 @@ static double cgroup_quota(const char *root, const char *proc_cgroup)
 		ctrl = strchr(line, ':');
 		if (!ctrl)
 			continue;
-		path = strchr(++ctrl, ':');
+		*ctrl++ = 0;	/* line = hierarchy id, ctrl = controllers */
+		path = strchr(ctrl, ':');
 		if (!path)
 			continue;
 		*path++ = 0;
