@@ -635,6 +635,54 @@ static void chk_fds(struct audit *a)
 		}
 		if (!s->unit[0])
 			continue;
+		{
+			/* limits.conf does not apply to services (pam_limits runs for logins) */
+			char lpath[PATH_MAX], found[300] = "";
+			static const char *const lfiles[] = { "/etc/security/limits.conf" };
+			struct dirent *de;
+			DIR *dd;
+			size_t k;
+
+			for (k = 0; k < 1 && !found[0]; k++) {
+				FILE *f = fopen(root_path(lfiles[k], lpath, sizeof(lpath)), "r");
+				char line[512];
+
+				while (f && fgets(line, sizeof(line), f))
+					if (line[0] != '#' && strstr(line, "nofile"))
+						snprintf(found, sizeof(found), "%s", lfiles[k]);
+				if (f)
+					fclose(f);
+			}
+			dd = opendir(root_path("/etc/security/limits.d", lpath, sizeof(lpath)));
+			while (dd && !found[0] && (de = readdir(dd))) {
+				char fp[PATH_MAX + 256], line[512];
+				FILE *f;
+
+				if (de->d_name[0] == '.' || strstr(de->d_name, "qps-tune"))
+					continue;
+				snprintf(fp, sizeof(fp), "%s/%s", lpath, de->d_name);
+				f = fopen(fp, "r");
+				while (f && fgets(line, sizeof(line), f))
+					if (line[0] != '#' && strstr(line, "nofile"))
+						snprintf(found, sizeof(found), "/etc/security/limits.d/%s", de->d_name);
+				if (f)
+					fclose(f);
+			}
+			if (dd)
+				closedir(dd);
+			if (found[0]) {
+				c = report_add(a->rep, "FD-006", "info", CHK_INFO, s->unit);
+				if (c) {
+					c->scope = "file";
+					CSET(c->current, "%s", found);
+					CSET(c->reason, "limits.conf / limits.d set nofile for login sessions (pam_limits), "
+					     "not for systemd services");
+					CSET(c->evidence, "%s sets nofile; %s (pid %d) runs under systemd and ignores it",
+					     found, s->unit, (int)s->pid);
+					CSET(c->fix, "set LimitNOFILE= in a drop-in for %s", s->unit);
+				}
+			}
+		}
 		read_unit_limit(s->unit, lim, sizeof(lim), src, sizeof(src));
 		c = report_add(a->rep, "FD-005", "med", CHK_INFO, s->unit);
 		if (!c)
@@ -1559,6 +1607,42 @@ static void chk_persist(struct audit *a)
 		CSET(c->evidence, "%s%s:%d %s%s", g_opt.root, sd.v[i].file, sd.v[i].line, sd.v[i].key,
 		     removed ? " (removed in 4.12)" : " does not exist on this kernel");
 		CSET(c->fix, "delete line %d of %s", sd.v[i].line, sd.v[i].file);
+	}
+	/* /etc/sysctl.conf is read only through the 99-sysctl.conf link (gone in Debian 13) */
+	{
+		char conf[PATH_MAX], link[PATH_MAX], line[512];
+		FILE *f = fopen(root_path("/etc/sysctl.conf", conf, sizeof(conf)), "r");
+		int keys = 0, first = 0, ln = 0;
+
+		while (f && fgets(line, sizeof(line), f)) {
+			char *l = line;
+
+			ln++;
+			while (*l == ' ' || *l == '\t')
+				l++;
+			if (*l && *l != '#' && *l != ';' && *l != '\n' && strchr(l, '=')) {
+				keys++;
+				if (!first)
+					first = ln;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (keys && a->cx.initial &&
+		    access(root_path("/etc/sysctl.d/99-sysctl.conf", link, sizeof(link)), F_OK)) {
+			c = report_add(a->rep, "PERS-003", "med", CHK_FAIL, "/etc/sysctl.conf");
+			if (c) {
+				c->scope = "file";
+				CSET(c->current, "%d key%s", keys, keys > 1 ? "s" : "");
+				CSET(c->target, "in /etc/sysctl.d");
+				CSET(c->reason, "systemd-sysctl reads /etc/sysctl.conf only through "
+				     "/etc/sysctl.d/99-sysctl.conf; without the link these keys are not set at boot");
+				CSET(c->evidence, "%s has %d key%s (first at line %d); no %s", conf, keys,
+				     keys > 1 ? "s" : "", first, link);
+				CSET(c->fix, "move them to /etc/sysctl.d/ (qps-tune apply --persist writes %s)",
+				     SYSCTLD_OURS);
+			}
+		}
 	}
 	if (a->tuner[0]) {
 		c = report_add(a->rep, "PERS-004", "med", CHK_INFO, "other tuners");

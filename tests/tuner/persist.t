@@ -5,7 +5,7 @@
 # Audit --root reads the persisted configuration: removed keys (PORT-005),
 # shadowing (PERS-002), runtime vs boot value (PERS-001, initial netns only).
 . "$(dirname "$0")/../lib.sh"
-plan 18
+plan 19
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -52,6 +52,15 @@ is "$(jq -r '.checks[] | select(.id=="PORT-005") | .key' "$T/a.json")" "net.ipv4
 like "$(jq -r '.checks[] | select(.id=="PERS-002") | .evidence' "$T/a.json")" \
 	'/etc/sysctl.d/50-old.conf:2 sets 1024, overridden by /usr/lib/sysctl.d/60-vendor.conf:1 = 8192' \
 	"PERS-002: shadowed value, in systemd-sysctl order"
+printf '# Debian 13 style: nothing links this file into sysctl.d\nvm.swappiness = 10\n' > "$R/etc/sysctl.conf"
+"$QPS_TUNE" audit --root "$R" --json > "$T/a.json"
+if [ "$(jq -r .host.initial_netns "$T/a.json")" = true ]; then
+	is "$(jq -r '.checks[] | select(.id=="PERS-003") | .evidence' "$T/a.json")" \
+		"$R/etc/sysctl.conf has 1 key (first at line 2); no $R/etc/sysctl.d/99-sysctl.conf" \
+		"PERS-003: keys in /etc/sysctl.conf that nothing applies at boot"
+else
+	skip "not in the initial network namespace" "PERS-003: keys in /etc/sysctl.conf that nothing applies at boot"
+fi
 if [ "$(jq -r .host.initial_netns "$T/a.json")" = true ]; then
 	is "$(jq -r '.checks[] | select(.id=="PERS-001" and .key=="net.core.somaxconn") | .evidence' "$T/a.json" | sed 's/runtime [0-9]*; //')" \
 		"at boot 8192 ($R/usr/lib/sysctl.d/60-vendor.conf:1)" "PERS-001 compares runtime with the boot value"
