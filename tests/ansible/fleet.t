@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fleet.t - the Ansible role and playbooks against a real fleet on this machine:
-# hosts h1 h2 h3 (group fleet) and h4 (group broken: /proc/sys read-only for
-# its SSH sessions), each a network namespace with its own sshd on a private
-# bridge, reached by ansible-playbook over SSH with a key made here. Every
+# hosts h1 h2 h3 (group fleet), h4 (group broken: /proc/sys read-only for
+# its SSH sessions) and h5 (group missing: qps_tune_bin points nowhere), each
+# a network namespace with its own sshd on a private bridge, reached by ansible-playbook over SSH with a key made here. Every
 # sysctl is checked inside the host's namespace with sysctl(8), never with
 # qps-tune. Everything is torn down on exit, also on failure.
 #
@@ -24,7 +24,7 @@ fi
 for t in ansible-playbook /usr/sbin/sshd ssh-keygen jq dpkg-deb; do
 	command -v "$t" >/dev/null || { plan 1; fail "fleet" "'$t' is missing (make deps)"; done_testing; }
 done
-plan 62
+plan 61
 
 T=$(mktemp -d /tmp/qps-ansible.XXXXXX)
 chmod 755 "$T"
@@ -56,11 +56,11 @@ fi
 DEB_VERSION=$(dpkg-deb -f "$T/deb/qps-tune.deb" Version)
 
 # ---- the fleet
-if ! fleet_up h4 h1 h2 h3 >"$T/fleet-up.log" 2>&1; then
-	fail "fleet of 4 namespaces with sshd is up" "$(cat "$T/fleet-up.log")"
+if ! fleet_up h4 h1 h2 h3 h5 >"$T/fleet-up.log" 2>&1; then
+	fail "fleet of 5 namespaces with sshd is up" "$(cat "$T/fleet-up.log")"
 	skip_rest "no fleet"
 fi
-pass "fleet of 4 namespaces with sshd is up (10.231.x.0/24, bridge $FLEET_BR)"
+pass "fleet of 5 namespaces with sshd is up (10.231.x.0/24, bridge $FLEET_BR)"
 fleet_ro_sysctl h4 || fail "h4 restarted with a read-only /proc/sys"
 
 ns_sysctl() { ip netns exec "$(fleet_ns "$1")" sysctl -n "$2"; }
@@ -68,8 +68,8 @@ ns_set() { ip netns exec "$(fleet_ns "$1")" sysctl -qw "$2=$3"; }
 snap() { ip netns exec "$(fleet_ns "$1")" sysctl -a 2>/dev/null | grep '^net\.' | grep -vE 'conntrack_count|stable_secret'; }
 
 # original values, different on every host, all below the profile's targets
-declare -A SOMAX=([h1]=128 [h2]=256 [h3]=512 [h4]=1024)
-for h in h1 h2 h3 h4; do
+declare -A SOMAX=([h1]=128 [h2]=256 [h3]=512 [h4]=1024 [h5]=2048)
+for h in h1 h2 h3 h4 h5; do
 	ns_set "$h" net.core.somaxconn "${SOMAX[$h]}"
 	ns_set "$h" net.ipv4.tcp_max_syn_backlog 256
 	ns_set "$h" net.ipv4.tcp_fin_timeout 60
@@ -117,6 +117,14 @@ all:
 EOF
 	hostvars h4
 	cat <<EOF
+    missing:
+      hosts:
+EOF
+	hostvars h5
+	cat <<EOF
+          qps_tune_bin: /nonexistent/qps-tune
+EOF
+	cat <<EOF
     fleet:
       hosts:
 EOF
@@ -161,10 +169,11 @@ same_as_before() {  # HOSTS...: every net.* sysctl equals its snapshot
 }
 
 # ---- the SSH sessions land in each host's namespace
+out=$(timeout 120 ansible -i "$T/hosts.yml" all -o -m ansible.builtin.command -a 'readlink /proc/self/ns/net' 2>&1)
 same=""
-for h in h1 h2 h3 h4; do
+for h in h1 h2 h3 h4 h5; do
 	want=$(ip netns exec "$(fleet_ns "$h")" readlink /proc/self/ns/net)
-	got=$(timeout 60 ansible -i "$T/hosts.yml" "$h" -o -m ansible.builtin.command -a 'readlink /proc/self/ns/net' 2>&1 | grep -o 'net:\[[0-9]*\]')
+	got=$(printf '%s\n' "$out" | grep "^$h " | grep -o 'net:\[[0-9]*\]')
 	[ "$got" = "$want" ] || same="$same $h:got '$got' want '$want'"
 done
 is "$same" "" "ansible reaches every host over SSH, inside its own network namespace"
@@ -180,10 +189,8 @@ if $INSTALL; then
 	if [ "$RC" = 0 ]; then pass "install: the .deb from the controller installs"; else fail "install: the .deb from the controller installs" "$(show_log)"; fi
 	is "$(dpkg-query -W -f='${Version}' qps-tune 2>/dev/null)" "$DEB_VERSION" "install: package version $DEB_VERSION installed"
 	like "$(recap_all changed h1 h2 h3)" "=1" "install: reported changed on the host that installed it"
-	play install2 apply.yml -e qps_tune_action=install -l fleet
-	is "$(recap_all changed h1 h2 h3)" "h1=0 h2=0 h3=0" "install again: changed=0 on every host"
 else
-	for n in 1 2 3 4 5 6; do skip "qps-tune package already installed on this machine or QPS_FLEET_NO_INSTALL set" "install step $n"; done
+	for n in 1 2 3 4 5; do skip "qps-tune package already installed on this machine or QPS_FLEET_NO_INSTALL set" "install step $n"; done
 fi
 
 # ---- check mode + diff: reports what would change, changes nothing
@@ -245,16 +252,17 @@ play apply2 apply.yml --diff -l fleet
 is "$RC" 0 "apply again succeeds"
 is "$(recap_all changed h1 h2 h3)" "h1=0 h2=0 h3=0" "apply again: changed=0 on every host"
 
-play audit1 audit.yml -l fleet
-is "$RC" 0 "audit after apply succeeds"
-is "$(jq -r '[.hosts[] | .failing[] | select(.key == "net.core.somaxconn" or .key == "net.ipv4.tcp_max_syn_backlog")] | length' "$J" 2>&1)" 0 \
+# audit after apply, with h5 (no qps-tune there) in the play: an error row in
+# the report, not a crash, and the report is still written
+play audit1 audit.yml -l fleet,missing
+is "$RC" 2 "audit after apply, with h5 lacking qps-tune: exits 2"
+is "$(recap_all failed h1 h2 h3 h5)" "h1=0 h2=0 h3=0 h5=1" "audit: only h5 failed (after the report was written)"
+is "$(jq -r '[.hosts.h1.status, .hosts.h2.status, .hosts.h3.status] | map(select(. == "clean" or . == "drift")) | length' "$J" 2>&1) $(jq -r .hosts.h5.status "$J" 2>&1)" \
+	"3 error" "fleet report: h1-h3 audited, h5 listed as error"
+like "$(jq -r '.hosts.h5.error' "$J" 2>&1)" "qps-tune not found at '/nonexistent/qps-tune'" "fleet report: the error says what is missing"
+is "$(jq -r '[.hosts[] | (.failing // [])[] | select(.key == "net.core.somaxconn" or .key == "net.ipv4.tcp_max_syn_backlog")] | length' "$J" 2>&1)" 0 \
 	"fleet report after apply: no somaxconn/syn_backlog failure left"
-
-# an audit on a host without qps-tune is an error row in the report, not a crash
-play audit-err audit.yml -l fleet -e qps_tune_bin=/nonexistent/qps-tune
-is "$RC" 2 "audit with the binary missing: exits 2"
-is "$(jq -r '[.hosts[] | .status] | join(" ")' "$J" 2>&1)" "error error error" "fleet report: hosts without qps-tune are listed as error"
-like "$(jq -r '.hosts.h1.error' "$J" 2>&1)" "qps-tune not found at '/nonexistent/qps-tune'" "fleet report: the error says what is missing"
+like "$(cat "$T/reports/fleet-audit.txt")" "^h5 +error +- +- +qps-tune not found" "fleet-audit.txt: h5's row shows the error"
 
 # ---- probe: a parseable report from every host, on the controller
 play probe probe.yml -l fleet
@@ -285,7 +293,7 @@ is "$(recap_all ok h1 h2 h3)" "h1= h2= h3=" "rolling: h1-h3 never ran (no recap 
 is "$(same_as_before h1 h2 h3 h4)" "" "rolling: every host unchanged"
 
 # same without the broken host: batches 1, 30%, rest all succeed
-play rolling-ok apply-rolling.yml -l fleet
+play rolling-ok apply-rolling.yml -l fleet -e qps_tune_audit_around_apply=false
 is "$RC" 0 "rolling apply of a healthy fleet succeeds"
 is "$(grep -c '^PLAY \[Apply the qps-tune profile batch by batch\]' "$LOG")" 3 "rolling: three batches (1, 30%, rest)"
 bad=""

@@ -329,19 +329,32 @@ class Runner(object):
         rc, doc, err = self.run(args)
         if err:
             self.fail(err, profile_file_changed=fchanged)
-        n = doc.get('changed', 0) or 0
-        changes = doc.get('changes', []) or []
-        before = ''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('old'))
-                         for c in changes)
-        after = ''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('new'))
-                        for c in changes)
+        # a dry run lists what it would do in "planned" and reports changed 0
+        if doc.get('dry_run'):
+            changes = doc.get('planned', doc.get('changes', [])) or []
+            n = len(changes)
+        else:
+            changes = doc.get('changes', []) or []
+            n = doc.get('changed', len(changes)) or 0
+        values = [c for c in changes if c.get('kind', 'sysctl') != 'file']
+        files = [c for c in changes if c.get('kind') == 'file']
         diff = []
         if fdiff and fchanged:
             diff.append(fdiff)
-        if changes:
-            diff.append(dict(before_header='runtime (before)', after_header='runtime (after)',
-                             before=before, after=after))
-        summary = ['%s: %s -> %s' % (c.get('key'), c.get('old'), c.get('new')) for c in changes]
+        if values:
+            diff.append(dict(
+                before_header='runtime values (before)', after_header='runtime values (after)',
+                before=''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('old'))
+                               for c in values),
+                after=''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('new'))
+                              for c in values)))
+        for c in files:
+            path = c.get('path') or c.get('key')
+            diff.append(dict(before_header=path, after_header=path,
+                             before=c.get('old') or '', after=c.get('new') or ''))
+        summary = ['%s: %s -> %s' % (c.get('key'), c.get('old'), c.get('new')) for c in values] + \
+                  ['%s: %s' % (c.get('path') or c.get('key'), 'written' if c.get('new') else 'removed')
+                   for c in files]
         self.m.exit_json(changed=bool(n > 0 or fchanged), exit_code=rc, apply=doc, diff=diff,
                          summary=summary, profile_file_changed=fchanged,
                          ansible_facts=dict(qps_tune_apply=doc))
