@@ -23,20 +23,21 @@ sleep 0.5
 t0=$(date +%s%N); "$Q" audit --json > "$T/plain.json"; t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000000 )) > "$T/plain.ms"
 ov > "$T/ov0"
-"$Q" audit --sample 3 --json > "$T/sample.json" &
-sleep 0.5
+# keep connecting to the never-accepting backlog-1 listener for the whole window
 python3 -c '
 import socket, time
 cs = []
-for _ in range(20):
-    c = socket.socket(); c.setblocking(False)
-    try: c.connect(("127.0.0.1", 18090))
-    except BlockingIOError: pass
-    cs.append(c)
-time.sleep(3)' &
-wait %2
+for _ in range(25):
+    for _ in range(4):
+        c = socket.socket(); c.setblocking(False)
+        try: c.connect(("127.0.0.1", 18090))
+        except BlockingIOError: pass
+        cs.append(c)
+    time.sleep(0.2)' &
+sleep 0.3
+"$Q" audit --sample 3 --json > "$T/sample.json"
 ov > "$T/ov1"
-kill %1 %3 2>/dev/null
+kill %1 %2 2>/dev/null
 INNER
 unshare -n bash "$T/inner.sh" "$QPS_TUNE" "$T"
 
