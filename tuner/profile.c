@@ -758,6 +758,12 @@ int profile_resolve(struct profile *p, long conns, char *err, size_t err_size)
 			}
 			if (e)
 				PERR("%s: %s: value '%s' out of range", r->origin, r->key, r->value);
+			/* ">= 220" on a key whose minimum is 1024 holds for every value the
+			 * kernel accepts: clamp. Only an unreachable target is an error. */
+			if (k && r->op == OP_GE && r->num < k->min)
+				r->num = k->min;
+			if (k && r->op == OP_LE && r->num > k->max)
+				r->num = k->max;
 			if (k && (r->num < k->min || r->num > k->max))
 				PERR("%s: %s: value %lld out of range [%lld, %lld]", r->origin, r->key,
 				     r->num, k->min, k->max);

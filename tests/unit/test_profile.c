@@ -123,6 +123,8 @@ static const struct {
 	{ "sysctl net.core.somaxconn >= 4096", "not a number", -EINVAL, NULL },
 	{ "sysctl net.ipv4.tcp_congestion_control in bbr,cubic", "cubic", 1, NULL },
 	{ "sysctl net.ipv4.tcp_congestion_control = bbr", "reno", 0, "bbr" },
+	{ "sysctl fs.nr_open >= 5", "1024", 1, NULL },		/* below the key's minimum: clamped, holds */
+	{ "sysctl net.ipv4.tcp_syncookies <= 9", "2", 1, NULL },	/* above the maximum: clamped */
 };
 
 static int write_file(const char *path, const char *text)
