@@ -5,7 +5,8 @@
  * tid & mask; sys_exit finds it there and adds the latency to a per-CPU
  * array slot indexed by the syscall number. Hot-path map work per syscall:
  * two array lookups the verifier inlines, no hash, no locks or atomics.
- * (Task-local storage was measured at ~2x the cost per event here.) The
+ * (Task-local storage measured 264+224 ns per enter+exit here with
+ * kernel.bpf_stats_enabled, this array 216+221, on a 2-vCPU VM.) The
  * array has a slot per possible pid up to 2^20 (pid_max); above that two
  * threads in a syscall at once can share a slot: the older one is then not
  * counted, and counted in "collisions".

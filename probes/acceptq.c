@@ -45,6 +45,7 @@ struct aq_row {
 	bool in_diag;			/* listed by sock_diag at this report */
 	bool at_start;			/* listed at start: drops are a delta */
 	uint32_t start_drops;
+	uint32_t start_queue, start_backlog;
 	bool in_bpf;
 	struct acceptq_val b;		/* BPF aggregate when in_bpf */
 };
@@ -152,6 +153,8 @@ static int collect(struct aq *a, struct aq_row **out)
 			if (a->start[k].cookie == cur[i].cookie) {
 				rows[n].at_start = true;
 				rows[n].start_drops = a->start[k].drops;
+				rows[n].start_queue = a->start[k].queue;
+				rows[n].start_backlog = a->start[k].backlog;
 			}
 		}
 		n++;
@@ -193,6 +196,7 @@ static int collect(struct aq *a, struct aq_row **out)
 }
 
 struct aq_fig {
+	uint32_t peak;			/* BPF's peak, or a deeper queue sock_diag saw */
 	uint64_t drops;			/* this listener's drops in the window */
 	bool drops_exact;
 	uint64_t syn_drops;
@@ -218,7 +222,16 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 	} else {
 		f->syn_drops = f->drops > r->b.ack_overflow_drops ? f->drops - r->b.ack_overflow_drops : 0;
 	}
+	f->peak = r->b.peak;
+	if (r->at_start && r->start_queue > f->peak)
+		f->peak = r->start_queue;
+	if (r->in_diag && r->now.queue > f->peak)
+		f->peak = r->now.queue;
 	f->full_ms = r->b.full_ns / 1e6;
+	/* full when we started and no child queued since (no room was made,
+	 * or it would have been taken): full all along if it still is */
+	if (r->at_start && r->start_queue > r->start_backlog && !r->b.enqueues && f->full_now)
+		f->full_ms = (now - a->t0) / 1e6;
 	if (r->b.full_since_ns) {
 		/* open period: still full now, or at least until the last event */
 		uint64_t end = f->full_now ? now : r->b.last_ns;
@@ -264,7 +277,7 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 		if (r->in_diag)
 			snprintf(queue, sizeof(queue), "%u", r->now.queue);
 		printf("%-24s %-22s %6u %6s %6u %9llu %6llu %9.1f %7llu%s %7llu%s %8llu\n", addr, owner,
-		       r->in_diag ? r->now.backlog : r->b.max_backlog, queue, r->b.peak,
+		       r->in_diag ? r->now.backlog : r->b.max_backlog, queue, f.peak,
 		       (unsigned long long)r->b.enqueues, (unsigned long long)r->b.full_events,
 		       f.full_ms, (unsigned long long)f.drops, f.drops_exact ? " " : "~",
 		       (unsigned long long)f.syn_drops, f.syn_exact ? " " : "~",
@@ -342,12 +355,12 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 			json_uint(&j, "queue", r->now.queue);
 		else
 			json_null(&j, "queue");
-		json_uint(&j, "peak", r->b.peak);
+		json_uint(&j, "peak", f.peak);
 		json_uint(&j, "enqueues", r->b.enqueues);
 		json_uint(&j, "full_events", r->b.full_events);
 		json_bool(&j, "full_now", f.full_now);
 		json_bool(&j, "was_full", f.full_now || r->b.full_events || r->b.full_since_ns ||
-			  r->b.full_periods || f.drops);
+			  r->b.full_periods || f.drops || (r->at_start && r->start_queue > r->start_backlog));
 		json_double(&j, "full_ms", f.full_ms);
 		json_uint(&j, "drops", f.drops);
 		json_bool(&j, "drops_exact", f.drops_exact);
