@@ -305,7 +305,7 @@ static void plan_sysctls(struct plan *p, const struct profile *pr, const struct 
 }
 
 static void plan_nofile(struct plan *p, const struct rule *r, const struct ctx *cx,
-			const struct apply_opts *o, char *limits, size_t lsize)
+			const struct apply_opts *o)
 {
 	long long nr_open = 0;
 	int i;
@@ -365,8 +365,6 @@ static void plan_nofile(struct plan *p, const struct rule *r, const struct ctx *
 			 "*\tsoft\tnofile\t%lld\n*\thard\tnofile\t%lld\n", o->profile, r->num, r->num);
 		snprintf(host, sizeof(host), "/etc/security/limits.d/90-qps-tune.conf");
 		root_path(host, path, sizeof(path));
-		(void)limits;
-		(void)lsize;
 		plan_file(p, path, host, content, r->origin);
 		for (i = 0; i < cx->nsrv; i++) {
 			const struct server *s = &cx->srv[i];
@@ -528,28 +526,25 @@ static void plan_listeners(struct plan *p, const struct ctx *cx, long long somax
 	char sm[32];
 	long long somax_now;
 	bool raising = false;
-	int i, j;
+	int i;
 
 	if (sysctl_read("net.core.somaxconn", sm, sizeof(sm)) < 0)
 		return;
 	somax_now = atoll(sm);
-	for (j = 0; j < p->nch; j++)
-		raising |= p->ch[j].kind == J_SYSCTL && !strcmp(p->ch[j].key, "net.core.somaxconn");
-	{
-		for (i = 0; i < cx->nls; i++) {
-			const struct sd_listener *l = &cx->ls[i];
-			char addr[80], what[200], why[200];
+	for (i = 0; i < p->nch; i++)
+		raising |= p->ch[i].kind == J_SYSCTL && !strcmp(p->ch[i].key, "net.core.somaxconn");
+	for (i = 0; i < cx->nls; i++) {
+		const struct sd_listener *l = &cx->ls[i];
+		char addr[80], what[200], why[200];
 
-			if (!(raising && l->backlog == (uint32_t)somax_now) &&
-			    !(somax_before > 0 && somax_before < somax_now && l->backlog == (uint32_t)somax_before))
-				continue;
-			sockdiag_addr_str(l, addr, sizeof(addr));
-			snprintf(what, sizeof(what), "listener %s (pid %d %s)", addr, (int)l->pid, l->comm);
-			snprintf(why, sizeof(why), "backlog is fixed at listen(): granted %u (the old somaxconn) "
-				 "until the service listens again", l->backlog);
-			(void)j;
-			RESTART(p, what, why);
-		}
+		if (!(raising && l->backlog == (uint32_t)somax_now) &&
+		    !(somax_before > 0 && somax_before < somax_now && l->backlog == (uint32_t)somax_before))
+			continue;
+		sockdiag_addr_str(l, addr, sizeof(addr));
+		snprintf(what, sizeof(what), "listener %s (pid %d %s)", addr, (int)l->pid, l->comm);
+		snprintf(why, sizeof(why), "backlog is fixed at listen(): granted %u (the old somaxconn) "
+			 "until the service listens again", l->backlog);
+		RESTART(p, what, why);
 	}
 }
 
@@ -566,7 +561,7 @@ static int build_plan(struct plan *p, const struct profile *pr, const struct ctx
 		const struct rule *r = &pr->rules[i];
 
 		if (r->kind == RULE_NOFILE)
-			plan_nofile(p, r, cx, o, NULL, 0);
+			plan_nofile(p, r, cx, o);
 		else if (r->kind == RULE_RPS || r->kind == RULE_XPS)
 			plan_rps_xps(p, r, cx);
 		else if (r->kind == RULE_AFFINITY)
