@@ -259,8 +259,12 @@ static void plan_sysctls(struct plan *p, const struct profile *pr, const struct 
 		}
 		host_key = knob_is_host(r->key);
 		if (ok == 1) {
-			if (!pending)
-				SAME(p, J_SYSCTL, r->key, raw, raw, label, r->origin);
+			bool listed = pending != NULL;
+
+			for (j = 0; j < p->nsame && !listed; j++)
+				listed = p->same[j].kind == J_SYSCTL && !strcmp(p->same[j].key, r->key);
+			if (!listed)
+				SAME(p, J_SYSCTL, r->key, raw, raw, r->key, r->origin);
 		} else if (!cx->initial && host_key && !o->host) {
 			char why[200];
 
@@ -279,6 +283,16 @@ static void plan_sysctls(struct plan *p, const struct profile *pr, const struct 
 			free(pending->new_);
 			pending->new_ = xstrdup(want);
 		} else {
+			/* an earlier rule on another field of this key held: now it changes */
+			for (j = 0; j < p->nsame; j++) {
+				if (p->same[j].kind == J_SYSCTL && !strcmp(p->same[j].key, r->key)) {
+					free(p->same[j].old);
+					free(p->same[j].new_);
+					memmove(&p->same[j], &p->same[j + 1], (size_t)(p->nsame - j - 1) * sizeof(p->same[0]));
+					p->nsame--;
+					break;
+				}
+			}
 			CHANGE(p, J_SYSCTL, r->key, raw, want, r->key, r->origin);
 		}
 		if (o->persist && (cx->initial || !host_key || o->host) && po < psize) {
