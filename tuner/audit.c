@@ -1071,12 +1071,25 @@ static void chk_cpu(struct audit *a)
 
 		if (p)
 			avg10 = strtod(p + 6, NULL);
+		char st[512];
+		unsigned long long f[8] = { 0 }, tot = 0;
+		double steal = -1;
+		int k;
+
+		if (procfs_read("/proc/stat", st, sizeof(st)) > 0 &&
+		    sscanf(st, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3], &f[4],
+			   &f[5], &f[6], &f[7]) == 8) {
+			for (k = 0; k < 8; k++)
+				tot += f[k];
+			steal = tot ? 100.0 * (double)f[7] / (double)tot : 0;
+		}
 		c = report_add(a->rep, "CPU-003", "med", CHK_INFO, "CPU pressure");
 		if (c) {
 			CSET(c->current, "some avg10=%.2f%%", avg10);
-			CSET(c->target, "< 10%%");
+			CSET(c->target, "< 10%%, steal < 5%%");
 			CSET(c->reason, "runnable threads waiting for a CPU add queueing delay");
-			CSET(c->evidence, "/proc/pressure/cpu: %.*s", (int)strcspn(buf, "\n"), buf);
+			CSET(c->evidence, "/proc/pressure/cpu: %.*s; /proc/stat steal %.1f%% since boot",
+			     (int)strcspn(buf, "\n"), buf, steal);
 		}
 	}
 }
@@ -1168,6 +1181,56 @@ static void chk_irqs(struct audit *a)
 		CSET(c->target, a->irq ? "irq i on cpu i (irq spread)" : "spread over CPUs");
 		CSET(c->reason, "all queue interrupts on one CPU make it the bottleneck for softirq work");
 		CSET(c->evidence, "%s: %s", nd->name, ev);
+		/* IRQ-002: queue IRQs served by CPUs of another NUMA node than the NIC's */
+		if (numa_nodes() > 1) {
+			char np[PATH_MAX], real[PATH_MAX], nb[32], cl[256];
+			long node = -1;
+			struct cpuset local;
+			int remote = 0;
+
+			if (realpath(netdev_path(nd->name, "device", np, sizeof(np)), real)) {
+				snprintf(np, sizeof(np), "%s/numa_node", real);
+				if (procfs_read(np, nb, sizeof(nb)) < 0) {
+					snprintf(np, sizeof(np), "%s/../numa_node", real);	/* virtio: the PCI parent */
+					if (procfs_read(np, nb, sizeof(nb)) < 0)
+						nb[0] = '\0';
+				}
+				node = nb[0] ? strtol(nb, NULL, 10) : -1;
+			}
+			snprintf(np, sizeof(np), "/sys/devices/system/node/node%ld/cpulist", node);
+			if (node >= 0 && procfs_read(np, cl, sizeof(cl)) > 0 && cpuset_parse_list(cl, &local) == 0) {
+				for (i = 0; i < n; i++) {
+					char ip[96], eff[256];
+					struct cpuset cs;
+					int k;
+
+					snprintf(ip, sizeof(ip), "/proc/irq/%d/effective_affinity_list", irqs[i]);
+					if (procfs_read(ip, eff, sizeof(eff)) < 0 || cpuset_parse_list(eff, &cs))
+						continue;
+					for (k = 0; k < CPUSET_WORDS * 64; k++)
+						if (cpuset_is_set(&cs, k) && !cpuset_is_set(&local, k)) {
+							remote++;
+							break;
+						}
+				}
+				c = report_add(a->rep, "IRQ-002", "med", remote ? CHK_FAIL : CHK_PASS, nd->name);
+				if (c) {
+					c->scope = "device";
+					CSET(c->current, "%d of %d irqs remote", remote, n);
+					CSET(c->target, "on node %ld (cpus %s)", node, cl);
+					CSET(c->reason, "interrupts handled on another NUMA node pay cross-node memory "
+					     "traffic for every packet");
+					CSET(c->evidence, "%s numa_node=%ld (node cpus %s); %s", nd->name, node, cl, ev);
+					CSET(c->fix, "set /proc/irq/N/smp_affinity_list to CPUs of node %ld", node);
+				}
+			}
+		}
+		c = &a->rep->v[a->rep->n - 1];
+		for (i = a->rep->n - 1; i >= 0; i--)
+			if (!strcmp(a->rep->v[i].id, "IRQ-001") && !strcmp(a->rep->v[i].key, nd->name)) {
+				c = &a->rep->v[i];
+				break;
+			}
 		if (a->irq)
 			CSET(c->fix, "qps-tune apply%s (profile rule 'irq spread')%s", a->cx.initial ? "" : " --host",
 			     irqbalance ? "; irqbalance is running: ban those IRQs first" : "");
