@@ -3,7 +3,7 @@
 # purges cleanly. Installs go into a scratch dpkg root (dpkg --root), never into
 # this machine: the maintainer scripts run chrootless with DPKG_ROOT set.
 source "$(dirname "$0")/../lib.sh"
-plan 17
+plan 18
 
 T=$(mktemp -d /tmp/qps-deb.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -38,6 +38,14 @@ is "$(dpkg-deb -c "$deb" | awk '$2 != "root/root"' | wc -l)" 0 "every file is ow
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./lib/systemd/system/qps-server.service >"$T/unit"
 like "$(grep -E '^LimitNOFILE=' "$T/unit")" '^LimitNOFILE=[0-9]{5,}$' "qps-server.service sets LimitNOFILE >= 10000"
 like "$(grep -E '^ExecStart=' "$T/unit")" '^ExecStart=/usr/bin/qps-server' "qps-server.service starts the packaged binary"
+if command -v systemd-analyze >/dev/null; then
+	# the unit as systemd reads it, with ExecStart pointed at the built binary
+	mkdir -p "$T/unitcheck"
+	sed "s|^ExecStart=/usr/bin/qps-server|ExecStart=$QPS_SERVER|" "$T/unit" >"$T/unitcheck/qps-server.service"
+	is "$(systemd-analyze verify --man=no "$T/unitcheck/qps-server.service" 2>&1)" "" "systemd-analyze verify: no warning"
+else
+	skip "systemd-analyze not installed" "systemd-analyze verify"
+fi
 
 # scratch dpkg database
 mkdir -p "$S/var/lib/dpkg/info" "$S/var/lib/dpkg/updates"

@@ -226,8 +226,16 @@ while IFS= read -r l; do diag "  $l"; done <"$T/reports/fleet-audit.txt"
 play apply apply.yml --diff -l fleet,broken
 is "$RC" 2 "apply with a broken host: ansible-playbook exits 2"
 is "$(recap_all failed h1 h2 h3 h4)" "h1=0 h2=0 h3=0 h4=1" "apply: only h4 failed"
-like "$(grep -A60 'fatal: \[h4\]' "$LOG" | grep -A4 -m1 '^ *msg:' | tr -s ' \n' '  ' | sed "s/''/'/g")" "qps-tune apply failed on this host \(exit 1\): .*(Read-only|read-only|Permission denied|EROFS)" \
-	"apply: h4 fails with qps-tune's own message"
+# the value of msg: in HOST's "fatal:" block of $LOG, YAML-folded lines joined
+fatal_msg() {
+	awk -v h="fatal: [$1]" 'index($0, h) == 1 { on = 1; next }
+		on && /^    msg: / { m = 1; sub(/^    msg: /, ""); out = $0; next }
+		on && m && /^        / { sub(/^ +/, ""); out = out " " $0; next }
+		m { print out; exit }' "$LOG" | sed "s/^['\"]//; s/['\"]\$//; s/''/'/g"
+}
+like "$(fatal_msg h4)" "qps-tune apply failed on this host \(exit 1\): .*cannot write '/proc/sys/net/core/somaxconn': Read-only file system" \
+	"apply: h4 fails with a clear message (qps-tune's own)"
+diag "h4: $(fatal_msg h4)"
 task_hosts() {  # task_hosts TASK-NAME STATUS: hosts with that status in that task, in $LOG
 	awk -v t="TASK [qps_tune : $1]" 'index($0, "TASK [") == 1 { on = index($0, t) == 1; next } on' "$LOG" |
 		grep -oE "^$2: \[[^]]+\]" | grep -oE '\[[^]]+\]' | tr -d '[]' | sort | tr '\n' ' ' | sed 's/ $//'

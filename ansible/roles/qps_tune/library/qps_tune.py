@@ -241,7 +241,15 @@ class Runner(object):
         if not what:
             what = err.strip().splitlines()[-1] if err.strip() else \
                 ('no JSON on stdout' if doc is None else 'unexpected output')
+        # the JSON error may be a summary ("2 errors in the plan"): add the
+        # lines qps-tune printed about each cause
+        details = [l[len('qps-tune: '):] if l.startswith('qps-tune: ') else l
+                   for l in err.strip().splitlines() if l.strip()]
+        details = [d for d in details if d != what][:6]
         msg = "qps-tune %s failed on this host (exit %d): %s" % (args[0], rc, what)
+        if details:
+            msg += ' (' + '; '.join(details) + ')'
+
         return rc, doc, dict(msg=msg, exit_code=rc, cmd=cmd, stderr=err, stdout=out)
 
     def fail(self, info, **extra):
