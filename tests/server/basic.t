@@ -3,7 +3,7 @@
 # --help and the start-up line, against the real binary on 127.0.0.1.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 25
+plan 26
 
 start_server --workers 2
 
@@ -132,6 +132,27 @@ print(sum(r.status == 200 for r in got))
 EOF
 )
 is "$out" "20" "pipelining: requests split across 7-byte sends"
+
+out=$(py <<'EOF'
+import os, httpc, time, socket, threading
+p = int(os.environ["PORT"])
+# 20,000 pipelined requests while the client does not read: the server's
+# output backs up (partial writes, pending output), then drains in order
+N = 20000
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+s.connect(("127.0.0.1", p))
+data = b"".join(b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n" % (b"plaintext" if i % 2 == 0 else b"json") for i in range(N))
+t = threading.Thread(target=s.sendall, args=(data,)); t.start()
+time.sleep(1.0)
+rd = httpc.Reader(s); bad = 0
+for i in range(N):
+    r = rd.response()
+    bad += r.body != (b"Hello, World!" if i % 2 == 0 else b'{"message":"Hello, World!"}')
+t.join()
+print(bad)
+EOF
+)
+is "$out" "0" "backpressure: 20000 pipelined requests to a slow reader, all in order"
 
 out=$(py <<'EOF'
 import os, httpc, socket, time
