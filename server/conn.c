@@ -1121,18 +1121,22 @@ static void conn_start(struct worker *w, int fd)
 	c->tkind = TL_NONE;
 	w->nconns++;
 	METRIC_ADD(w->m.accepted, 1);
-	if (w->cfg->nodelay)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	timer_arm(w, c, TL_HEADER);
 	if (w->cfg->defer_accept) {
 		/* TCP_DEFER_ACCEPT: the request is (almost always) already
-		 * here; answer it before paying for epoll_ctl at all */
+		 * here; answer it before paying for epoll_ctl at all - and a
+		 * one-request connection is done before it needs TCP_NODELAY */
 		c->flags |= CF_READABLE;
 		w->ev_start_ns = mono_ns();
 		conn_drive(w, c);
 		if (c->state == C_FREE)
 			return;
 	}
+	/* one write per batch: Nagle could only delay a batch sent while the
+	 * previous one is unacknowledged (pipelining), but then by up to the
+	 * peer's delayed-ACK time */
+	if (w->cfg->nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ev_add(w->ev, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, (uint64_t)fd) < 0) {
 		conn_close(w, c);
 		return;
