@@ -268,8 +268,12 @@ static void plan_sysctls(struct plan *p, const struct profile *pr, const struct 
 		} else if (!cx->initial && host_key && !o->host) {
 			char why[200];
 
-			snprintf(why, sizeof(why), "host-wide key (wants %s %s, is %s); run with --host to set it",
-				 rule_op_str(r->op), r->resolved, folded);
+			if (knob_scope(r->key) == KNOB_GLOBAL)
+				snprintf(why, sizeof(why), "host-wide key (wants %s %s, is %s); run with --host to set it",
+					 rule_op_str(r->op), r->resolved, folded);
+			else
+				snprintf(why, sizeof(why), "host-wide key, read-only in this network namespace (wants "
+					 "%s %s, is %s); set it on the host", rule_op_str(r->op), r->resolved, folded);
 			NA(p, label, why);
 			continue;
 		} else if (access(path, W_OK) != 0) {
