@@ -341,7 +341,7 @@ static void chk_listeners(struct audit *a)
 			return;
 		c->scope = "listener";
 		CSET(c->current, "backlog %u", l->backlog);
-		CSET(c->target, "> somaxconn-capped");
+		CSET(c->target, "not capped by somaxconn");
 		CSET(c->reason, "listen() caps the backlog at somaxconn at listen() time; raising "
 		     "somaxconn later does not grow it");
 		CSET(c->evidence, "%s %s granted backlog (Send-Q) %u, queue (Recv-Q) %u, somaxconn %lld",
@@ -597,7 +597,12 @@ static void chk_fds(struct audit *a)
 			CSET(c->evidence, "/proc/%d/limits Max open files soft=%llu hard=%llu; %d open; "
 			     "target %lld (%s, conns %ld)", (int)s->pid, soft, hard, nfd, target,
 			     a->nofile->origin, a->conns);
-			if (s->unit[0])
+			if (hard < (unsigned long long)target && !has_cap(24))
+				CSET(c->fix, "raise it where %s starts (%s); the running process's hard limit "
+				     "%llu is below the target and raising it needs CAP_SYS_RESOURCE", s->comm,
+				     s->unit[0] ? "LimitNOFILE= drop-in: qps-tune apply --persist" : "ulimit -n / LimitNOFILE=",
+				     hard);
+			else if (s->unit[0])
 				CSET(c->fix, "LimitNOFILE=%lld in a drop-in for %s (qps-tune apply --persist), "
 				     "then restart it; or qps-tune apply --pid %d for the running process",
 				     target, s->unit, (int)s->pid);
