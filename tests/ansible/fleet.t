@@ -24,7 +24,7 @@ fi
 for t in ansible-playbook /usr/sbin/sshd ssh-keygen jq dpkg-deb; do
 	command -v "$t" >/dev/null || { plan 1; fail "fleet" "'$t' is missing (make deps)"; done_testing; }
 done
-plan 61
+plan 62
 
 T=$(mktemp -d /tmp/qps-ansible.XXXXXX)
 chmod 755 "$T"
@@ -283,7 +283,9 @@ for h in h1 h2 h3; do
 done
 is "$bad" "" "probe: each host's acceptq report fetched and parses (schema qps-tune.probe.acceptq/N)"
 
-# ---- rollback: every original value back
+# ---- rollback: check mode changes nothing, then every original value back
+play rollback-check rollback.yml --check -l fleet
+is "$RC $(ns_sysctl h2 net.core.somaxconn) $(ls "$T/h2/etc" 2>&1)" "0 16384 ansible-h2.profile" "rollback --check changes nothing"
 play rollback rollback.yml --diff -l fleet
 is "$RC" 0 "rollback succeeds"
 is "$(same_as_before h1 h2 h3)" "" "rollback: every net.* sysctl back to its original value on every host"
