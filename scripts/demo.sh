@@ -34,7 +34,7 @@ POOR_NOFILE=1024	# the classic `ulimit -n`
 LOAD_CONNS=32		# closed-loop clients, a new connection per request
 LOAD_BURST=2000		# clients that connect at once, then 1 request/s each
 TIMEOUT_MS=3000		# connect and response deadlines (a SYN retransmit comes at 1 s)
-WORKERS=${DEMO_WORKERS:-1}	# one server core, the load generator on the other
+WORKERS=${DEMO_WORKERS:-2}	# server worker threads (DEMO_WORKERS=N)
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -203,7 +203,7 @@ say "qps-tune demo: the 1k -> 10k requests/s story, measured"
 say "  Everything runs in the throwaway network namespace '$NS' (loopback only):"
 say "  its net.* sysctls are its own, so the host's settings are never touched."
 say "  Load, the same in every run ($LOAD_S s): $LOAD_DESC."
-say "  qps-server runs $WORKERS worker(s); qps-load (one thread) takes the other CPU."
+say "  qps-server runs $WORKERS worker thread(s), qps-load one thread, on this machine's $(nproc) CPU(s)."
 
 ip netns add "$NS" || die "cannot create network namespace '$NS'"
 NS_MADE=1
