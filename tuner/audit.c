@@ -485,52 +485,87 @@ static void chk_reuseport(struct audit *a)
 
 /* ---- descriptors */
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* LimitNOFILE= of @unit as systemd resolves it: the unit file from the first
+ * directory that has it (/etc > /run > /usr/lib > /lib), then every drop-in
+ * UNIT.d/NAME.conf in file-name order (a name in an earlier directory masks the
+ * same name in a later one); the last assignment wins. */
 static void read_unit_limit(const char *unit, char *out, size_t size, char *src, size_t src_size)
 {
 	static const char *const unit_dirs[] = { "/etc/systemd/system", "/run/systemd/system",
 						 "/usr/lib/systemd/system", "/lib/systemd/system" };
-	char path[PATH_MAX], line[512];
+	char path[PATH_MAX], rel[PATH_MAX], line[512], *names[64], *srcs[64];
+	int n = 0, i, k;
 	size_t d;
+	FILE *f;
 
 	out[0] = src[0] = '\0';
 	for (d = 0; d < sizeof(unit_dirs) / sizeof(unit_dirs[0]); d++) {
-		char dir[PATH_MAX], rel[PATH_MAX];
-		struct dirent *de;
-		DIR *dd;
-		FILE *f;
-
-		/* unit file, then its drop-ins (later drop-ins win) */
 		snprintf(rel, sizeof(rel), "%s/%s", unit_dirs[d], unit);
 		f = fopen(root_path(rel, path, sizeof(path)), "r");
-		if (f) {
-			while (fgets(line, sizeof(line), f))
-				if (!strncmp(line, "LimitNOFILE=", 12)) {
-					snprintf(out, size, "%.*s", (int)strcspn(line + 12, "\n"), line + 12);
-					snprintf(src, src_size, "%s", rel);
-				}
-			fclose(f);
-		}
-		snprintf(rel, sizeof(rel), "%s/%s.d", unit_dirs[d], unit);
-		dd = opendir(root_path(rel, dir, sizeof(dir)));
-		if (!dd)
+		if (!f)
 			continue;
-		while ((de = readdir(dd))) {
-			char fp[PATH_MAX];
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "LimitNOFILE=", 12)) {
+				snprintf(out, size, "%.*s", (int)strcspn(line + 12, "\n"), line + 12);
+				snprintf(src, src_size, "%s", rel);
+			}
+		fclose(f);
+		break;
+	}
+	for (d = 0; d < sizeof(unit_dirs) / sizeof(unit_dirs[0]); d++) {
+		struct dirent *de;
+		DIR *dd;
 
-			if (!strstr(de->d_name, ".conf"))
+		snprintf(rel, sizeof(rel), "%s/%s.d", unit_dirs[d], unit);
+		dd = opendir(root_path(rel, path, sizeof(path)));
+		while (dd && (de = readdir(dd)) && n < 64) {
+			size_t len = strlen(de->d_name);
+
+			if (len < 6 || strcmp(de->d_name + len - 5, ".conf"))
 				continue;
-			snprintf(fp, sizeof(fp), "%s/%s", dir, de->d_name);
-			f = fopen(fp, "r");
-			if (!f)
+			for (i = 0; i < n && strcmp(names[i], de->d_name); i++)
+				;
+			if (i < n)
+				continue;	/* masked by an earlier directory */
+			names[n] = strdup(de->d_name);
+			if (asprintf(&srcs[n], "%s/%s", rel, de->d_name) < 0)
+				srcs[n] = NULL;
+			if (!names[n] || !srcs[n]) {
+				free(names[n]);
+				free(srcs[n]);
 				continue;
-			while (fgets(line, sizeof(line), f))
-				if (!strncmp(line, "LimitNOFILE=", 12)) {
-					snprintf(out, size, "%.*s", (int)strcspn(line + 12, "\n"), line + 12);
-					snprintf(src, src_size, "%s/%s", rel, de->d_name);
-				}
-			fclose(f);
+			}
+			n++;
 		}
-		closedir(dd);
+		if (dd)
+			closedir(dd);
+	}
+	/* sort names, keeping each one's source path alongside */
+	for (i = 1; i < n; i++)
+		for (k = i; k > 0 && cmp_str(&names[k - 1], &names[k]) > 0; k--) {
+			char *t = names[k], *u = srcs[k];
+
+			names[k] = names[k - 1];
+			srcs[k] = srcs[k - 1];
+			names[k - 1] = t;
+			srcs[k - 1] = u;
+		}
+	for (i = 0; i < n; i++) {
+		f = fopen(root_path(srcs[i], path, sizeof(path)), "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "LimitNOFILE=", 12)) {
+				snprintf(out, size, "%.*s", (int)strcspn(line + 12, "\n"), line + 12);
+				snprintf(src, src_size, "%s", srcs[i]);
+			}
+		if (f)
+			fclose(f);
+		free(names[i]);
+		free(srcs[i]);
 	}
 }
 
