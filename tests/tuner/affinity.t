@@ -28,7 +28,8 @@ q() { cat /sys/class/net/v0/queues/rx-0/rps_cpus /sys/class/net/v0/queues/tx-0/x
 	/sys/class/net/v0/queues/tx-1/xps_cpus | tr '\n' ' '; }
 taskset -c 0 prlimit --nofile=1024:8192 sleep 60 &
 child=$!
-sleep 0.2
+# taskset and prlimit exec into sleep once affinity and limits are set
+for _ in $(seq 200); do [ "$(cat /proc/$child/comm 2>/dev/null)" = sleep ] && break; sleep 0.02; done
 echo "$child" > "$T/child"
 q > "$T/q0"
 "$Q" audit --profile "$T/aff.profile" --pid "$child" --json > "$T/a0.json"; echo $? > "$T/a0.rc"

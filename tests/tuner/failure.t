@@ -73,7 +73,7 @@ nofile >= 65536
 P
 prlimit --nofile=1024:4096 sleep 60 &
 child=$!
-sleep 0.2
+for _ in $(seq 200); do [ "$(cat /proc/$child/comm 2>/dev/null)" = sleep ] && break; sleep 0.02; done
 nocap=()
 if [ $(( 0x$(awk '/CapEff/{print $2}' /proc/self/status) >> 24 & 1 )) = 1 ]; then
 	nocap=(setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource)
@@ -89,7 +89,7 @@ kill "$child" 2>/dev/null
 # 5. concurrent runs are locked out
 mkdir -p "$T/st5"
 flock "$T/st5" sleep 3 &
-sleep 0.3
+for _ in $(seq 200); do flock -n "$T/st5" true || break; sleep 0.02; done
 unshare -n "$QPS_TUNE" apply --state-dir "$T/st5" > /dev/null 2> "$T/e5"
 is "$?" 1 "a second concurrent apply exits 1"
 like "$(cat "$T/e5")" 'another qps-tune apply or rollback holds the lock' "and says why"

@@ -10,16 +10,17 @@ unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privil
 command -v python3 >/dev/null || skip_rest "python3 not installed"
 
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cat > "$T/inner.sh" <<'INNER'
 set -u
 Q=$1 T=$2
 ov() { awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat; }
 ip link set lo up
 python3 -c '
-import socket, time
-s = socket.socket(); s.bind(("127.0.0.1", 18090)); s.listen(1); time.sleep(20)' &
-sleep 0.5
+import socket, time, sys
+s = socket.socket(); s.bind(("127.0.0.1", 18090)); s.listen(1)
+open(sys.argv[1], "w").close(); time.sleep(20)' "$T/ready" &
+for _ in $(seq 200); do [ -e "$T/ready" ] && break; sleep 0.05; done
 t0=$(date +%s%N); "$Q" audit --json > "$T/plain.json"; t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000000 )) > "$T/plain.ms"
 ov > "$T/ov0"

@@ -16,8 +16,8 @@ Q=$1 T=$2
 sysctl -qw net.core.somaxconn=1000
 unshare -n sh -c 'sysctl -qw net.core.somaxconn=128; exec sleep 30' &
 pid=$!
-for _ in $(seq 50); do [ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
-sleep 0.1
+# the child execs sleep after setting its somaxconn
+for _ in $(seq 200); do [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ] && break; sleep 0.02; done
 echo "$pid" > "$T/pid"
 stat -Lc %i /proc/$pid/ns/net > "$T/child-ns"
 "$Q" audit --pid "$pid" --conns 100 --json > "$T/a.json"; echo $? > "$T/a.rc"
