@@ -21,7 +21,12 @@ done
 
 T=$(mktemp -d)
 R=$T/root
-trap 'kill $(jobs -p) 2>/dev/null; sleep 0.2; rmdir "$CG" 2>/dev/null; rm -rf "$T"' EXIT
+cleanup() {
+	kill $(jobs -p) 2>/dev/null
+	for _ in $(seq 100); do rmdir "$CG" 2>/dev/null && break; sleep 0.02; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
 mkdir -p "$R/usr/lib/systemd/system"
 printf '[Service]\nExecStart=/usr/bin/python3\nLimitNOFILE=2048\n' > "$R/usr/lib/systemd/system/$UNIT"
 cat > "$T/inner.sh" <<'INNER'
