@@ -867,6 +867,8 @@ static int body_consume(struct worker *w, struct conn *c)
 		c->body_left -= n;
 		return c->body_left == 0;
 	}
+	if (avail == 0)
+		return 0;
 	ssize_t n = http_chunked_feed(&c->chunk, c->rbuf + c->rpos, avail);
 
 	if (n < 0) {
