@@ -3,7 +3,7 @@
 # --help and the start-up line, against the real binary on 127.0.0.1.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 26
+plan 27
 
 start_server --workers 2
 
@@ -220,4 +220,13 @@ taskset -c 0 "$QPS_SERVER" --listen "127.0.0.1:$PORT2" 2>"$TMPD/one.log" &
 p2=$!; wait_port "$PORT2" 10
 kill -TERM $p2; wait $p2
 like "$(head -1 "$TMPD/one.log")" " 1 workers \(usable CPUs 1: allowed 0," "affinity mask limits the default worker count"
+
+# --pin: each worker thread bound to one allowed CPU (the main thread is not)
+ncpu=$(nproc)
+PORT3=$(free_port)
+"$QPS_SERVER" --listen "127.0.0.1:$PORT3" --pin --workers "$ncpu" 2>"$TMPD/pin.log" &
+p3=$!; wait_port "$PORT3" 10
+pinned=$(for t in /proc/$p3/task/*; do awk '/^Cpus_allowed_list/ { print $2 }' "$t/status"; done | sort | uniq -c | awk '$2 ~ /^[0-9]+$/ { n++ } END { print n + 0 }')
+kill -TERM $p3; wait $p3
+is "$pinned" "$ncpu" "--pin: $ncpu worker threads each on its own single CPU"
 done_testing
