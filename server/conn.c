@@ -652,7 +652,8 @@ static uint32_t query_u32(const char *t, size_t len, const char *key, uint32_t m
 static int open_beneath(int root, const char *path)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+		/* O_NONBLOCK: a FIFO under the root must not block the worker */
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	char comp[256];
@@ -676,7 +677,7 @@ static int open_beneath(int root, const char *path)
 		}
 		memcpy(comp, p, n);
 		comp[n] = 0;
-		fd = openat(dfd, comp, (s ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY) |
+		fd = openat(dfd, comp, (s ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY | O_NONBLOCK) |
 			    O_NOFOLLOW | O_CLOEXEC);
 		close(dfd);
 		if (!s || fd < 0)

@@ -4,7 +4,7 @@
 # ever leaves the root.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 21
+plan 22
 
 ROOT=$TMPD/www
 mkdir -p "$ROOT/sub" "$TMPD/outside"
@@ -46,6 +46,8 @@ done
 
 is "$(curl -s -o /dev/null -w '%{http_code}' "$U/static/nope.txt")" "404" "missing file: 404"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$U/static/sub")" "404" "directory: 404"
+mkfifo "$ROOT/fifo"
+is "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$U/static/fifo")" "404" "FIFO: 404 at once (opening it must not block the worker)"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$U/static/a%00b")" "400" "encoded NUL: 400"
 
 # pipelined: a file between two small responses keeps the order
