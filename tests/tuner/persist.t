@@ -61,10 +61,10 @@ if [ "$(jq -r .host.initial_netns "$T/a.json")" = true ]; then
 else
 	skip "not in the initial network namespace" "PERS-003: keys in /etc/sysctl.conf that nothing applies at boot"
 fi
-if [ "$(jq -r .host.initial_netns "$T/a.json")" = true ]; then
+if [ "$(jq -r .host.initial_netns "$T/a.json")" = true ] && [ "$(cat /proc/sys/net/core/somaxconn)" -ge 4096 ]; then
 	is "$(jq -r '.checks[] | select(.id=="PERS-001" and .key=="net.core.somaxconn") | .evidence' "$T/a.json" | sed 's/runtime [0-9]*; //')" \
 		"at boot 8192 ($R/usr/lib/sysctl.d/60-vendor.conf:1)" "PERS-001 compares runtime with the boot value"
 else
-	skip "not in the initial network namespace" "PERS-001 compares runtime with the boot value"
+	skip "not in the initial network namespace, or its somaxconn is below the profile" "PERS-001 compares runtime with the boot value"
 fi
 done_testing
