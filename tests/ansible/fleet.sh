@@ -155,10 +155,27 @@ fleet_ro_sysctl() {
 }
 
 fleet_down() {
-	local h i=0
+	local h i=0 ns pids
 	for h in "${FLEET_HOSTS[@]}"; do
 		[ -n "$FLEET_DIR" ] && _fleet_stop_sshd "$h"
 	done
+	# everything still running in a host's namespace was started by this
+	# fleet: the SSH sessions sshd forked (ansible's ControlPersist keeps them
+	# open) and whatever they run. End them while the links still exist, so
+	# the controller's ssh masters see the connection close and exit too.
+	for h in "${FLEET_HOSTS[@]}"; do
+		ns=$(fleet_ns "$h")
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] && kill $pids 2>/dev/null
+	done
+	for i in $(seq 40); do
+		pids=""
+		for h in "${FLEET_HOSTS[@]}"; do pids="$pids$(ip netns pids "$(fleet_ns "$h")" 2>/dev/null)"; done
+		[ -z "$pids" ] && break
+		[ "$i" = 30 ] && kill -KILL $pids 2>/dev/null
+		sleep 0.1
+	done
+	i=0
 	for h in "${FLEET_HOSTS[@]}"; do
 		i=$((i + 1))
 		ip link del "${FLEET_PREFIX}v$i" 2>/dev/null

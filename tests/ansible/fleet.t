@@ -30,8 +30,10 @@ T=$(mktemp -d /tmp/qps-ansible.XXXXXX)
 chmod 755 "$T"
 FLEET_DIR=$T/fleet
 PKG_INSTALLED_BEFORE=$(dpkg-query -W -f='${Status}' qps-tune 2>/dev/null | grep -c 'ok installed')
+PLAY_PID=
 cleanup() {
 	local rc=$?
+	[ -n "$PLAY_PID" ] && kill "$PLAY_PID" 2>/dev/null
 	fleet_down
 	if [ "$PKG_INSTALLED_BEFORE" = 0 ] && dpkg-query -W -f='${Status}' qps-tune 2>/dev/null | grep -q 'ok installed'; then
 		dpkg -P qps-tune >/dev/null 2>&1 || echo "# fleet.t: could not purge qps-tune" >&2
@@ -146,8 +148,12 @@ PB=$QPS_ROOT/ansible/playbooks
 play() {
 	local name=$1 pb=$2
 	shift 2
-	timeout 240 ansible-playbook -i "$T/hosts.yml" "$PB/$pb" "$@" >"$T/logs/$name.log" 2>&1
+	# in the background, so that INT/TERM run the cleanup right away
+	timeout 240 ansible-playbook -i "$T/hosts.yml" "$PB/$pb" "$@" >"$T/logs/$name.log" 2>&1 &
+	PLAY_PID=$!
+	wait "$PLAY_PID"
 	RC=$?
+	PLAY_PID=
 	LOG=$T/logs/$name.log
 }
 # recap HOST FIELD: that field of HOST's PLAY RECAP line in $LOG ('' if none)
