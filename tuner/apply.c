@@ -918,7 +918,7 @@ int do_apply(int argc, char **argv)
 	char err[1024], jpath[PATH_MAX];
 	unsigned long v;
 	bool have_prev = false, cx_ok = false;
-	int opt, rc = EXIT_FAIL, lock = -1, e, i, done = 0;
+	int opt, rc = EXIT_FAIL, lock = -1, e, i, done = 0, failed = -1;
 
 	memset(&p, 0, sizeof(p));
 	memset(&jr, 0, sizeof(jr));
@@ -1035,11 +1035,27 @@ int do_apply(int argc, char **argv)
 		tuner_err("cannot write journal '%s': %s; nothing changed", jpath, strerror(-e));
 		goto out;
 	}
+	/* done: how many changes were made (and must be undone on failure);
+	 * failed: the change that failed, -1 if none */
 	for (done = 0; done < p.nch; done++) {
-		if (apply_write(p.ch[done].kind, p.ch[done].key, p.ch[done].new_, err, sizeof(err)))
+		if (apply_write(p.ch[done].kind, p.ch[done].key, p.ch[done].new_, err, sizeof(err))) {
+			failed = done;
 			break;
+		}
+		if (p.ch[done].kind == J_SYSCTL) {
+			/* the kernel may accept a write and store something else (clamping) */
+			char path[PATH_MAX], back[VAL_MAX];
+
+			sysctl_path(p.ch[done].key, path, sizeof(path));
+			if (procfs_read(path, back, sizeof(back)) >= 0 && !value_equal(back, p.ch[done].new_)) {
+				snprintf(err, sizeof(err), "wrote '%s' to '%s' but the kernel kept '%s'",
+					 p.ch[done].new_, path, back);
+				failed = done++;	/* it did change: undo it too */
+				break;
+			}
+		}
 	}
-	if (done < p.nch) {
+	if (failed >= 0) {
 		int undone = 0, bad = 0;
 		char err2[512];
 
@@ -1058,11 +1074,11 @@ int do_apply(int argc, char **argv)
 			else
 				unlink(jpath);
 			tuner_err("apply failed at %s (%s); rolled back %d change%s; nothing changed",
-				  p.ch[done].label, p.ch[done].origin[0] ? p.ch[done].origin : "persist",
+				  p.ch[failed].label, p.ch[failed].origin[0] ? p.ch[failed].origin : "persist",
 				  undone, undone == 1 ? "" : "s");
 		} else {
 			tuner_err("apply failed at %s and %d of %d changes could not be undone; the journal '%s' "
-				  "keeps the old values: run qps-tune rollback", p.ch[done].label, bad, done, jpath);
+				  "keeps the old values: run qps-tune rollback", p.ch[failed].label, bad, done, jpath);
 		}
 		goto out;
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "knob.h"
 #include "tuner.h"
 
 struct tuner_opts g_opt = {
@@ -102,3 +103,35 @@ int tuner_finish(int rc)
 	return rc;
 }
 
+
+/* Equal up to runs of blanks (the kernel prints tabs where we wrote spaces). */
+bool value_equal(const char *a, const char *b)
+{
+	long long fa[16], fb[16];
+	int na = knob_fields(a, fa, 16), nb = knob_fields(b, fb, 16), i;
+
+	/* integer lists compare by value: "01" is what the kernel prints as "1" */
+	if (na > 0 && na == nb) {
+		for (i = 0; i < na; i++)
+			if (fa[i] != fb[i])
+				return false;
+		return true;
+	}
+	for (;;) {
+		bool wa = *a == ' ' || *a == '\t', wb = *b == ' ' || *b == '\t';
+
+		if (wa && wb) {
+			while (*a == ' ' || *a == '\t')
+				a++;
+			while (*b == ' ' || *b == '\t')
+				b++;
+			continue;
+		}
+		if (*a != *b)
+			return false;
+		if (!*a)
+			return true;
+		a++;
+		b++;
+	}
+}

@@ -18,28 +18,6 @@
 #include "procfs.h"
 #include "tuner.h"
 
-/* Equal up to runs of blanks (the kernel prints tabs where we wrote spaces). */
-static bool same_value(const char *a, const char *b)
-{
-	for (;;) {
-		bool wa = *a == ' ' || *a == '\t', wb = *b == ' ' || *b == '\t';
-
-		if (wa && wb) {
-			while (*a == ' ' || *a == '\t')
-				a++;
-			while (*b == ' ' || *b == '\t')
-				b++;
-			continue;
-		}
-		if (*a != *b)
-			return false;
-		if (!*a)
-			return true;
-		a++;
-		b++;
-	}
-}
-
 int do_rollback(int argc, char **argv)
 {
 	static const struct option longopts[] = { TUNER_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
@@ -126,7 +104,7 @@ int do_rollback(int argc, char **argv)
 			else
 				snprintf(path, sizeof(path), "%s", en->key);
 			/* someone changed it after apply: say so, restore anyway */
-			if (procfs_read(path, cur, sizeof(cur)) >= 0 && !same_value(cur, en->new_))
+			if (procfs_read(path, cur, sizeof(cur)) >= 0 && !value_equal(cur, en->new_))
 				printf("note       %s was changed after apply (now '%s', apply set '%s')\n", label,
 				       cur, en->new_);
 		}

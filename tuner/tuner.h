@@ -52,6 +52,9 @@ bool tuner_common_opt(int c, const char *arg);
 char *root_path(const char *path, char *buf, size_t size);
 /* Parses a positive decimal integer (no sign, no junk). Returns 0 or -EINVAL/-ERANGE. */
 int parse_ulong(const char *s, unsigned long max, unsigned long *out);
+/* True if @a and @b are equal up to runs of blanks ("4096\t131072" == "4096 131072"),
+ * or are lists of the same integers ("01" == "1"). */
+bool value_equal(const char *a, const char *b);
 /* Flushes stdout; returns EXIT_FAIL with a message when that fails, else @rc. */
 int tuner_finish(int rc);
 #endif
