@@ -6,6 +6,7 @@
 #include "cpuset.h"
 #include "knob.h"
 #include "tap.h"
+#include "tuner.h"
 
 int main(void)
 {
@@ -69,5 +70,9 @@ int main(void)
 	tap_ok(cpuset_parse_list("0-", &a) == -EINVAL, "open range rejected");
 	tap_ok(cpuset_parse_mask("xyz", &a) == -EINVAL, "non-hex mask rejected");
 	tap_ok(cpuset_parse_mask("00000003\n", &a) == 0 && cpuset_count(&a) == 2, "sysfs mask with newline");
+	tap_ok(value_equal("4096\t131072\t6291456", "4096 131072  6291456"), "values equal across tabs/spaces");
+	tap_ok(value_equal("01", "1") && !value_equal("1 2", "1"), "integer lists compare by value");
+	tap_ok(value_equal("bbr", "bbr") && !value_equal("bbr", "cubic") && !value_equal("a b", "ab"),
+	       "strings compare up to blank runs");
 	return tap_done(0);
 }
