@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# unit.t - a listener run by a systemd service: audit reads the unit's
+# systemd.t - a listener run by a systemd service: audit reads the unit's
 # LimitNOFILE (FD-005), apply --persist writes a drop-in under --root and says
 # the service needs a restart, rollback removes it. The "service" is a Python
 # listener moved into a scratch cgroup named like a unit (removed afterwards);
