@@ -1012,7 +1012,7 @@ static void chk_cpu(struct audit *a)
 
 			if (r && strcmp(r->resolved, "all"))
 				cpuset_parse_list(r->resolved, &want);
-			c = report_add(a->rep, "CPU-005", "med", CHK_INFO, key);
+			c = report_add(a->rep, "CPU-006", "med", CHK_INFO, key);
 			if (c) {
 				c->scope = "process";
 				CSET(c->current, "%s", aff);
@@ -1104,6 +1104,44 @@ static void chk_cpu(struct audit *a)
 		c = report_add(a->rep, "CPU-001", "med", CHK_SKIP, "cpufreq governor");
 		if (c)
 			CSET(c->evidence, "no cpufreq in sysfs (typical of VMs) - skipped");
+	}
+	/* C-states: deep idle states add wake-up latency (the latency profile's concern) */
+	{
+		char p2[128], name[32], lat[32], dis[8], ev[400] = "";
+		int st, deep = 0;
+		size_t o = 0;
+		bool have = false;
+
+		for (st = 0; st < 16; st++) {
+			snprintf(p2, sizeof(p2), "/sys/devices/system/cpu/cpu0/cpuidle/state%d/latency", st);
+			if (procfs_read(p2, lat, sizeof(lat)) < 0)
+				break;
+			have = true;
+			snprintf(p2, sizeof(p2), "/sys/devices/system/cpu/cpu0/cpuidle/state%d/name", st);
+			if (procfs_read(p2, name, sizeof(name)) < 0)
+				snprintf(name, sizeof(name), "state%d", st);
+			snprintf(p2, sizeof(p2), "/sys/devices/system/cpu/cpu0/cpuidle/state%d/disable", st);
+			if (procfs_read(p2, dis, sizeof(dis)) < 0)
+				snprintf(dis, sizeof(dis), "0");
+			if (atol(lat) > 100 && !strcmp(dis, "0")) {
+				deep++;
+				if (o < sizeof(ev))
+					o += snprintf(ev + o, sizeof(ev) - o, "%sstate%d (%s, exit %s us) enabled",
+						      o ? ", " : "", st, name, lat);
+			}
+		}
+		c = report_add(a->rep, "CPU-005", "low", have ? CHK_INFO : CHK_SKIP, "C-states");
+		if (c) {
+			CSET(c->current, have ? "%d deep state%s enabled" : "-", deep, deep == 1 ? "" : "s");
+			CSET(c->target, "exit latency <= 100 us (latency-sensitive servers)");
+			CSET(c->reason, "waking from a deep C-state adds its exit latency to the next request");
+			if (have)
+				CSET(c->evidence, "cpu0 cpuidle: %s", deep ? ev : "no enabled state with exit latency > 100 us");
+			else
+				CSET(c->evidence, "no cpuidle states in sysfs (typical of VMs) - skipped");
+			if (deep)
+				CSET(c->fix, "echo 1 > /sys/devices/system/cpu/cpu*/cpuidle/stateN/disable for those states");
+		}
 	}
 	if (procfs_read("/proc/pressure/cpu", buf, sizeof(buf)) > 0) {
 		double avg10 = 0;

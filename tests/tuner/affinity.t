@@ -49,7 +49,7 @@ unshare -n -m bash "$T/inner.sh" "$QPS_TUNE" "$T"
 
 is "$(cat "$T/a0.rc")" 3 "audit before apply finds drift"
 got=$(jq -r '[.checks[] | select(.status=="fail") | .id] | unique | join(" ")' "$T/a0.json")
-is "$got" "CPU-005 FD-001 LQ-004 PKT-005 PKT-008" "RPS, XPS, affinity and nofile are the failing checks"
+is "$got" "CPU-006 FD-001 LQ-004 PKT-005 PKT-008" "RPS, XPS, affinity and nofile are the failing checks"
 like "$(jq -r '.checks[] | select(.id=="PKT-005") | .evidence' "$T/a0.json")" 'v0: 1 rx queue, [0-9]+ CPUs; rx-0/rps_cpus=0' \
 	"PKT-005 evidence shows the veth's rps_cpus"
 is "$(cat "$T/apply.rc")" 0 "apply --pid exits 0"
