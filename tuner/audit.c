@@ -746,6 +746,22 @@ static void chk_fds(struct audit *a)
 				c->status = CHK_PASS;
 			}
 		}
+		/* FD-007: the unit says more than the running process has: a restart is pending */
+		if (lim[0] && strcmp(lim, "infinity") && strtoull(lim, NULL, 10) != soft) {
+			unsigned long long want = strtoull(lim, NULL, 10);
+
+			c = report_add(a->rep, "FD-007", "med", want > soft ? CHK_FAIL : CHK_INFO, s->unit);
+			if (c) {
+				c->scope = "process";
+				CSET(c->current, "live soft %llu", soft);
+				CSET(c->target, "= LimitNOFILE %s", lim);
+				CSET(c->reason, "LimitNOFILE= applies when the service starts: the running process "
+				     "still has its old limit");
+				CSET(c->evidence, "%s sets LimitNOFILE=%s; /proc/%d/limits soft=%llu hard=%llu", src,
+				     lim, (int)s->pid, soft, hard);
+				CSET(c->fix, "systemctl daemon-reload && systemctl restart %s", s->unit);
+			}
+		}
 	}
 }
 

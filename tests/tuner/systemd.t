@@ -61,7 +61,8 @@ like "$(jq -r '.restart_needed[].what' "$T/apply.json")" "^$UNIT \\(pid [0-9]+ p
 	"apply says the service needs a restart"
 is "$(jq -r '.checks[] | select(.id=="FD-005") | .status' "$T/a2.json")" pass \
 	"after apply FD-005 reads the drop-in (later drop-ins win)"
-like "$(jq -r '.checks[] | select(.id=="FD-005") | .evidence' "$T/a2.json")" 'restart pending' \
-	"and says the running process still has the old limit"
+like "$(jq -r '.checks[] | select(.id=="FD-007") | .status+" "+.current+" "+.fix' "$T/a2.json")" \
+	"^fail live soft 2048 systemctl daemon-reload && systemctl restart $UNIT" \
+	"FD-007: the running process still has the old limit until the unit restarts"
 is "$(cat "$T/left")" "" "rollback removed the drop-in"
 done_testing
