@@ -191,8 +191,45 @@ pid_t find_comm(const char *comm)
  * setns, /sys/class/net still lists the old namespace's devices. A private
  * mount namespace with a fresh sysfs shows ours, without touching anyone
  * else's view. */
-static bool private_sysfs(void)
+/* True when /sys/class/net lists exactly the devices of the current netns
+ * (/proc/net/dev is always per netns), with matching ifindexes. */
+static bool sysfs_matches_netns(void)
 {
+	char buf[16384], *line, *save, path[256], idx[32];
+	int nproc = 0, nsys = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (procfs_read("/proc/net/dev", buf, sizeof(buf)) < 0)
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':'), *name = line;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		while (*name == ' ')
+			name++;
+		nproc++;
+		snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", name);
+		if (procfs_read(path, idx, sizeof(idx)) < 0 || (unsigned)atoi(idx) != if_nametoindex(name))
+			return false;
+	}
+	d = opendir("/sys/class/net");
+	while (d && (de = readdir(d))) {
+		/* devices only: not bonding_masters and the like */
+		snprintf(path, sizeof(path), "/sys/class/net/%.200s/ifindex", de->d_name);
+		nsys += de->d_name[0] != '.' && access(path, F_OK) == 0;
+	}
+	if (d)
+		closedir(d);
+	return nproc > 0 && nsys == nproc;
+}
+
+bool ctx_private_sysfs(void)
+{
+	if (sysfs_matches_netns())
+		return true;	/* already ours (ip netns exec, or a sysfs mounted by the caller) */
 	if (unshare(CLONE_NEWNS) < 0)
 		return false;
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
@@ -224,7 +261,7 @@ static void find_devs(struct ctx *c)
 
 	if (procfs_read("/proc/net/dev", buf, sizeof(buf)) < 0)
 		return;
-	c->sysfs_ok = true;
+	c->sysfs_ok = sysfs_matches_netns();
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *colon = strchr(line, ':'), *name = line;
 		struct netdev *d;
@@ -235,8 +272,6 @@ static void find_devs(struct ctx *c)
 		while (*name == ' ')
 			name++;
 		seen++;
-		if (access(netdev_path(name, "ifindex", path, sizeof(path)), F_OK))
-			c->sysfs_ok = false;
 		if (!strcmp(name, "lo"))
 			continue;
 		d = &c->dev[c->ndev++];
@@ -298,7 +333,7 @@ int ctx_init(struct ctx *c, pid_t pid, int port, char *err, size_t err_size)
 	c->netns = netns_inode(0);
 	c->initial = ctx_in_init_net();
 	if (!c->initial)
-		private_sysfs();	/* best effort: device checks say so if sysfs is stale */
+		ctx_private_sysfs();	/* best effort: device checks say so if sysfs is stale */
 	if (cpuset_online(&c->online))
 		cpuset_set(&c->online, 0);
 	c->ncpus = cpuset_count(&c->online);

@@ -59,6 +59,9 @@ int proc_fd_count(pid_t pid);
 void proc_unit(pid_t pid, char *buf, size_t size);
 /* True if the calling process has capability @cap in its effective set. */
 bool has_cap(int cap);
+/* Mounts a sysfs of the current netns on /sys in a private mount namespace
+ * (sysfs shows the devices of the netns that mounted it). True on success. */
+bool ctx_private_sysfs(void);
 /* True in the initial network namespace (where host-only keys exist). */
 bool ctx_in_init_net(void);
 /* Driver name of @dev ("" if unknown). */

@@ -70,6 +70,16 @@ int do_rollback(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* RPS/XPS paths in the journal name this netns's devices: see them, not
+	 * whatever another namespace's sysfs mounted on /sys shows */
+	if (!ctx_in_init_net() && !ctx_private_sysfs()) {
+		for (i = 0; i < j.n; i++)
+			if (j.v[i].kind == J_SYSFS && !strncmp(j.v[i].key, "/sys/", 5)) {
+				tuner_err("cannot mount a sysfs for this network namespace (needs CAP_SYS_ADMIN): "
+					  "'%s' may name another namespace's device; nothing restored", j.v[i].key);
+				goto out;
+			}
+	}
 	ok = calloc(j.n ? j.n : 1, sizeof(*ok));
 	if (!ok) {
 		tuner_err("out of memory");

@@ -3,7 +3,7 @@
 # and a child process's CPU affinity and nofile soft limit (--pid), applied
 # and rolled back for real.
 . "$(dirname "$0")/../lib.sh"
-plan 14
+plan 17
 is_root || skip_rest "needs root for unshare -n -m"
 unshare -n -m true 2>/dev/null || skip_rest "unshare -n -m not permitted (needs privilege)"
 [ "$(nproc)" -ge 2 ] || skip_rest "needs at least 2 CPUs"
@@ -47,6 +47,21 @@ kill "$child"
 INNER
 unshare -n -m bash "$T/inner.sh" "$QPS_TUNE" "$T"
 
+# plain `unshare -n` (no sysfs of its own): apply and rollback must still see
+# this netns's veth, not the devices of the sysfs mounted on /sys
+cat > "$T/inner2.sh" <<'INNER'
+set -u
+Q=$1 T=$2
+ip link add w0 numrxqueues 1 type veth peer name w1 numrxqueues 1
+rps() { unshare -m sh -c 'mount -t sysfs sysfs /sys && cat /sys/class/net/w0/queues/rx-0/rps_cpus'; }
+rps > "$T/w-before"
+"$Q" apply --profile "$T/aff.profile" --state-dir "$T/st2" > "$T/w-apply.txt" 2>&1
+rps > "$T/w-applied"
+"$Q" rollback --state-dir "$T/st2" > "$T/w-rb.txt" 2>&1; echo $? > "$T/w-rb.rc"
+rps > "$T/w-after"
+INNER
+unshare -n bash "$T/inner2.sh" "$QPS_TUNE" "$T"
+
 is "$(cat "$T/a0.rc")" 3 "audit before apply finds drift"
 got=$(jq -r '[.checks[] | select(.status=="fail") | .id] | unique | join(" ")' "$T/a0.json")
 is "$got" "CPU-006 FD-001 LQ-004 PKT-005 PKT-008" "RPS, XPS, affinity and nofile are the failing checks"
@@ -65,4 +80,7 @@ is "$(cat "$T/q2")" "$(cat "$T/q0")" "rollback restored the RPS/XPS masks"
 is "$(cat "$T/aff2")" 0 "rollback restored the child's affinity"
 is "$(cat "$T/lim2")" "1024 8192" "rollback restored the child's nofile soft limit"
 like "$(cat "$T/rb.txt")" 'restored +pid [0-9]+ nofile = 1024 8192' "rollback reports the rlimit"
+is "$(cat "$T/w-applied")" "$all" "plain unshare -n: apply set the netns's veth RPS mask"
+is "$(cat "$T/w-rb.rc")" 0 "plain unshare -n: rollback exits 0"
+is "$(cat "$T/w-after")" "$(cat "$T/w-before")" "plain unshare -n: rollback restored the veth's mask"
 done_testing
