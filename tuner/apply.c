@@ -966,15 +966,20 @@ int do_apply(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	pr = profile_load(o.profile, err, sizeof(err));
-	if (!pr || profile_resolve(pr, o.conns, err, sizeof(err))) {
+	if (!pr) {
 		tuner_err("%s; nothing changed", err);
 		goto out;
 	}
+	/* enter --pid's netns first: sysctl(KEY) targets read that netns */
 	if (ctx_init(&cx, o.pid, 0, err, sizeof(err))) {
 		tuner_err("%s; nothing changed", err);
 		goto out;
 	}
 	cx_ok = true;
+	if (profile_resolve(pr, o.conns, err, sizeof(err))) {
+		tuner_err("%s; nothing changed", err);
+		goto out;
+	}
 	snprintf(jpath, sizeof(jpath), "%s/journal", g_opt.state_dir);
 	if (!o.dry_run) {
 		lock = state_lock(g_opt.state_dir, true, err, sizeof(err));

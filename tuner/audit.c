@@ -1935,6 +1935,10 @@ int audit_run(struct report *rep, const char *profile_spec, long conns, pid_t pi
 	a.prof = profile_load(profile_spec, err, err_size);
 	if (!a.prof)
 		return -EINVAL;
+	/* enter --pid's netns first: sysctl(KEY) targets read that netns */
+	e = ctx_init(&a.cx, pid, port, err, err_size);
+	if (e)
+		goto out;
 	e = profile_resolve(a.prof, conns, err, err_size);
 	if (e)
 		goto out;
@@ -1957,9 +1961,6 @@ int audit_run(struct report *rep, const char *profile_spec, long conns, pid_t pi
 			 r->op == OP_GE)
 			a.somaxconn_target = r->num;
 	}
-	e = ctx_init(&a.cx, pid, port, err, err_size);
-	if (e)
-		goto out;
 	if (sysctl_read("net.core.somaxconn", sm, sizeof(sm)) > 0)
 		a.somaxconn = atoll(sm);
 	if (!a.somaxconn_target)

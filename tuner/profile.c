@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "knob.h"
+#include "procfs.h"
 #include "profile.h"
 #include "tuner.h"
 
@@ -103,6 +104,25 @@ static double ex_atom(struct ex *e)
 		if (e->dflt < 0)
 			e->err = e->err ? e->err : -ENOENT;
 		return e->dflt;
+	}
+	if (!strncmp(e->p, "sysctl(", 7)) {
+		/* the live value (first field) of another key in this netns */
+		char key[96], val[256];
+		size_t n = strspn(e->p + 7, "abcdefghijklmnopqrstuvwxyz0123456789_.-");
+		long long f[16];
+
+		if (!n || n >= sizeof(key) || e->p[7 + n] != ')') {
+			e->err = -EINVAL;
+			return 0;
+		}
+		memcpy(key, e->p + 7, n);
+		key[n] = '\0';
+		e->p += 8 + n;
+		if (sysctl_read(key, val, sizeof(val)) < 0 || knob_fields(val, f, 16) < 1) {
+			e->err = e->err ? e->err : -ENOENT;
+			return 0;
+		}
+		return (double)f[0];
 	}
 	if (!strncmp(e->p, "max(", 4) || !strncmp(e->p, "min(", 4)) {
 		bool is_max = e->p[1] == 'a';
@@ -367,7 +387,7 @@ static int parse_sysctl(struct rule *r, char *rest, const char *where, char *err
 		e = profile_eval(val, 1, 1, &dummy);
 		if (e == -ERANGE)
 			PERR("%s: %s: value '%s' out of range", where, r->key, val);
-		if (e)
+		if (e && e != -ENOENT)	/* -ENOENT: a sysctl() this kernel/netns lacks: skipped later */
 			PERR("%s: %s: malformed value '%s' (want a number or an expression of conns)",
 			     where, r->key, val);
 	} else if (r->op == OP_EQ && k) {
@@ -752,8 +772,9 @@ int profile_resolve(struct profile *p, long conns, char *err, size_t err_size)
 			e = profile_eval(r->value, conns, dflt, &r->num);
 			if (e == -ENOENT) {
 				r->skip = true;
-				snprintf(r->resolved, sizeof(r->resolved),
-					 "kernel default of %s not known to qps-tune", r->key);
+				snprintf(r->resolved, sizeof(r->resolved), strstr(r->value, "sysctl(") ?
+					 "a sysctl() in '%s' is absent here" : "kernel default of %s not known to qps-tune",
+					 strstr(r->value, "sysctl(") ? r->value : r->key);
 				break;
 			}
 			if (e)

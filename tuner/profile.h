@@ -12,7 +12,8 @@
  *   irq spread                 NIC queue IRQs round-robin over the online CPUs (host-wide)
  *   disable CHECK-ID           drop a check inherited from the parent
  *
- * EXPR: integers, conns, default (the kernel default of that key), + - * /,
+ * EXPR: integers, conns, default (the kernel default of that key),
+ * sysctl(KEY) (the live value of another key in this netns), + - * /,
  * parentheses, max(a, b), min(a, b). A child's rule for the same key replaces
  * the parent's. Errors name the file and line.
  */

@@ -79,6 +79,8 @@ static const struct {
 	{ "xps all\n", "xps: malformed value 'all'", 0 },
 	{ "disable lq-8\n", "disable: malformed check id 'lq-8'", 0 },
 	{ "sysctl net.core.somaxconn >= 1/0\n", "malformed value '1/0'", 0 },
+	{ "sysctl net.core.somaxconn >= sysctl(net/core)\n", "malformed value 'sysctl(net/core)'", 0 },
+	{ "sysctl net.ipv4.tcp_max_syn_backlog >= max(4096, sysctl(net.core.somaxconn))\n", NULL, 1 },
 };
 
 static const struct {
@@ -97,6 +99,8 @@ static const struct {
 	{ "conns/3", 10, -1, 0, 4 },			/* rounds up */
 	{ "default", 1, 33554432, 0, 33554432 },
 	{ "default", 1, -1, -ENOENT, 0 },
+	{ "sysctl(no.such.key)", 1, -1, -ENOENT, 0 },
+	{ "sysctl(net.core", 1, -1, -EINVAL, 0 },
 	{ "1e30", 1, -1, -ERANGE, 0 },
 	{ "conns conns", 1, -1, -EINVAL, 0 },
 	{ "", 1, -1, -EINVAL, 0 },
