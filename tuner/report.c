@@ -210,14 +210,26 @@ void report_prom(const struct report *r, FILE *out)
 		     "# TYPE qps_tune_check_failed gauge\n");
 	for (i = 0; i < r->n; i++) {
 		const struct check *c = &r->v[i];
+		int j, dup = 0;
 
 		if (c->status != CHK_PASS && c->status != CHK_FAIL)
 			continue;
+		/* the textfile collector rejects two samples with the same labels
+		 * (SO_REUSEPORT listeners share an address): number the repeats */
+		for (j = 0; j < i; j++)
+			dup += (r->v[j].status == CHK_PASS || r->v[j].status == CHK_FAIL) &&
+			       !strcmp(r->v[j].id, c->id) && !strcmp(r->v[j].key, c->key);
 		fprintf(out, "qps_tune_check_failed{");
 		prom_label(out, "id", c->id, false);
 		prom_label(out, "severity", c->severity, true);
 		prom_label(out, "key", c->key, true);
 		prom_label(out, "profile", r->profile, true);
+		if (dup) {
+			char n[16];
+
+			snprintf(n, sizeof(n), "%d", dup + 1);
+			prom_label(out, "instance", n, true);
+		}
 		fprintf(out, "} %d\n", c->status == CHK_FAIL);
 	}
 	fprintf(out, "# HELP qps_tune_audit_checks Audit checks by status.\n"

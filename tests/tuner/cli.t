@@ -3,7 +3,7 @@
 # codes, audit output formats on this host (read-only), profiles, --conns
 # scaling, errors as JSON. Nothing here writes a sysctl.
 . "$(dirname "$0")/../lib.sh"
-plan 32
+plan 33
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
@@ -62,6 +62,10 @@ ok "prom: every sample line is well formed" bash -c \
 is "$(grep -c '^qps_tune_check_failed{' "$T/a.prom")" \
 	"$(jq -r '[.checks[] | select(.status=="pass" or .status=="fail")] | length' "$T/a.json")" \
 	"prom has a sample per pass/fail check"
+
+"$QPS_TUNE" audit --prom > "$T/host.prom"
+is "$(grep -v '^#' "$T/host.prom" | sed -E 's/ [^ ]+$//' | sort | uniq -d)" "" \
+	"prom on this host: no two samples with the same labels (textfile collector rejects them)"
 
 # profiles
 like "$("$QPS_TUNE" profiles)" 'web-10k +\(default\)' "profiles lists web-10k as default"
