@@ -395,6 +395,10 @@ class Runner(object):
         self.check_bin()
         if not self.p['probe']:
             self.m.fail_json(msg="command=probe needs probe (acceptq, syslat, offcpu)")
+        if self.m.check_mode:
+            # the probe itself only observes, but its report is a file on the host
+            self.m.exit_json(changed=False, skipped=True, report=None, dest=self.p['dest'],
+                             msg="check mode: probe not run")
         args = ['probe', self.p['probe'], '--duration', str(self.p['duration'])]
         if self.p['pid']:
             args += ['--pid', str(self.p['pid'])]
