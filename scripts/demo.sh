@@ -366,6 +366,17 @@ while read -r k; do
 	printf '    %-36s %-16s %-16s %-16s %s\n' "$k" "$(printf '%s' "$o" | tr '\t' ' ')" \
 		"$(printf '%s' "$a" | tr '\t' ' ')" "$(printf '%s' "$r" | tr '\t' ' ')" "$same"
 done <"$TMP/changed.keys"
+# changes that are not sysctls (RPS/XPS masks and other files): compare the file
+# now with the old value apply reported (rlimit changes died with the old server)
+while IFS=$'\t' read -r kind k o a; do
+	[ -n "$k" ] || continue
+	nkeys=$((nkeys + 1))
+	r=$(nsx cat "$k" 2>/dev/null | paste -sd'|')
+	same=yes
+	[ "$o" = "$r" ] || { same=NO; mismatch=$((mismatch + 1)); }
+	printf '    %-36s %-16s %-16s %-16s %s\n' "$k" "$o" "$a" "$r" "$same"
+done < <(jq -r '.changes[]? | select((.kind // "sysctl") != "sysctl" and (.key | startswith("/")))
+	| [.kind, .key, (.old | tostring), (.new | tostring)] | @tsv' "$TMP/apply.json")
 ALLDIFF=$(diff "$TMP/sysctl.orig" "$TMP/sysctl.rolledback" | grep -c '^[<>]')
 cmp -s "$TMP/lo-queues.orig" "$TMP/lo-queues.rolledback" || ALLDIFF=$((ALLDIFF + 1))
 NALL=$(wc -l <"$TMP/sysctl.orig")
