@@ -42,6 +42,14 @@ struct {
 	__type(value, struct acceptq_val);
 } zero SEC(".maps");
 
+/* kfree_skb drops whose rx_sk is a watched listener, by drop reason */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ACCEPTQ_MAX_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_reasons SEC(".maps");
+
 static __always_inline int log2_u32(__u32 v)
 {
 	int r = 0;
@@ -173,18 +181,49 @@ static __always_inline void on_overflow(struct sock *sk, bool syn_path)
 	v->last_ns = now;
 }
 
+static __always_inline bool is_watched_listener(struct sock *sk)
+{
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN_STATE ||
+	    BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return false;
+	if (target_netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != target_netns)
+		return false;
+	return !target_port || BPF_CORE_READ(sk, __sk_common.skc_num) == target_port;
+}
+
 static __always_inline void on_kfree_skb(enum skb_drop_reason reason, struct sock *rx_sk)
 {
+	bool overflow;
+	__u32 r = reason;
+	__u64 *cnt;
+
 	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
 		return;
-	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
-		return;
-	/* rx_sk (Linux >= 6.10) is the listener the segment was for */
+	overflow = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW);
+	/* rx_sk (Linux >= 6.10) is the socket the segment was for: the listener */
 	if (!rx_sk) {
-		__sync_fetch_and_add(&ack_overflow_unattributed, 1);
+		if (overflow)
+			__sync_fetch_and_add(&ack_overflow_unattributed, 1);
 		return;
 	}
-	on_overflow(rx_sk, false);
+	if (!is_watched_listener(rx_sk))
+		return;
+	/* every drop on a watched listener, by reason: what else is in sk_drops */
+	if (r >= ACCEPTQ_MAX_REASONS)
+		r = ACCEPTQ_MAX_REASONS - 1;
+	cnt = bpf_map_lookup_elem(&drop_reasons, &r);
+	if (cnt)
+		(*cnt)++;
+	if (overflow) {
+		on_overflow(rx_sk, false);
+	} else {
+		/* these add to the listener's sk_drops too: user space subtracts
+		 * them to get the drops that are listen drops (TcpExt ListenDrops) */
+		struct acceptq_val *v = listener_get(rx_sk, 0, bpf_ktime_get_ns());
+
+		if (v)
+			__sync_fetch_and_add(&v->other_kfree_drops, 1);
+	}
 }
 
 SEC("tp_btf/kfree_skb")

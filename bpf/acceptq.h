@@ -4,6 +4,7 @@
 
 #define ACCEPTQ_MAX_LISTENERS 4096	/* listener sockets tracked; more are counted in missed_listeners */
 #define ACCEPTQ_HIST_SLOTS 32		/* log2 slots of queue depth; slot 0 = depth 0..1 */
+#define ACCEPTQ_MAX_REASONS 256		/* enum skb_drop_reason values counted (more: the last slot) */
 
 /* One TCP listener socket, keyed by its kernel address (u64) while it lives. */
 struct acceptq_val {
@@ -21,6 +22,7 @@ struct acceptq_val {
 	__u64 full_periods;	/* closed full periods */
 	__u64 ack_overflow_drops;	/* kfree_skb reason TCP_LISTEN_OVERFLOW (ACK path, exact) */
 	__u64 syn_overflow_drops;	/* fentry/kprobe tcp_conn_request with a full queue (SYN path, exact) */
+	__u64 other_kfree_drops;	/* kfree_skb with another reason and this listener as rx_sk */
 	__u32 sk_drops_first;	/* listener's sk_drops at the first event we saw */
 	__u32 sk_drops_last;	/* ... and at the last one */
 	__u64 first_ns, last_ns;	/* CLOCK_MONOTONIC ns of first/last event */

@@ -4,15 +4,19 @@
  * Three sources, joined per listener socket (by socket cookie, else by
  * family/address/port):
  *   sock_diag (lib/sockdiag.h) at start and at each report: the listener
- *     list, owner, granted backlog, current queue and sk_drops. Drops are
- *     the sk_drops delta: exact (every listen overflow and SYN-path listen
- *     drop increments the listener's sk_drops).
+ *     list, owner, granted backlog, current queue and sk_drops. "drops" is
+ *     the sk_drops delta: exact, every packet the listener dropped.
  *   /proc/net/netstat of the namespace: TcpExt ListenOverflows/ListenDrops
  *     deltas: exact, per namespace.
  *   BPF (bpf/acceptq.bpf.c): depth at each enqueue (peak, histogram), how
- *     often and how long the queue was full, ACK-path overflows (kfree_skb
- *     reason, exact) and, where fentry or kprobes work, SYN-path overflows
- *     (exact); otherwise SYN-path = drops - ACK-path (attributed).
+ *     often and how long the queue was full, kfree_skb drops whose rx_sk is
+ *     the listener, by reason (TCP_LISTEN_OVERFLOW: ACK-path overflows) and,
+ *     where fentry or kprobes work, SYN-path overflows per event.
+ * sk_drops counts each listen drop once (tcp_listendrop: SYN or ACK refused
+ * on a full queue) and each kfree_skb drop on the listener once more, so
+ * "listen_drops" = drops - kfree_skb drops on the listener: the listener's
+ * share of TcpExt ListenDrops (equal to the namespace's ListenOverflows delta
+ * in tests/bpf/acceptq.t, on the SYN path and on the ACK path).
  *
  * Attach plan, chosen at run time (first that loads wins):
  *   enqueue: tp_btf/sk_data_ready -> raw_tp/sk_data_ready
@@ -62,6 +66,9 @@ struct aq {
 	uint64_t t0;			/* CLOCK_MONOTONIC ns at attach */
 	const char *m_enqueue, *m_syn, *m_ack;
 	char m_ack_why[160];
+	char *reason_names[ACCEPTQ_MAX_REASONS];	/* enum skb_drop_reason, from kernel BTF */
+	unsigned long long reasons[ACCEPTQ_MAX_REASONS];	/* summed over CPUs at the last report */
+	int ncpus;
 };
 
 static void usage(FILE *f)
@@ -199,8 +206,9 @@ struct aq_fig {
 	uint32_t peak;			/* BPF's peak, or a deeper queue sock_diag saw */
 	uint64_t drops;			/* this listener's drops in the window */
 	bool drops_exact;
-	uint64_t syn_drops;
-	bool syn_exact;
+	uint64_t listen_drops;		/* drops that were listen drops (TcpExt ListenDrops share) */
+	bool listen_exact;
+	uint64_t syn_drops;		/* only with fentry/kprobe */
 	double full_ms;
 	bool full_now;
 };
@@ -216,12 +224,17 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 		/* closed listener: what BPF read on it at its first and last event */
 		f->drops = (uint32_t)(r->b.sk_drops_last - r->b.sk_drops_first);
 	}
-	if (a->m_syn) {
-		f->syn_drops = r->b.syn_overflow_drops;
-		f->syn_exact = true;
-	} else {
-		f->syn_drops = f->drops > r->b.ack_overflow_drops ? f->drops - r->b.ack_overflow_drops : 0;
+	/* sk_drops counts each listen drop once (tcp_listendrop) and each
+	 * kfree_skb drop on the listener once more (an ACK-path overflow is both):
+	 * without the kfree_skb ones, what is left are the listen drops */
+	f->listen_drops = f->drops;
+	if (a->m_ack) {
+		uint64_t k = r->b.ack_overflow_drops + r->b.other_kfree_drops;
+
+		f->listen_drops = f->drops > k ? f->drops - k : 0;
+		f->listen_exact = f->drops_exact;
 	}
+	f->syn_drops = r->b.syn_overflow_drops;
 	f->peak = r->b.peak;
 	if (r->at_start && r->start_queue > f->peak)
 		f->peak = r->start_queue;
@@ -241,6 +254,32 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 	}
 }
 
+/* Sums the per-CPU drop-reason counters into a->reasons. */
+static void read_reasons(struct aq *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.drop_reasons);
+	unsigned long long *v = calloc(a->ncpus, sizeof(*v));
+
+	memset(a->reasons, 0, sizeof(a->reasons));
+	if (!v)
+		return;
+	for (uint32_t r = 0; r < ACCEPTQ_MAX_REASONS && a->m_ack; r++) {
+		if (bpf_map_lookup_elem(fd, &r, v))
+			continue;
+		for (int c = 0; c < a->ncpus; c++)
+			a->reasons[r] += v[c];
+	}
+	free(v);
+}
+
+static const char *reason_name(const struct aq *a, int r, char *buf, size_t size)
+{
+	if (a->reason_names[r])
+		return a->reason_names[r];
+	snprintf(buf, size, "reason_%d", r);
+	return buf;
+}
+
 static int read_counters(uint64_t *ovf, bool *have_ovf, uint64_t *drops, bool *have_drops)
 {
 	*have_ovf = snmp_counter("TcpExt:ListenOverflows", ovf) == 0;
@@ -258,8 +297,8 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	       final ? "acceptq" : "acceptq (so far)", (now - a->t0) / 1e9, a->netns,
 	       a->m_enqueue, a->m_ack ? a->m_ack : "not traced",
 	       a->m_syn ? a->m_syn : "derived = drops - ACK-path");
-	printf("%-24s %-22s %6s %6s %6s %9s %6s %9s %8s %8s %8s\n", "LISTENER", "OWNER", "LIMIT",
-	       "QUEUE", "PEAK", "ENQUEUED", "FULL", "FULL_MS", "DROPS", "SYN_DROP", "ACK_DROP");
+	printf("%-24s %-22s %6s %6s %6s %9s %6s %9s %8s %10s %8s\n", "LISTENER", "OWNER", "LIMIT",
+	       "QUEUE", "PEAK", "ENQUEUED", "FULL", "FULL_MS", "DROPS", "LISTENDROP", "ACK_OVF");
 	for (i = 0; i < n; i++) {
 		const struct aq_row *r = &rows[i];
 		char addr[64], owner[40] = "-", queue[12] = "-";
@@ -276,12 +315,14 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 		}
 		if (r->in_diag)
 			snprintf(queue, sizeof(queue), "%u", r->now.queue);
-		printf("%-24s %-22s %6u %6s %6u %9llu %6llu %9.1f %7llu%s %7llu%s %8llu\n", addr, owner,
+		printf("%-24s %-22s %6u %6s %6u %9llu %6llu %9.1f %7llu%s %9llu%s %8llu\n", addr, owner,
 		       r->in_diag ? r->now.backlog : r->b.max_backlog, queue, f.peak,
 		       (unsigned long long)r->b.enqueues, (unsigned long long)r->b.full_events,
 		       f.full_ms, (unsigned long long)f.drops, f.drops_exact ? " " : "~",
-		       (unsigned long long)f.syn_drops, f.syn_exact ? " " : "~",
+		       (unsigned long long)f.listen_drops, f.listen_exact ? " " : "~",
 		       (unsigned long long)r->b.ack_overflow_drops);
+		if (a->m_syn)
+			printf("  SYN-path overflows (%s): %llu\n", a->m_syn, (unsigned long long)f.syn_drops);
 		if (r->b.enqueues && final) {
 			printf("  queue depth right after each enqueue:\n");
 			probe_print_hist(stdout, r->b.hist, ACCEPTQ_HIST_SLOTS, "depth", "  ");
@@ -292,8 +333,24 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	printf("netns %u: TcpExt ListenOverflows %s%llu, ListenDrops %s%llu (exact, whole namespace)\n",
 	       a->netns, have_ovf ? "+" : "n/a ", (unsigned long long)dovf,
 	       have_drops ? "+" : "n/a ", (unsigned long long)ddrops);
-	printf("DROPS: listener's sk_drops delta (exact); '~' = attributed. FULL: enqueues that filled the\n"
-	       "queue (depth > limit); FULL_MS: upper bound (accept(2) has no tracepoint).\n");
+	if (a->m_ack) {
+		bool any = false;
+		char b[32];
+
+		for (i = 0; i < ACCEPTQ_MAX_REASONS; i++) {
+			if (!a->reasons[i])
+				continue;
+			printf("%s%s %llu", any ? ", " : "kfree_skb drops on these listeners by reason: ",
+			       reason_name(a, i, b, sizeof(b)), a->reasons[i]);
+			any = true;
+		}
+		if (any)
+			printf("\n");
+	}
+	printf("DROPS: packets the listener dropped (its sk_drops delta); LISTENDROP: those refused because\n"
+	       "the accept (or SYN) queue was full, its share of TcpExt ListenDrops; ACK_OVF: handshake ACKs\n"
+	       "refused on a full queue (kfree_skb TCP_LISTEN_OVERFLOW); '~' = attributed. FULL: enqueues that\n"
+	       "filled the queue (depth > limit); FULL_MS: upper bound (accept(2) has no tracepoint).\n");
 	if (a->skel->bss->missed_listeners)
 		printf("listeners that did not fit the BPF map: %llu events lost\n",
 		       (unsigned long long)a->skel->bss->missed_listeners);
@@ -317,8 +374,11 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	json_str(&j, "enqueue", a->m_enqueue);
 	json_str(&j, "ack_overflow", a->m_ack ? a->m_ack : a->m_ack_why);
 	json_str(&j, "syn_overflow", a->m_syn ? a->m_syn :
-		 "not traced (no fentry/kprobe here): syn_drops = drops - ack_drops, attributed");
+		 "not traced per event (no fentry/kprobe here): they are in listen_drops");
 	json_str(&j, "drops", "listener sk_drops delta via sock_diag SKMEMINFO (exact)");
+	json_str(&j, "listen_drops", a->m_ack ?
+		 "drops - kfree_skb drops on the listener (each is counted in sk_drops besides tcp_listendrop)" :
+		 "= drops (kfree_skb not traced: cannot separate other drops)");
 	json_str(&j, "full_ms", "from the enqueue that filled the queue to the first later enqueue that found room, or now if still full (upper bound)");
 	json_obj_close(&j);
 	json_arr_open(&j, "listeners");
@@ -364,8 +424,13 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 		json_double(&j, "full_ms", f.full_ms);
 		json_uint(&j, "drops", f.drops);
 		json_bool(&j, "drops_exact", f.drops_exact);
-		json_uint(&j, "syn_drops", f.syn_drops);
-		json_bool(&j, "syn_drops_exact", f.syn_exact);
+		json_uint(&j, "listen_drops", f.listen_drops);
+		json_bool(&j, "listen_drops_exact", f.listen_exact);
+		if (a->m_syn)
+			json_uint(&j, "syn_drops", f.syn_drops);
+		else
+			json_null(&j, "syn_drops");
+		json_uint(&j, "other_kfree_drops", r->b.other_kfree_drops);
 		json_uint(&j, "ack_drops", r->b.ack_overflow_drops);
 		json_bool(&j, "ack_drops_exact", a->m_ack != NULL);
 		probe_json_hist(&j, "depth_hist", r->b.hist, ACCEPTQ_HIST_SLOTS);
@@ -382,6 +447,17 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	else
 		json_null(&j, "ListenDrops");
 	json_obj_close(&j);
+	if (a->m_ack) {
+		char b[32];
+
+		json_obj_open(&j, "drop_reasons");
+		for (i = 0; i < ACCEPTQ_MAX_REASONS; i++)
+			if (a->reasons[i])
+				json_uint(&j, reason_name(a, i, b, sizeof(b)), a->reasons[i]);
+		json_obj_close(&j);
+	} else {
+		json_null(&j, "drop_reasons");
+	}
 	json_obj_open(&j, "missed");
 	json_uint(&j, "listener_events", a->skel->bss->missed_listeners);
 	json_uint(&j, "ack_overflow_unattributed", a->skel->bss->ack_overflow_unattributed);
@@ -404,6 +480,7 @@ static int aq_tick(void *ctx, bool final)
 		return n;
 	}
 	read_counters(&ovf, &have_ovf, &drops, &have_drops);
+	read_reasons(a);
 	have_ovf = have_ovf && a->have_ovf0;
 	have_drops = have_drops && a->have_drops0;
 	if (a->o.json)
@@ -456,6 +533,7 @@ int probe_acceptq(int argc, char **argv)
 	uint64_t v;
 
 	probe_opts_init(&a.o, "acceptq");
+	a.ncpus = libbpf_num_possible_cpus();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, PROBE_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		err = probe_opt_common(&a.o, c, optarg, &help);
@@ -536,6 +614,11 @@ int probe_acceptq(int argc, char **argv)
 		probe_load_err(&a.o, "load and attach the acceptq BPF programs", err);
 		goto out;
 	}
+	if (ack && a.ncpus > 0)
+		probe_kernel_enum_names("skb_drop_reason", "SKB_DROP_REASON_", a.reason_names,
+					ACCEPTQ_MAX_REASONS);
+	else
+		ack = false;
 	a.m_syn = syn == 1 ? "fentry/tcp_conn_request (exact)" : syn == 2 ? "kprobe/tcp_conn_request (exact)" : NULL;
 	if (ack)
 		a.m_ack = strncmp(a.m_enqueue, "tp_btf", 6) == 0 ?
@@ -558,6 +641,7 @@ int probe_acceptq(int argc, char **argv)
 	ret = err ? 1 : 0;
 out:
 	acceptq_bpf__destroy(a.skel);
+	probe_names_free(a.reason_names, ACCEPTQ_MAX_REASONS);
 	free(a.start);
 	if (self_ns >= 0) {
 		setns(self_ns, CLONE_NEWNET);

@@ -271,6 +271,45 @@ bool probe_kernel_enum_value(const char *enum_name, const char *value, long long
 	return found;
 }
 
+int probe_kernel_enum_names(const char *enum_name, const char *prefix, char **names, int n)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	size_t plen = prefix ? strlen(prefix) : 0;
+	const struct btf_type *t;
+	int id, i, filled = 0;
+
+	if (!btf)
+		return -errno;
+	id = btf__find_by_name_kind(btf, enum_name, BTF_KIND_ENUM);
+	if (id <= 0) {
+		btf__free(btf);
+		return -ENOENT;
+	}
+	t = btf__type_by_id(btf, id);
+	for (i = 0; i < btf_vlen(t); i++) {
+		const struct btf_enum *e = btf_enum(t) + i;
+		const char *name = btf__name_by_offset(btf, e->name_off);
+
+		if (e->val < 0 || e->val >= n || names[e->val] || !name)
+			continue;
+		if (plen && !strncmp(name, prefix, plen))
+			name += plen;
+		names[e->val] = strdup(name);
+		if (names[e->val])
+			filled++;
+	}
+	btf__free(btf);
+	return filled;
+}
+
+void probe_names_free(char **names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(names[i]);
+		names[i] = NULL;
+	}
+}
+
 bool probe_kernel_has_kprobe(const char *func)
 {
 	char line[512], sym[256];

@@ -74,6 +74,11 @@ void probe_load_err(const struct probe_opts *o, const char *what, int err);
 bool probe_kernel_has_tp(const char *tp);
 /* True when kernel BTF has enum @enum_name with a member @value; *@val set. */
 bool probe_kernel_enum_value(const char *enum_name, const char *value, long long *val);
+/* Fills @names[v] with a malloc'ed copy of the name of each member of kernel
+ * BTF enum @enum_name whose value v < @n, @prefix stripped. Returns the
+ * number filled, or -errno (-ENOENT: no such enum). Free with probe_names_free. */
+int probe_kernel_enum_names(const char *enum_name, const char *prefix, char **names, int n);
+void probe_names_free(char **names, int n);
 /* True when kprobes can be created here (kprobe PMU present) and @func is
  * in /proc/kallsyms. */
 bool probe_kernel_has_kprobe(const char *func);

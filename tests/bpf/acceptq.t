@@ -1,44 +1,76 @@
 #!/usr/bin/env bash
-# acceptq: a listener with backlog 4 that never accepts, 200 connects, in a
-# fresh network namespace -> the report names the port, limit 4, queue full,
-# and drops equal to that namespace's TcpExt ListenOverflows delta.
+# acceptq: a listener with backlog 4 that never accepts, in a fresh network
+# namespace each time (so nothing else moves its counters):
+#  1. 200 connects: SYNs refused on a full queue -> the report names the port,
+#     limit 4, queue full, and drops equal to the ListenOverflows delta.
+#  2. TCP_DEFER_ACCEPT and 50 connects that then send a byte: the children are
+#     created when the data arrives, so the queue overflows on the "ACK path"
+#     (kfree_skb reason TCP_LISTEN_OVERFLOW, Linux >= 6.15) -> ack_drops > 0,
+#     listen_drops == ListenOverflows delta, drops == listen_drops + the
+#     kfree_skb drops on the listener (each of those is also in sk_drops).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 10
+plan 17
 need_bpf
 
 export TMPD=$TMP HELPER PORT=18080
-# everything happens inside the namespace; results land in $TMPD
-unshare -n bash -c '
-	ovf() { awk "/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if (\$i == \"ListenOverflows\") c = i; h = 1 } else print \$c }" /proc/net/netstat; }
-	ip link set lo up
-	"$HELPER" listen "$PORT" 4 30 > "$TMPD/listen.out" &
-	lpid=$!
-	for i in $(seq 100); do grep -q ready "$TMPD/listen.out" && break; sleep 0.05; done
-	"$@" --json --duration 5 > "$TMPD/report.json" 2> "$TMPD/probe.err" &
-	ppid=$!
-	for i in $(seq 200); do grep -q tracing "$TMPD/probe.err" && break; sleep 0.05; done
-	ovf > "$TMPD/ovf.before"
-	"$HELPER" connect "$PORT" 200 2 > "$TMPD/connect.out"
-	ovf > "$TMPD/ovf.after"
-	wait $ppid; echo $? > "$TMPD/probe.rc"
-	ss -Htlnm "sport = :$PORT" > "$TMPD/ss.out"
-	kill $lpid
-' _ "${PROBE[@]}" acceptq 2>"$TMP/ns.err"
+# scenario NAME LISTEN_ARG CONNECT_ARGS...: results in $TMP/NAME.*
+scenario() {
+	local name=$1 larg=$2
+	shift 2
+	unshare -n bash -c '
+		ovf() { awk "/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if (\$i == \"ListenOverflows\") c = i; h = 1 } else print \$c }" /proc/net/netstat; }
+		name=$1 larg=$2 cargs=$3; shift 3
+		ip link set lo up
+		"$HELPER" listen "$PORT" 4 30 $larg > "$TMPD/$name.listen" &
+		lpid=$!
+		for i in $(seq 100); do grep -q ready "$TMPD/$name.listen" && break; sleep 0.05; done
+		"$@" --json --duration 4 > "$TMPD/$name.json" 2> "$TMPD/$name.err" &
+		ppid=$!
+		for i in $(seq 200); do grep -q tracing "$TMPD/$name.err" && break; sleep 0.05; done
+		ovf > "$TMPD/$name.before"
+		"$HELPER" connect "$PORT" $cargs > /dev/null
+		# read after the probe ends: closing clients can still hit the listener
+		wait $ppid; echo $? > "$TMPD/$name.rc"
+		ovf > "$TMPD/$name.after"
+		ss -Htlnm "sport = :$PORT" > "$TMPD/$name.ss"
+		kill $lpid
+	' _ "$name" "$larg" "$*" "${PROBE[@]}" acceptq 2>"$TMP/$name.nserr"
+}
 
-is "$(cat "$TMP/probe.rc" 2>/dev/null)" 0 "probe acceptq exits 0" || diag "$(cat "$TMP/probe.err" "$TMP/ns.err")"
-J=$TMP/report.json
+scenario syn "" 200 2
+is "$(cat "$TMP/syn.rc" 2>/dev/null)" 0 "probe acceptq exits 0" || diag "$(cat "$TMP/syn.err" "$TMP/syn.nserr")"
+J=$TMP/syn.json
 is "$(jq -r .schema "$J" 2>/dev/null)" "qps-tune.probe.acceptq/1" "one JSON document with the versioned schema"
 L=$(jq -c ".listeners[] | select(.port == $PORT)" "$J" 2>/dev/null)
 like "$L" '"listener":"127\.0\.0\.1:18080"' "report names the listener 127.0.0.1:$PORT"
 like "$L" '"comm":"probe-helper"' "report names the owner"
-is "$(jq -r .backlog <<<"$L")" 4 "granted backlog limit is 4"
-is "$(jq -r '.full_now and .was_full and .full_events > 0 and .peak == 5' <<<"$L")" true "queue seen full (peak 5 = limit + 1, full now)"
-before=$(cat "$TMP/ovf.before"); after=$(cat "$TMP/ovf.after")
-delta=$((after - before))
-diag "ListenOverflows delta in the namespace: $delta; ss: $(tr -s ' \t\n' ' ' < "$TMP/ss.out")"
+is "$(jq -r .backlog <<<"${L:-null}")" 4 "granted backlog limit is 4"
+is "$(jq -r '.full_now and .was_full and .full_events > 0 and .peak == 5' <<<"${L:-null}")" true "queue seen full (peak 5 = limit + 1, full now)"
+delta=$(( $(cat "$TMP/syn.after") - $(cat "$TMP/syn.before") ))
+diag "SYN path: ListenOverflows delta $delta; ss: $(tr -s ' \t\n' ' ' < "$TMP/syn.ss")"
 cmp_ok "$delta" -gt 0 "the 200 connects overflowed the queue"
-is "$(jq -r .drops <<<"$L")" "$delta" "listener drops == ListenOverflows delta of the netns"
+is "$(jq -r .drops <<<"${L:-null}")" "$delta" "listener drops == ListenOverflows delta of the netns"
+is "$(jq -r .listen_drops <<<"${L:-null}")" "$delta" "listener listen_drops == ListenOverflows delta"
 is "$(jq -r .netns_counters.ListenOverflows "$J")" "$delta" "reported netns ListenOverflows delta == independent reading"
-is "$(jq -r '.drops_exact' <<<"$L")" true "drops marked exact"
+is "$(jq -r '.drops_exact' <<<"${L:-null}")" true "drops marked exact"
+
+scenario ack defer 50 1 send
+J=$TMP/ack.json
+L=$(jq -c ".listeners[] | select(.port == $PORT)" "$J" 2>/dev/null)
+delta=$(( $(cat "$TMP/ack.after") - $(cat "$TMP/ack.before") ))
+diag "ACK path: ListenOverflows delta $delta; $(jq -c '{drops, listen_drops, ack_drops, other_kfree_drops}' <<<"${L:-null}") reasons $(jq -c .drop_reasons "$J" 2>/dev/null)"
+is "$(cat "$TMP/ack.rc" 2>/dev/null)" 0 "ACK path: probe exits 0" || diag "$(cat "$TMP/ack.err" "$TMP/ack.nserr")"
+if jq -e '.method.ack_overflow | startswith("not traced")' "$J" >/dev/null 2>&1; then
+	for t in "ack_drops > 0" "reasons" "listen_drops" "drops sum" "peak"; do
+		skip "kernel has no SKB_DROP_REASON_TCP_LISTEN_OVERFLOW (Linux < 6.15)" "ACK path: $t"
+	done
+else
+	cmp_ok "$(jq -r '.ack_drops // 0' <<<"${L:-null}")" -gt 0 "ACK path: overflows seen by kfree_skb (ack_drops > 0)"
+	is "$(jq -r '.drop_reasons.TCP_LISTEN_OVERFLOW' "$J")" "$(jq -r .ack_drops <<<"${L:-null}")" "ACK path: drop_reasons.TCP_LISTEN_OVERFLOW == ack_drops"
+	is "$(jq -r .listen_drops <<<"${L:-null}")" "$delta" "ACK path: listen_drops == ListenOverflows delta ($delta)"
+	is "$(jq -r '.drops == .listen_drops + .ack_drops + .other_kfree_drops' <<<"${L:-null}")" true \
+		"ACK path: drops == listen_drops + kfree_skb drops on the listener"
+	is "$(jq -r '.peak' <<<"${L:-null}")" 5 "ACK path: peak 5"
+fi
 done_testing

@@ -21,8 +21,8 @@ unshare -n bash -c '
 	for i in $(seq 200); do grep -q tracing "$TMPD/aq.err" && break; sleep 0.05; done
 	ovf > "$TMPD/ovf.before"
 	"$HELPER" connect "$PORT" 20 1 > /dev/null
-	ovf > "$TMPD/ovf.after"
 	wait $ppid
+	ovf > "$TMPD/ovf.after"
 	kill $lpid
 ' _ "${PROBE[@]}" acceptq 2>"$TMP/ns.err"
 L=$(jq -c ".listeners[] | select(.port == $PORT)" "$TMP/aq.json" 2>/dev/null)

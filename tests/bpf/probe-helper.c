@@ -1,7 +1,9 @@
 /* probe-helper.c - provokes what the probes exist to see, for tests/bpf.
  *
- *   probe-helper listen PORT BACKLOG SECS   listener on 127.0.0.1 that never accepts
- *   probe-helper connect PORT N SECS        N non-blocking connects, held SECS, then closed
+ *   probe-helper listen PORT BACKLOG SECS [defer]  listener on 127.0.0.1 that never
+ *                                           accepts (defer: TCP_DEFER_ACCEPT)
+ *   probe-helper connect PORT N SECS [send] N non-blocking connects, held SECS, then
+ *                                           closed (send: one byte each after 0.2 s)
  *   probe-helper sleep N USEC [GOFILE]      N x clock_nanosleep(USEC), after GOFILE exists
  *   probe-helper pipeblock N MSEC [GOFILE]  a thread blocks N times in read(2) on a
  *                                           pipe that the main thread feeds every MSEC
@@ -12,8 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,12 +50,16 @@ static struct sockaddr_in loopback(int port)
 	return a;
 }
 
-static int do_listen(int port, int backlog, int secs)
+static int do_listen(int port, int backlog, int secs, bool defer)
 {
 	struct sockaddr_in a = loopback(port);
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0), dsecs = 30;
 
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* children are created when data arrives, not at the handshake's ACK:
+	 * with a full queue that segment overflows on the "ACK path" */
+	if (defer)
+		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &dsecs, sizeof(dsecs));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, backlog)) {
 		perror("probe-helper: listen");
 		return 1;
@@ -62,7 +70,7 @@ static int do_listen(int port, int backlog, int secs)
 	return 0;
 }
 
-static int do_connect(int port, int n, int secs)
+static int do_connect(int port, int n, int secs, bool send)
 {
 	struct sockaddr_in a = loopback(port);
 	int *fds = calloc(n, sizeof(int)), i, ok = 0;
@@ -75,6 +83,13 @@ static int do_connect(int port, int n, int secs)
 	}
 	printf("connects %d\n", ok);
 	ready();
+	if (send) {
+		/* handshakes done (loopback); then one byte on each */
+		sleep_us(200000);
+		for (i = 0; i < n && fds; i++)
+			if (fds[i] >= 0 && write(fds[i], "x", 1) != 1)
+				ok--;
+	}
 	sleep_us(secs * 1000000L);
 	for (i = 0; i < n && fds; i++)
 		if (fds[i] >= 0)
@@ -165,14 +180,16 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "syscalls"))
 		return do_syscalls(atol(argv[2]));
-	if (argc == 5 && !strcmp(argv[1], "listen"))
-		return do_listen(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	if (argc == 5 && !strcmp(argv[1], "connect"))
-		return do_connect(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "listen"))
+		return do_listen(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
+				 argc == 6 && !strcmp(argv[5], "defer"));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "connect"))
+		return do_connect(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
+				  argc == 6 && !strcmp(argv[5], "send"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "sleep"))
 		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "pipeblock"))
 		return do_pipeblock(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS | connect PORT N SECS | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N\n");
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N\n");
 	return 2;
 }
