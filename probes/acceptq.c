@@ -296,7 +296,7 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	printf("%s %.1f s, TCP listeners in netns %u (enqueue: %s; ACK-path overflow: %s; SYN-path overflow: %s)\n",
 	       final ? "acceptq" : "acceptq (so far)", (now - a->t0) / 1e9, a->netns,
 	       a->m_enqueue, a->m_ack ? a->m_ack : "not traced",
-	       a->m_syn ? a->m_syn : "derived = drops - ACK-path");
+	       a->m_syn ? a->m_syn : "not traced per event, in LISTENDROP");
 	printf("%-24s %-22s %6s %6s %6s %9s %6s %9s %8s %10s %8s\n", "LISTENER", "OWNER", "LIMIT",
 	       "QUEUE", "PEAK", "ENQUEUED", "FULL", "FULL_MS", "DROPS", "LISTENDROP", "ACK_OVF");
 	for (i = 0; i < n; i++) {
