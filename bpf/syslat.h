@@ -4,7 +4,7 @@
 
 #define SYSLAT_MAX_NR 512		/* syscall numbers tracked (x86_64 has < 470) */
 #define SYSLAT_HIST_SLOTS 32		/* log2 slots of latency in µs; slot 0 = 0..1 µs */
-#define SYSLAT_MAX_PROCS 16384		/* --per-process (tgid, nr) pairs; more are counted as missed */
+#define SYSLAT_MAX_PROCS 65536		/* --per-process (tgid, nr) pairs; more are counted as missed */
 
 /* Per syscall number, per CPU (summed in user space). */
 struct syslat_stat {
