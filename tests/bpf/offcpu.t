@@ -5,7 +5,7 @@
 # report: its frames must still resolve (maps snapshot at first sight).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 9
+plan 11
 need_bpf
 
 "$HELPER" pipeblock 5 300 "$TMP/go" > "$TMP/helper.out" &
@@ -43,4 +43,20 @@ touch "$TMP/go2"
 wait $h2; wait $p2
 line=$(grep offcpu_test_ "$TMP/folded.txt" | head -1)
 like "$line" '^probe-helper;.*offcpu_test_thread;.*;schedule_\[k\];__schedule_\[k\] [0-9]+$' "--folded line: comm;user frames;kernel frames_[k] microseconds"
+# a "container": the binary lives on a tmpfs mounted only in the process's own
+# mount namespace, so its path does not exist on the host; it also execs
+# (sh -> probe-helper) after it was first seen
+mkdir -p "$TMP/ct"
+unshare -m sh -c 'mount -t tmpfs none "$1" && cp "$2" "$1/ct-helper" && exec "$1/ct-helper" pipeblock 2 200 "$3"' \
+	_ "$TMP/ct" "$HELPER" "$TMP/go3" > "$TMP/helper3.out" &
+h3=$!
+wait_for "$TMP/helper3.out" ready 5
+"${PROBE[@]}" offcpu --pid "$h3" --json --duration 2 > "$TMP/ct.json" 2> "$TMP/probe3.err" &
+p3=$!
+wait_for "$TMP/probe3.err" tracing 10
+touch "$TMP/go3"
+wait $h3; wait $p3
+ok "the binary's path is not visible on the host" test ! -e "$TMP/ct/ct-helper"
+S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))] | max_by(.total_us)' "$TMP/ct.json" 2>/dev/null)
+cmp_ok "$(jq -r '.total_us // 0 | floor' <<<"${S:-null}")" -ge 380000 "binary only in the process's mount namespace: offcpu_test_thread resolved, >= 0.38 s"
 done_testing
