@@ -28,7 +28,8 @@ like "$S" '"user":\[[^]]*"offcpu_test_' "a stack names the test program's functi
 us=$(jq -r '.total_us // 0 | floor' <<<"${S:-null}" 2>/dev/null)
 diag "stack: $(jq -c '{total_us, count, user, kernel}' <<<"${S:-null}" 2>/dev/null)"
 cmp_ok "${us:-0}" -ge 1400000 "at least 1.4 s off CPU on that stack (got ${us:-0} us)"
-is "$(jq -r '.count' <<<"${S:-null}")" 5 "5 off-CPU periods on that stack"
+# >= 5: a wakeup that finds the pipe still empty adds a short period
+cmp_ok "$(jq -r '.count // 0' <<<"${S:-null}")" -ge 5 "at least 5 off-CPU periods on that stack"
 like "$(jq -r '.kernel | join(";")' <<<"${S:-null}")" 'pipe_read' "its kernel stack is symbolized (pipe_read)"
 is "$(jq -r '[.user[] | select(. == "[unknown]")] | length' <<<"${S:-null}")" 0 "no [unknown] user frame although the process exited"
 
