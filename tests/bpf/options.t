@@ -3,7 +3,7 @@
 # the final one), --comm, --min-us, --per-process, --top, --per-thread.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 9
+plan 11
 need_bpf
 
 # syslat: 100 x 1 ms sleeps by a process named probe-helper, 3 interval reports
@@ -36,4 +36,20 @@ touch "$TMP/go2"; wait $hpid; wait $ppid
 S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))][0]' "$TMP/oc.json" 2>/dev/null)
 cmp_ok "$(jq -r '.tid // 0' <<<"${S:-null}")" -gt "$hpid" "--per-thread: the reader thread's tid (not the pid)"
 is "$(jq -r '[.stacks[] | select(.total_us < 100000 * .count)] | length' "$TMP/oc.json" 2>/dev/null)" 0 "--min-us 100000: no shorter period"
+# acceptq --pid: the listener lives in another network namespace; the probe
+# enters it for sock_diag and the counters
+unshare -n sh -c 'ip link set lo up; exec "$0" listen 18082 2 8' "$HELPER" > "$TMP/l.out" &
+lpid=$!
+wait_for "$TMP/l.out" ready 5
+"${PROBE[@]}" acceptq --pid "$lpid" --json --duration 2.5 > "$TMP/aq.json" 2> "$TMP/aq.err" &
+ppid=$!
+wait_for "$TMP/aq.err" tracing 10
+nsenter -t "$lpid" -n "$HELPER" connect 18082 10 1 > /dev/null
+ns=$(stat -Lc %i "/proc/$lpid/ns/net")
+wait $ppid
+kill $lpid 2>/dev/null
+is "$(jq -r .netns "$TMP/aq.json" 2>/dev/null)" "$ns" "acceptq --pid: reports the listener's network namespace"
+L=$(jq -c ".listeners[] | select(.port == 18082 and .pid == $lpid)" "$TMP/aq.json" 2>/dev/null)
+is "$(jq -r '(.drops > 0) and (.drops == .listen_drops) and (.backlog == 2)' <<<"${L:-null}")" true \
+	"acceptq --pid: that process's listener, limit 2, drops seen"
 done_testing
