@@ -66,6 +66,7 @@ struct aq {
 	uint64_t t0;			/* CLOCK_MONOTONIC ns at attach */
 	const char *m_enqueue, *m_syn, *m_ack;
 	char m_ack_why[160];
+	bool enq;			/* sock:sk_data_ready exists: enqueues are traced */
 	char *reason_names[ACCEPTQ_MAX_REASONS];	/* enum skb_drop_reason, from kernel BTF */
 	unsigned long long reasons[ACCEPTQ_MAX_REASONS];	/* summed over CPUs at the last report */
 	int ncpus;
@@ -492,6 +493,8 @@ static int aq_tick(void *ctx, bool final)
 }
 
 /* Opens, configures and loads the skeleton with one attach plan. */
+/* Opens, configures and loads the skeleton with one attach plan; @enq false:
+ * no enqueue programs (the kernel has no sock:sk_data_ready). */
 static int aq_load(struct aq *a, bool btf_tp, int syn, bool ack, struct acceptq_bpf **out)
 {
 	struct acceptq_bpf *s;
@@ -502,8 +505,8 @@ static int aq_load(struct aq *a, bool btf_tp, int syn, bool ack, struct acceptq_
 		return -errno;
 	s->rodata->target_netns = a->netns;
 	s->rodata->target_port = a->port;
-	bpf_program__set_autoload(s->progs.aq_data_ready_btf, btf_tp);
-	bpf_program__set_autoload(s->progs.aq_data_ready_raw, !btf_tp);
+	bpf_program__set_autoload(s->progs.aq_data_ready_btf, a->enq && btf_tp);
+	bpf_program__set_autoload(s->progs.aq_data_ready_raw, a->enq && !btf_tp);
 	bpf_program__set_autoload(s->progs.aq_conn_request_fentry, syn == 1);
 	bpf_program__set_autoload(s->progs.aq_conn_request_kprobe, syn == 2);
 	bpf_program__set_autoload(s->progs.aq_kfree_skb_btf, ack && btf_tp);
@@ -527,7 +530,7 @@ int probe_acceptq(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct aq a = { 0 };
-	bool help = false, ack = false;
+	bool help = false, ack = false, btf_used = false;
 	long long ovf_reason;
 	int c, err, syn, ret = 1, self_ns = -1;
 	uint64_t v;
@@ -573,10 +576,9 @@ int probe_acceptq(int argc, char **argv)
 	}
 	a.netns = (uint32_t)netns_inode(0);
 
-	if (!probe_kernel_has_tp("sk_data_ready")) {
-		probe_err(&a.o, "this kernel lacks the tracepoint sock:sk_data_ready (Linux >= 6.10): queue depth, peak and full time cannot be measured; 'ss -lntm' still shows each listener's queue (Recv-Q), limit (Send-Q) and drops (skmem d)");
-		goto out;
-	}
+	a.enq = probe_kernel_has_tp("sk_data_ready");
+	if (!a.enq)
+		probe_note(&a.o, "this kernel has no sock:sk_data_ready tracepoint: enqueues, the depth histogram and full time are not measured (peak and full come from sock_diag at each report); listeners, queues, limits, drops and the namespace counters are still reported");
 	if (probe_kernel_enum_value("skb_drop_reason", "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW", &ovf_reason) &&
 	    probe_kernel_has_tp("kfree_skb")) {
 		ack = true;
@@ -600,7 +602,9 @@ int probe_acceptq(int argc, char **argv)
 			fprintf(stderr, "acceptq: attach plan %zu: %s\n", i, err ? strerror(-err) : "loaded");
 		if (!err) {
 			syn = plans[i].syn;
-			a.m_enqueue = plans[i].btf_tp ? "tp_btf/sk_data_ready" : "raw_tp/sk_data_ready";
+			btf_used = plans[i].btf_tp;
+			a.m_enqueue = !a.enq ? "not traced: the kernel has no sock:sk_data_ready tracepoint" :
+				      plans[i].btf_tp ? "tp_btf/sk_data_ready" : "raw_tp/sk_data_ready";
 		}
 	}
 	if (err && ack) {
@@ -608,7 +612,9 @@ int probe_acceptq(int argc, char **argv)
 		ack = false;
 		snprintf(a.m_ack_why, sizeof(a.m_ack_why), "not traced: kfree_skb program did not load; counted in drops");
 		err = aq_load(&a, probe_try_tp_btf(), 0, false, &a.skel);
-		a.m_enqueue = probe_try_tp_btf() ? "tp_btf/sk_data_ready" : "raw_tp/sk_data_ready";
+		btf_used = probe_try_tp_btf();
+		a.m_enqueue = !a.enq ? "not traced: the kernel has no sock:sk_data_ready tracepoint" :
+			      probe_try_tp_btf() ? "tp_btf/sk_data_ready" : "raw_tp/sk_data_ready";
 	}
 	if (err) {
 		probe_load_err(&a.o, "load and attach the acceptq BPF programs", err);
@@ -621,7 +627,7 @@ int probe_acceptq(int argc, char **argv)
 		ack = false;
 	a.m_syn = syn == 1 ? "fentry/tcp_conn_request (exact)" : syn == 2 ? "kprobe/tcp_conn_request (exact)" : NULL;
 	if (ack)
-		a.m_ack = strncmp(a.m_enqueue, "tp_btf", 6) == 0 ?
+		a.m_ack = btf_used ?
 			"tp_btf/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)" :
 			"raw_tp/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)";
 
@@ -635,7 +641,7 @@ int probe_acceptq(int argc, char **argv)
 	read_counters(&a.ovf0, &a.have_ovf0, &a.drops0, &a.have_drops0);
 	a.t0 = probe_now_ns();
 	probe_note(&a.o, "tracing %d TCP listener(s) in netns %u (%s%s%s); Ctrl-C to end", a.nstart, a.netns,
-		   a.m_enqueue, a.m_ack ? (a.m_ack[0] == 't' ? ", tp_btf/kfree_skb" : ", raw_tp/kfree_skb") : "",
+		   a.enq ? a.m_enqueue : "no enqueue tracing", a.m_ack ? (btf_used ? ", tp_btf/kfree_skb" : ", raw_tp/kfree_skb") : "",
 		   syn == 1 ? ", fentry/tcp_conn_request" : syn == 2 ? ", kprobe/tcp_conn_request" : "");
 	err = probe_run(&a.o, aq_tick, NULL, &a);
 	ret = err ? 1 : 0;

@@ -70,7 +70,8 @@ void probe_setup(const struct probe_opts *o);
 void probe_load_err(const struct probe_opts *o, const char *what, int err);
 
 /* True when the running kernel's BTF has a tracepoint @tp (e.g.
- * "sk_data_ready": looks for typedef btf_trace_sk_data_ready). */
+ * "sk_data_ready": looks for typedef btf_trace_sk_data_ready). Tests make it
+ * false with QPS_PROBE_PRETEND_NO_TP=name[,name...]. */
 bool probe_kernel_has_tp(const char *tp);
 /* True when kernel BTF has enum @enum_name with a member @value; *@val set. */
 bool probe_kernel_enum_value(const char *enum_name, const char *value, long long *val);

@@ -3,7 +3,7 @@
 # exit 1 for failures and 2 for usage errors.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 12
+plan 17
 need_bpf
 
 true & dead=$!; wait $dead
@@ -20,6 +20,18 @@ is "$rc:$(grep -c "unknown probe 'nosuch'" <<<"$out")" "2:1" "unknown probe: exi
 out=$("${PROBE[@]}" offcpu --folded --json 2>&1); rc=$?
 is "$rc" 2 "--folded with --json: exit 2"
 "${PROBE[@]}" syslat --help | grep -q -- --min-us; is "$?" 0 "--help lists the options"
+
+# a kernel without a needed tracepoint (simulated): say which, and what is
+# still reported
+out=$(QPS_PROBE_PRETEND_NO_TP=sys_enter "${PROBE[@]}" syslat --duration 1 2>&1); rc=$?
+is "$rc" 1 "no raw_syscalls tracepoints: syslat exits 1"
+like "$out" "raw_syscalls:sys_enter/sys_exit" "... and names them"
+out=$(QPS_PROBE_PRETEND_NO_TP=sched_switch "${PROBE[@]}" offcpu --duration 1 2>&1 >/dev/null); rc=$?
+is "$rc:$(grep -c "sched:sched_switch" <<<"$out")" "1:1" "no sched_switch: offcpu exits 1 naming it"
+js=$(QPS_PROBE_PRETEND_NO_TP=sk_data_ready "${PROBE[@]}" acceptq --json --duration 1 2>"$TMP/aq.err"); rc=$?
+is "$rc:$(jq -r '.method.enqueue | startswith("not traced")' <<<"$js" 2>/dev/null)" "0:true" \
+	"no sk_data_ready: acceptq still runs, method says enqueues are not traced"
+like "$(cat "$TMP/aq.err")" "no sock:sk_data_ready tracepoint.*still reported" "... and says what is still reported"
 
 # without privileges: drop to nobody with no capabilities
 if command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
