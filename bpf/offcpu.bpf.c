@@ -32,7 +32,7 @@ const volatile __u64 max_ns = ~0ULL;	/* longer periods are not counted */
 __u64 lost_stacks = 0;		/* a stack did not fit stack_traces (full or hash collision) */
 __u64 lost_threads = 0;		/* starts full: a period was not measured */
 __u64 lost_keys = 0;		/* counts full: a period was measured but not recorded */
-__u64 lost_events = 0;		/* ring buffer full: a process was not announced */
+__u64 lost_events = 0;		/* ring buffer or known_tgids full: a process was not announced */
 
 struct start {
 	__u64 ts;
@@ -147,8 +147,19 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 			/* first sight of this process (rare, not per event): announce
 			 * it now, so user space reads its maps while it is off CPU */
 			s.gen = new_gen();
-			if (!bpf_map_update_elem(&known_tgids, &tgid, &s.gen, BPF_NOEXIST))
+			if (!bpf_map_update_elem(&known_tgids, &tgid, &s.gen, BPF_NOEXIST)) {
 				announce(tgid, s.gen, OFFCPU_EV_NEW_TGID);
+			} else if (!bpf_map_lookup_elem(&known_tgids, &tgid)) {
+				/* table full: no snapshot for it (gen 0 = unknown
+				 * image), and no new key per switch either */
+				s.gen = 0;
+				__sync_fetch_and_add(&lost_events, 1);
+			} else {
+				/* another CPU announced it just now */
+				__u32 *g = bpf_map_lookup_elem(&known_tgids, &tgid);
+
+				s.gen = g ? *g : 0;
+			}
 		}
 	}
 	if (bpf_map_update_elem(&starts, &pid, &s, BPF_ANY))

@@ -6,7 +6,7 @@
 #define OFFCPU_MAX_STACKS 16384		/* distinct stacks; more are counted in lost_stacks */
 #define OFFCPU_MAX_KEYS 16384		/* distinct (thread, stacks) keys; more -> lost_keys */
 #define OFFCPU_MAX_THREADS 65536	/* threads off CPU at once; more -> lost_threads */
-#define OFFCPU_MAX_TGIDS 8192		/* processes announced to user space (for their maps) */
+#define OFFCPU_MAX_TGIDS 32768		/* live processes announced to user space (for their maps) */
 
 struct offcpu_key {
 	__u32 pid;		/* thread id; 0 when aggregating per process */
