@@ -63,6 +63,7 @@ struct ex {
 	const char *p;
 	double conns, dflt;	/* dflt < 0: unknown */
 	int err;
+	const struct profile *prof;	/* for sysctl(KEY): the profile's own floor of KEY */
 };
 
 static double ex_sum(struct ex *e);
@@ -121,6 +122,19 @@ static double ex_atom(struct ex *e)
 		if (sysctl_read(key, val, sizeof(val)) < 0 || knob_fields(val, f, 16) < 1) {
 			e->err = e->err ? e->err : -ENOENT;
 			return 0;
+		}
+		/* apply raises KEY to the profile's own ">=" target and never lowers it:
+		 * count with that value, so a second apply finds nothing to change */
+		if (e->prof) {
+			int i;
+
+			for (i = 0; i < e->prof->n; i++) {
+				const struct rule *r = &e->prof->rules[i];
+
+				if (r->kind == RULE_SYSCTL && r->op == OP_GE && r->numeric && r->field < 0 &&
+				    !strcmp(r->key, key) && r->num > f[0])
+					f[0] = r->num;
+			}
 		}
 		return (double)f[0];
 	}
@@ -200,9 +214,10 @@ static double ex_sum(struct ex *e)
 	}
 }
 
-int profile_eval(const char *expr, long conns, long long dflt, long long *out)
+static int eval_in(const char *expr, long conns, long long dflt, const struct profile *prof,
+		   long long *out)
 {
-	struct ex e = { .p = expr, .conns = (double)conns, .dflt = (double)dflt };
+	struct ex e = { .p = expr, .conns = (double)conns, .dflt = (double)dflt, .prof = prof };
 	double v;
 
 	v = ex_sum(&e);
@@ -219,6 +234,11 @@ int profile_eval(const char *expr, long conns, long long dflt, long long *out)
 	if ((double)*out < v)
 		(*out)++;	/* ceil() without libm: unit tests do not link -lm */
 	return 0;
+}
+
+int profile_eval(const char *expr, long conns, long long dflt, long long *out)
+{
+	return eval_in(expr, conns, dflt, NULL, out);
 }
 
 /* ---- parsing */
@@ -731,77 +751,92 @@ void profile_free(struct profile *p)
 	free(p);
 }
 
+/* Resolves one rule's target. Returns 0 or -EINVAL with the message in @err. */
+static int resolve_one(struct profile *p, struct rule *r, long conns, char *err, size_t err_size)
+{
+	const struct knob_info *k = r->kind == RULE_SYSCTL ? knob_lookup(r->key) : NULL;
+	long long f[16], dflt = -1;
+	int e, n, j;
+
+	r->skip = false;
+	r->numeric = false;
+	switch (r->kind) {
+	case RULE_SYSCTL:
+		if (r->op == OP_EQ || r->op == OP_IN) {
+			snprintf(r->resolved, sizeof(r->resolved), "%s", r->value);
+			n = knob_fields(r->value, f, 16);
+			if (k && n > 0) {
+				for (j = 0; j < n; j++)
+					if (f[j] < k->min || f[j] > k->max)
+						PERR("%s: %s: value %lld out of range [%lld, %lld]",
+						     r->origin, r->key, f[j], k->min, k->max);
+			}
+			break;
+		}
+		n = knob_fields(r->value, f, 16);
+		if (n > 1) {
+			for (j = 0; j < n; j++)
+				if (k && (f[j] < k->min || f[j] > k->max))
+					PERR("%s: %s: value %lld out of range [%lld, %lld]", r->origin,
+					     r->key, f[j], k->min, k->max);
+			snprintf(r->resolved, sizeof(r->resolved), "%s", r->value);
+			break;
+		}
+		if (knob_default(r->key, r->field, &dflt))
+			dflt = -1;
+		e = eval_in(r->value, conns, dflt, p, &r->num);
+		if (e == -ENOENT) {
+			r->skip = true;
+			snprintf(r->resolved, sizeof(r->resolved), strstr(r->value, "sysctl(") ?
+				 "a sysctl() in '%s' is absent here" : "kernel default of %s not known to qps-tune",
+				 strstr(r->value, "sysctl(") ? r->value : r->key);
+			break;
+		}
+		if (e)
+			PERR("%s: %s: value '%s' out of range", r->origin, r->key, r->value);
+		/* ">= 220" on a key whose minimum is 1024 holds for every value the
+		 * kernel accepts: clamp. Only an unreachable target is an error. */
+		if (k && r->op == OP_GE && r->num < k->min)
+			r->num = k->min;
+		if (k && r->op == OP_LE && r->num > k->max)
+			r->num = k->max;
+		if (k && (r->num < k->min || r->num > k->max))
+			PERR("%s: %s: value %lld out of range [%lld, %lld]", r->origin, r->key,
+			     r->num, k->min, k->max);
+		r->numeric = true;
+		snprintf(r->resolved, sizeof(r->resolved), "%lld", r->num);
+		break;
+	case RULE_NOFILE:
+		e = profile_eval(r->value, conns, -1, &r->num);
+		if (e || r->num < 1 || r->num > 1073741816LL)
+			PERR("%s: nofile: value '%s' out of range [1, 1073741816] for conns %ld",
+			     r->origin, r->value, conns);
+		r->numeric = true;
+		snprintf(r->resolved, sizeof(r->resolved), "%lld", r->num);
+		break;
+	default:
+		snprintf(r->resolved, sizeof(r->resolved), "%s", r->kind == RULE_DISABLE ? r->key : r->value);
+		break;
+	}
+	return 0;
+}
+
 int profile_resolve(struct profile *p, long conns, char *err, size_t err_size)
 {
-	int i;
+	int i, pass;
 
 	if (conns <= 0)
 		conns = p->conns;
-	for (i = 0; i < p->n; i++) {
-		struct rule *r = &p->rules[i];
-		const struct knob_info *k = r->kind == RULE_SYSCTL ? knob_lookup(r->key) : NULL;
-		long long f[16], dflt = -1;
-		int e, n, j;
+	/* pass 0: plain targets; pass 1: targets that read sysctl(KEY), which
+	 * count with KEY's own target from pass 0 */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < p->n; i++) {
+			struct rule *r = &p->rules[i];
 
-		r->skip = false;
-		r->numeric = false;
-		switch (r->kind) {
-		case RULE_SYSCTL:
-			if (r->op == OP_EQ || r->op == OP_IN) {
-				snprintf(r->resolved, sizeof(r->resolved), "%s", r->value);
-				n = knob_fields(r->value, f, 16);
-				if (k && n > 0) {
-					for (j = 0; j < n; j++)
-						if (f[j] < k->min || f[j] > k->max)
-							PERR("%s: %s: value %lld out of range [%lld, %lld]",
-							     r->origin, r->key, f[j], k->min, k->max);
-				}
-				break;
-			}
-			n = knob_fields(r->value, f, 16);
-			if (n > 1) {
-				for (j = 0; j < n; j++)
-					if (k && (f[j] < k->min || f[j] > k->max))
-						PERR("%s: %s: value %lld out of range [%lld, %lld]", r->origin,
-						     r->key, f[j], k->min, k->max);
-				snprintf(r->resolved, sizeof(r->resolved), "%s", r->value);
-				break;
-			}
-			if (knob_default(r->key, r->field, &dflt))
-				dflt = -1;
-			e = profile_eval(r->value, conns, dflt, &r->num);
-			if (e == -ENOENT) {
-				r->skip = true;
-				snprintf(r->resolved, sizeof(r->resolved), strstr(r->value, "sysctl(") ?
-					 "a sysctl() in '%s' is absent here" : "kernel default of %s not known to qps-tune",
-					 strstr(r->value, "sysctl(") ? r->value : r->key);
-				break;
-			}
-			if (e)
-				PERR("%s: %s: value '%s' out of range", r->origin, r->key, r->value);
-			/* ">= 220" on a key whose minimum is 1024 holds for every value the
-			 * kernel accepts: clamp. Only an unreachable target is an error. */
-			if (k && r->op == OP_GE && r->num < k->min)
-				r->num = k->min;
-			if (k && r->op == OP_LE && r->num > k->max)
-				r->num = k->max;
-			if (k && (r->num < k->min || r->num > k->max))
-				PERR("%s: %s: value %lld out of range [%lld, %lld]", r->origin, r->key,
-				     r->num, k->min, k->max);
-			r->numeric = true;
-			snprintf(r->resolved, sizeof(r->resolved), "%lld", r->num);
-			break;
-		case RULE_NOFILE:
-			e = profile_eval(r->value, conns, -1, &r->num);
-			if (e || r->num < 1 || r->num > 1073741816LL)
-				PERR("%s: nofile: value '%s' out of range [1, 1073741816] for conns %ld",
-				     r->origin, r->value, conns);
-			r->numeric = true;
-			snprintf(r->resolved, sizeof(r->resolved), "%lld", r->num);
-			break;
-		default:
-			snprintf(r->resolved, sizeof(r->resolved), "%s", r->kind == RULE_DISABLE ? r->key : r->value);
-			break;
+			if ((strstr(r->value, "sysctl(") != NULL) != (pass == 1))
+				continue;
+			if (resolve_one(p, r, conns, err, err_size))
+				return -EINVAL;
 		}
 	}
 	return 0;

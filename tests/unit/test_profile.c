@@ -244,6 +244,20 @@ int main(void)
 			tap_diag("%d %s", r, err);
 		profile_free(p);
 	}
+	/* sysctl(KEY) counts with the profile's own floor for KEY: apply raises KEY
+	 * first, and a second apply must find nothing left to change */
+	snprintf(path, sizeof(path), "%s/dep.profile", dir);
+	write_file(path, "sysctl net.ipv4.tcp_max_syn_backlog >= max(4096, sysctl(net.core.somaxconn))\n"
+			 "sysctl net.core.somaxconn >= 2000000000\n");
+	{
+		struct profile *p = profile_load(path, err, sizeof(err));
+		int r = p ? profile_resolve(p, 0, err, sizeof(err)) : -1;
+
+		if (!tap_ok(r == 0 && p->rules[0].num == 2000000000LL,
+			    "sysctl(KEY) in a target counts with KEY's own >= rule"))
+			tap_diag("%d %s %lld", r, err, p ? p->rules[0].num : 0);
+		profile_free(p);
+	}
 	{
 		const char *const *names = profile_builtin_names();
 		int j, bad = 0;
