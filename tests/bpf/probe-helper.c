@@ -8,6 +8,8 @@
  *   probe-helper pipeblock N MSEC [GOFILE]  a thread blocks N times in read(2) on a
  *                                           pipe that the main thread feeds every MSEC
  *   probe-helper syscalls N                 N x getppid(2), best ns/call of 5 batches
+ *   probe-helper pingpong N                 N pipe round trips between two threads,
+ *                                           best process CPU ns per round trip
  * Prints "ready" on stdout (flushed) once set up.
  */
 #include <arpa/inet.h>
@@ -176,10 +178,56 @@ static int do_syscalls(long n)
 	return 0;
 }
 
+static int ping[2], pong[2];
+
+static void *ponger(void *arg)
+{
+	long n = (long)arg;
+	char c;
+
+	for (long i = 0; i < n; i++)
+		if (read(ping[0], &c, 1) != 1 || write(pong[1], &c, 1) != 1)
+			break;
+	return NULL;
+}
+
+/* N round trips between two threads over pipes (4 context switches each when
+ * they share a CPU); prints the best process CPU ns per round trip of 3
+ * batches (for bench/: what a sched_switch probe costs) */
+static int do_pingpong(long n)
+{
+	double best = 1e18;
+
+	if (pipe(ping) || pipe(pong))
+		return 1;
+	for (int b = 0; b < 3; b++) {
+		struct timespec t0, t1;
+		pthread_t t;
+		char c = 'x';
+
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+		if (pthread_create(&t, NULL, ponger, (void *)n))
+			return 1;
+		for (long i = 0; i < n; i++)
+			if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
+				return 1;
+		pthread_join(t, NULL);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+		double ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n;
+
+		if (ns < best)
+			best = ns;
+	}
+	printf("%.1f\n", best);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "syscalls"))
 		return do_syscalls(atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "pingpong"))
+		return do_pingpong(atol(argv[2]));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "listen"))
 		return do_listen(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
 				 argc == 6 && !strcmp(argv[5], "defer"));
@@ -190,6 +238,6 @@ int main(int argc, char **argv)
 		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "pipeblock"))
 		return do_pipeblock(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N\n");
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N\n");
 	return 2;
 }
