@@ -3,7 +3,7 @@
 # the final one), --comm, --min-us, --per-process, --top, --per-thread.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 11
+plan 12
 need_bpf
 
 # syslat: 100 x 1 ms sleeps by a process named probe-helper, 3 interval reports
@@ -36,6 +36,16 @@ touch "$TMP/go2"; wait $hpid; wait $ppid
 S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))][0]' "$TMP/oc.json" 2>/dev/null)
 cmp_ok "$(jq -r '.tid // 0' <<<"${S:-null}")" -gt "$hpid" "--per-thread: the reader thread's tid (not the pid)"
 is "$(jq -r '[.stacks[] | select(.total_us < 100000 * .count)] | length' "$TMP/oc.json" 2>/dev/null)" 0 "--min-us 100000: no shorter period"
+# offcpu --max-us: the 200 ms blocks are left out
+"$HELPER" pipeblock 2 200 "$TMP/go3" > "$TMP/h3.out" &
+hpid=$!
+wait_for "$TMP/h3.out" ready 5
+"${PROBE[@]}" offcpu --pid "$hpid" --max-us 100000 --json --duration 1.5 > "$TMP/oc3.json" 2> "$TMP/oc3.err" &
+ppid=$!
+wait_for "$TMP/oc3.err" tracing 10
+touch "$TMP/go3"; wait $hpid; wait $ppid
+is "$(jq -r '[.stacks[] | select(.total_us > 100000 * .count)] | length' "$TMP/oc3.json" 2>/dev/null)" 0 "--max-us 100000: no longer period"
+
 # acceptq --pid: the listener lives in another network namespace; the probe
 # enters it for sock_diag and the counters
 unshare -n sh -c 'ip link set lo up; exec "$0" listen 18082 2 8' "$HELPER" > "$TMP/l.out" &
