@@ -1,6 +1,6 @@
 /* conn.c - the worker event loop and the per-connection state machine.
  *
- *            accept4 (+ optimistic read with TCP_DEFER_ACCEPT)
+ *            accept4 (+ answered at once with TCP_DEFER_ACCEPT)
  *                 |
  *                 v        head parsed, body follows
  *   +-------->  READ  -------------------------------> BODY
@@ -8,20 +8,22 @@
  *   |             |  response appended to the worker's     |
  *   |             |  output batch  <-----------------------+
  *   |             v
- *   |     batch written with one write() per readiness
- *   |             | short write / EAGAIN / sendfile not done
+ *   |     batch written with one send() per readiness
+ *   |             | short send / EAGAIN / sendfile not done
  *   |             v
- *   +-------  WRITE (pending bytes copied to the connection; EPOLLOUT)
- *     flushed     |
+ *   +---- CF_WRITING (a flag beside READ/BODY: the rest copied to the
+ *     flushed     |   connection, input waits; EPOLLOUT resumes)
  *                 | last response (close, error, drain) and input left unread
  *                 v
  *               LINGER: shutdown(SHUT_WR), discard input until EOF/timeout
+ *   any state --conn_close()--> FREE; the fd itself is closed at the end of
+ *   the loop iteration (flush_closes), so the slot cannot be reused meanwhile
  *
  * Hot path choices (CPU per request is what the benchmark measures):
  *  - edge-triggered EPOLLIN|EPOLLOUT registered once: no epoll_ctl per request;
- *  - one read() per readiness: a read shorter than the space offered means
+ *  - one recv() per readiness: a read shorter than the space offered means
  *    the socket was drained, so no EAGAIN read follows it;
- *  - all responses produced by one read go out with one write();
+ *  - all responses produced by one read go out with one send();
  *  - responses are assembled from preformatted pieces; the Date line and the
  *    complete /plaintext and /json responses are rebuilt once per second;
  *  - timeouts are per-worker FIFO lists (one per kind, all entries of a kind
