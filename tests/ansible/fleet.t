@@ -33,10 +33,12 @@ plan 62
 LOCK=/run/lock/qps-tune-fleet-test.lock
 [ -d /run/lock ] || LOCK=/tmp/qps-tune-fleet-test.lock
 exec 9>"$LOCK"
+t_lock=$SECONDS
 if ! flock -w 480 9; then
 	fail "fleet" "another fleet test still holds $LOCK after 480 s"
 	skip_rest "fleet busy"
 fi
+[ $((SECONDS - t_lock)) -gt 1 ] && diag "waited $((SECONDS - t_lock)) s for another fleet test ($LOCK)"
 
 T=$(mktemp -d /tmp/qps-ansible.XXXXXX)
 chmod 755 "$T"
@@ -163,9 +165,11 @@ play() {
 	# in the background, so that INT/TERM run the cleanup right away
 	timeout 240 ansible-playbook -i "$T/hosts.yml" "$PB/$pb" "$@" >"$T/logs/$name.log" 2>&1 9>&- &
 	PLAY_PID=$!
+	local t0=$SECONDS
 	wait "$PLAY_PID"
 	RC=$?
 	PLAY_PID=
+	diag "play $name ($pb $*): exit $RC, $((SECONDS - t0)) s"
 	LOG=$T/logs/$name.log
 }
 # recap HOST FIELD: that field of HOST's PLAY RECAP line in $LOG ('' if none)
