@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -287,6 +288,96 @@ static void find_devs(struct ctx *c)
 		c->sysfs_ok = false;
 }
 
+/*
+ * Owners of the listeners: like sockdiag_owners() (a readlink per open fd of
+ * every process) but cheap on a busy host, where a server or a load generator
+ * holds 100k sockets:
+ *   pass 0: processes whose /proc/PID uid is some unowned listener's uid, and
+ *           only their first FIRST_FDS descriptors (listening sockets are
+ *           opened at start-up, and /proc/PID/fd lists in fd order);
+ *   pass 1: the first FIRST_FDS descriptors of every process (an owner that
+ *           changed uid after listen());
+ *   pass 2: every descriptor of every process, up to BUDGET readlinks in all
+ *           (an owner in another pid namespace is never found: "owner unknown").
+ * Each pass runs only while some listener is unowned.
+ */
+#define FIRST_FDS 64
+#define BUDGET 5000
+
+static int owners_pass(struct sd_listener *l, int n, int left, bool by_uid, bool first_only,
+		       long *budget)
+{
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+
+	while (proc && left > 0 && *budget > 0 && (de = readdir(proc))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		char path[64], link[64];
+		struct dirent *fe;
+		struct stat st;
+		DIR *fds;
+		int seen = 0, i;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (by_uid) {
+			bool match = false;
+
+			if (stat(path, &st) < 0)
+				continue;
+			for (i = 0; i < n && !match; i++)
+				match = !l[i].pid && l[i].uid == st.st_uid;
+			if (!match)
+				continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		fds = opendir(path);
+		while (fds && left > 0 && (fe = readdir(fds))) {
+			unsigned long long ino;
+			char fp[96];
+			ssize_t len;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			if ((first_only && ++seen > FIRST_FDS) || (!first_only && --*budget <= 0))
+				break;
+			snprintf(fp, sizeof(fp), "/proc/%d/fd/%s", (int)pid, fe->d_name);
+			len = readlink(fp, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+				continue;
+			for (i = 0; i < n; i++) {
+				if (l[i].inode != ino || l[i].pid)
+					continue;
+				l[i].pid = pid;
+				if (proc_comm(pid, l[i].comm, sizeof(l[i].comm)))
+					snprintf(l[i].comm, sizeof(l[i].comm), "?");
+				left--;
+			}
+		}
+		if (fds)
+			closedir(fds);
+	}
+	if (proc)
+		closedir(proc);
+	return left;
+}
+
+static void find_owners(struct sd_listener *l, int n)
+{
+	long budget = BUDGET;
+	int left = n;
+
+	left = owners_pass(l, n, left, true, true, &budget);
+	if (left > 0)
+		left = owners_pass(l, n, left, false, true, &budget);
+	if (left > 0)
+		owners_pass(l, n, left, false, false, &budget);
+}
+
 static void add_server(struct ctx *c, pid_t pid, const char *comm)
 {
 	int i;
@@ -344,7 +435,7 @@ int ctx_init(struct ctx *c, pid_t pid, int port, char *err, size_t err_size)
 		c->ls = NULL;
 		n = 0;
 	} else {
-		sockdiag_owners(c->ls, n);
+		find_owners(c->ls, n);
 	}
 	for (i = o = 0; i < n; i++) {
 		if (port && c->ls[i].port != port)
