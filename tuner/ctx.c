@@ -295,8 +295,8 @@ static void find_devs(struct ctx *c)
  *   pass 0: processes whose /proc/PID uid is some unowned listener's uid, and
  *           only their first FIRST_FDS descriptors (listening sockets are
  *           opened at start-up, and /proc/PID/fd lists in fd order);
- *   pass 1: the first FIRST_FDS descriptors of every process (an owner that
- *           changed uid after listen());
+ *   pass 1: the first FIRST_FDS descriptors of the other processes (an owner
+ *           that changed uid after listen());
  *   pass 2: every descriptor of every process, up to BUDGET readlinks in all
  *           (an owner in another pid namespace is never found: "owner unknown").
  * Each pass runs only while some listener is unowned.
@@ -304,34 +304,31 @@ static void find_devs(struct ctx *c)
 #define FIRST_FDS 64
 #define BUDGET 5000
 
-static int owners_pass(struct sd_listener *l, int n, int left, bool by_uid, bool first_only,
-		       long *budget)
-{
-	struct dirent *de;
-	DIR *proc = opendir("/proc");
+struct proc_ent {
+	pid_t pid;
+	uid_t uid;	/* owner of /proc/PID: the process's euid */
+};
 
-	while (proc && left > 0 && *budget > 0 && (de = readdir(proc))) {
-		pid_t pid = (pid_t)atoi(de->d_name);
+/* Scans the descriptors of @procs whose uid matching an unowned listener is
+ * @by_uid (-1: any), at most FIRST_FDS each if @first_only, else all of them
+ * within *@budget. Returns the number of listeners still unowned. */
+static int owners_pass(struct sd_listener *l, int n, int left, const struct proc_ent *procs,
+		       int np, int by_uid, bool first_only, long *budget)
+{
+	int p, i;
+
+	for (p = 0; p < np && left > 0 && *budget > 0; p++) {
 		char path[64], link[64];
 		struct dirent *fe;
-		struct stat st;
+		bool match = false;
 		DIR *fds;
-		int seen = 0, i;
+		int seen = 0;
 
-		if (pid <= 0)
+		for (i = 0; i < n && !match; i++)
+			match = !l[i].pid && l[i].uid == procs[p].uid;
+		if (by_uid >= 0 && match != (bool)by_uid)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-		if (by_uid) {
-			bool match = false;
-
-			if (stat(path, &st) < 0)
-				continue;
-			for (i = 0; i < n && !match; i++)
-				match = !l[i].pid && l[i].uid == st.st_uid;
-			if (!match)
-				continue;
-		}
-		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)procs[p].pid);
 		fds = opendir(path);
 		while (fds && left > 0 && (fe = readdir(fds))) {
 			unsigned long long ino;
@@ -342,7 +339,7 @@ static int owners_pass(struct sd_listener *l, int n, int left, bool by_uid, bool
 				continue;
 			if ((first_only && ++seen > FIRST_FDS) || (!first_only && --*budget <= 0))
 				break;
-			snprintf(fp, sizeof(fp), "/proc/%d/fd/%s", (int)pid, fe->d_name);
+			snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
 			len = readlink(fp, link, sizeof(link) - 1);
 			if (len <= 0)
 				continue;
@@ -352,8 +349,8 @@ static int owners_pass(struct sd_listener *l, int n, int left, bool by_uid, bool
 			for (i = 0; i < n; i++) {
 				if (l[i].inode != ino || l[i].pid)
 					continue;
-				l[i].pid = pid;
-				if (proc_comm(pid, l[i].comm, sizeof(l[i].comm)))
+				l[i].pid = procs[p].pid;
+				if (proc_comm(procs[p].pid, l[i].comm, sizeof(l[i].comm)))
 					snprintf(l[i].comm, sizeof(l[i].comm), "?");
 				left--;
 			}
@@ -361,21 +358,49 @@ static int owners_pass(struct sd_listener *l, int n, int left, bool by_uid, bool
 		if (fds)
 			closedir(fds);
 	}
-	if (proc)
-		closedir(proc);
 	return left;
 }
 
 static void find_owners(struct sd_listener *l, int n)
 {
+	struct proc_ent *procs = NULL;
+	int np = 0, cap = 0, left = n;
 	long budget = BUDGET;
-	int left = n;
+	struct dirent *de;
+	DIR *proc;
 
-	left = owners_pass(l, n, left, true, true, &budget);
+	if (n <= 0)
+		return;
+	proc = opendir("/proc");
+	while (proc && (de = readdir(proc))) {
+		char path[64];
+		struct stat st;
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (stat(path, &st) < 0)
+			continue;
+		if (np == cap) {
+			struct proc_ent *v = realloc(procs, (size_t)(cap = cap ? cap * 2 : 256) * sizeof(*v));
+
+			if (!v)
+				break;
+			procs = v;
+		}
+		procs[np].pid = pid;
+		procs[np].uid = st.st_uid;
+		np++;
+	}
+	if (proc)
+		closedir(proc);
+	left = owners_pass(l, n, left, procs, np, 1, true, &budget);
 	if (left > 0)
-		left = owners_pass(l, n, left, false, true, &budget);
+		left = owners_pass(l, n, left, procs, np, 0, true, &budget);
 	if (left > 0)
-		owners_pass(l, n, left, false, false, &budget);
+		owners_pass(l, n, left, procs, np, -1, false, &budget);
+	free(procs);
 }
 
 static void add_server(struct ctx *c, pid_t pid, const char *comm)
