@@ -24,7 +24,7 @@ fi
 for t in ansible-playbook /usr/sbin/sshd ssh-keygen jq dpkg-deb; do
 	command -v "$t" >/dev/null || { plan 1; fail "fleet" "'$t' is missing (make deps)"; done_testing; }
 done
-plan 62
+plan 63
 
 # One fleet test at a time on a machine: the namespaces are private, but the
 # package is installed into the one real root. A second run (another `make
@@ -304,6 +304,13 @@ for h in h1 h2 h3; do
 	jq -e '.schema | startswith("qps-tune.probe.acceptq")' "$f" >/dev/null 2>&1 || bad="$bad $h:$(head -c 200 "$f" 2>&1)"
 done
 is "$bad" "" "probe: each host's acceptq report fetched and parses (schema qps-tune.probe.acceptq/N)"
+bad=""
+for h in h1 h2 h3; do
+	want=$(ip netns exec "$(fleet_ns "$h")" readlink /proc/self/ns/net | tr -dc 0-9)
+	got=$(jq -r '.netns // empty' "$T/reports/probe-acceptq/$h.json" 2>/dev/null)
+	[ "$got" = "$want" ] || bad="$bad $h:got '$got' want '$want'"
+done
+is "$bad" "" "probe: each report was taken in that host's own namespace (.netns)"
 
 # ---- rollback: check mode changes nothing, then every original value back
 play rollback-check rollback.yml --check -l fleet
