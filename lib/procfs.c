@@ -188,8 +188,14 @@ bool netns_is_initial(void)
 {
 	uint64_t self = netns_inode(0), init = netns_inode(1);
 
-	/* pid 1 unreadable (e.g. in a user namespace): assume not initial */
-	return init && self == init;
+	if (init)
+		return self == init;
+	/*
+	 * pid 1's namespace is unreadable (a sandbox, a user namespace): fall
+	 * back to a key that only the initial namespace has. netdev_max_backlog
+	 * is host-wide and absent from /proc/sys of every child netns (6.x).
+	 */
+	return access("/proc/sys/net/core/netdev_max_backlog", F_OK) == 0;
 }
 
 int netns_enter_pid(pid_t pid)

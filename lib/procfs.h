@@ -30,7 +30,8 @@ int snmp_counter(const char *name, uint64_t *val);
 
 /* Inode of /proc/@pid/ns/net (@pid 0: self), i.e. the "net:[N]" number. 0 on error. */
 uint64_t netns_inode(pid_t pid);
-/* True when the calling thread is in the initial network namespace (that of pid 1). */
+/* True when the calling thread is in the initial network namespace: that of
+ * pid 1, or where pid 1 cannot be inspected, the one with host-only net keys. */
 bool netns_is_initial(void);
 /* Enters the network namespace of @pid (setns). Returns 0 or -errno. */
 int netns_enter_pid(pid_t pid);

@@ -82,6 +82,9 @@ static void sysctl_cases(void)
 	err = procfs_read_ll("/proc/sys/net/core/somaxconn", &v);
 	tap_ok(err == 0 && v > 0, "procfs_read_ll somaxconn=%lld", v);
 	tap_ok(netns_inode(0) != 0, "netns inode of self");
+	/* the test suites run in the initial netns unless run under unshare -n */
+	tap_ok(netns_is_initial() == (access("/proc/sys/net/core/netdev_max_backlog", F_OK) == 0),
+	       "netns_is_initial agrees with the host-only key");
 }
 
 static void snmp_cases(void)
