@@ -383,11 +383,17 @@ class Runner(object):
         removed = doc.get('removed', []) or []
         if pf_exists:
             os.unlink(pf)
-        after = ''.join('%s = %s\n' % (r.get('key'), r.get('value')) for r in restored)
+        # qps-tune reports what it restored, not what it replaced: the values
+        # appear on the "after" side only; removed files go present -> removed
+        files = removed + ([pf] if pf_exists else [])
+        before = ''.join('file %s: present\n' % p for p in files)
+        after = ''.join('file %s: removed\n' % p for p in files) + \
+            ''.join('%s %s = %s\n' % (r.get('kind', 'sysctl'), r.get('key'), r.get('value'))
+                    for r in restored)
         diff = []
-        if restored or removed:
-            diff.append(dict(before_header='applied', after_header='restored',
-                             before=''.join('%s\n' % p for p in removed), after=after))
+        if restored or files:
+            diff.append(dict(before_header='before rollback', after_header='after rollback (restored)',
+                             before=before, after=after))
         self.m.exit_json(changed=bool(restored or removed or pf_exists), exit_code=rc, rollback=doc,
                          diff=diff, ansible_facts=dict(qps_tune_rollback=doc))
 
