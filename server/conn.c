@@ -536,11 +536,21 @@ static int emit_file(struct worker *w, struct conn *c, struct plan *pl)
 	return r == 1 ? 0 : -1;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* /cpu: @us of this thread's CPU time (not wall time: on a busy machine the
+ * request takes longer, the CPU burnt stays the same) */
 static void busy_us(uint32_t us)
 {
-	uint64_t end = mono_ns() + (uint64_t)us * 1000;
+	uint64_t end = thread_cpu_ns() + (uint64_t)us * 1000;
 
-	while (mono_ns() < end)
+	while (thread_cpu_ns() < end)
 		;
 }
 

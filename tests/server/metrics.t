@@ -2,7 +2,7 @@
 # metrics.t - /metrics counters move by exactly the requests made.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 12
+plan 13
 
 start_server --workers 2 --demo
 
@@ -53,5 +53,19 @@ is "$acc" 3 "connections accepted: exactly 3 (keep-alive, bad, 2nd scrape)"
 is "$clo $bad" "True 1" "connections closed counted; one bad request stream"
 is "$l5" "True True" "bytes received and sent counted"
 like "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'qps_accept_errors_total\{errno="EMFILE"\} 0' "accept errors by errno exported"
+
+out=$(SPID=$SPID py <<'EOF'
+import os, httpc, time
+p = int(os.environ["PORT"]); pid = int(os.environ["SPID"])
+def ticks():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+c0 = ticks(); t0 = time.time()
+r = httpc.get(p, "/cpu?us=300000")
+wall = time.time() - t0; cpu = ticks() - c0
+print(r.status, wall >= 0.29, cpu >= 0.28)
+EOF
+)
+is "$out" "200 True True" "/cpu?us=300000 burns ~0.3 s of server CPU"
 stop_server
 done_testing
