@@ -3,7 +3,7 @@
 # --help and the start-up line, against the real binary on 127.0.0.1.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 27
+plan 29
 
 start_server --workers 2
 
@@ -209,6 +209,23 @@ like "$line" "timeouts header 10s idle 60s write 30s drain 10s" "start-up line: 
 smc=$(cat /proc/sys/net/core/somaxconn)
 want=$(( smc < 4096 ? smc : 4096 ))
 like "$line" "backlog $want \(" "effective backlog = min(requested, somaxconn)"
+granted=$(ss -Hltn "sport = :$PORT" | awk 'NR == 1 { print $3 }')
+is "$granted" "$want" "logged backlog = the kernel's granted backlog (ss Send-Q)"
+
+# somaxconn clamps silently: in a scratch network namespace with somaxconn 128
+# the start-up line must say 128, warn, and agree with the kernel
+if is_root && command -v unshare >/dev/null; then
+	out=$(timeout 20 unshare -n bash -c '
+		ip link set lo up && echo 128 > /proc/sys/net/core/somaxconn || exit 1
+		"$1" --listen 127.0.0.1:18080 --backlog 4096 2>"$2" & p=$!
+		for i in $(seq 100); do ss -Hltn "sport = :18080" | grep -q . && break; sleep 0.05; done
+		ss -Hltn "sport = :18080" | awk "NR == 1 { print \$3 }"
+		kill -TERM $p; wait $p' _ "$QPS_SERVER" "$TMPD/ns.log")
+	is "$out $(grep -c 'backlog 128 (requested 4096, somaxconn 128)' "$TMPD/ns.log") $(grep -c 'warning: backlog 4096 clamped to 128' "$TMPD/ns.log")" \
+		"128 1 1" "somaxconn 128 in a netns: logged 128 with a warning, kernel granted 128"
+else
+	skip "needs root for a network namespace" "somaxconn clamp logged"
+fi
 
 "$QPS_SERVER" --listen 127.0.0.1:bad 2>/dev/null; is "$?" "2" "bad --listen is a usage error (exit 2)"
 "$QPS_SERVER" --idle-timeout soon 2>/dev/null; is "$?" "2" "bad time is a usage error (exit 2)"
