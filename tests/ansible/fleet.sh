@@ -3,7 +3,7 @@
 # Each host is its own network namespace with a veth on a private bridge and its
 # own sshd, so an SSH session (and every net.* sysctl it writes) lands in that
 # namespace only. The filesystem is shared, which is why the inventory gives each
-# host its own qps-tune state dir, --root and profile dir (see docs/ansible.md).
+# host its own qps-tune state dir, --root and profile dir (see README.md, "Fleet rollout with Ansible").
 #
 #   fleet_up h1 h2 h3          create hosts (FLEET_DIR holds keys, configs, inventory)
 #   fleet_ro_sysctl HOST       restart HOST's sshd with /proc/sys read-only for it
