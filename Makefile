@@ -101,9 +101,9 @@ install: all
 	install -m 0755 $(BUILD)/qps-server $(DESTDIR)$(PREFIX)/bin/qps-server
 	install -m 0755 $(BUILD)/qps-tune $(DESTDIR)$(PREFIX)/sbin/qps-tune
 	install -d $(DESTDIR)$(PREFIX)/share/qps-tune/profiles
-	install -m 0644 profiles/*.profile $(DESTDIR)$(PREFIX)/share/qps-tune/profiles/ 2>/dev/null || true
+	install -m 0644 profiles/*.profile $(DESTDIR)$(PREFIX)/share/qps-tune/profiles/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
-	for m in man/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	install -m 0644 man/qps-tune.8 man/qps-server.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qps-server $(DESTDIR)$(PREFIX)/sbin/qps-tune
