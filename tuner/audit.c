@@ -1824,6 +1824,36 @@ static void chk_persist(struct audit *a)
 
 /* ---- probe readiness */
 
+/*
+ * errno of a BPF_PROG_LOAD of a do-nothing fentry program, without a target
+ * (attach_btf_id 0), so nothing is attached and no 5 MB vmlinux BTF is parsed.
+ * A kernel that allows fentry rejects it for the missing target (EINVAL); one
+ * that refuses tracing programs outright (lockdown, an LSM, a sandbox) says
+ * EPERM first. Only meaningful when bpf() itself works for this process.
+ */
+static int fentry_load_errno(void)
+{
+	struct bpf_insn insns[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_TRACING;
+	attr.expected_attach_type = BPF_TRACE_FENTRY;
+	attr.insns = (uint64_t)(uintptr_t)insns;
+	attr.insn_cnt = 2;
+	attr.license = (uint64_t)(uintptr_t)"GPL";
+	fd = syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	if (fd >= 0) {
+		close((int)fd);
+		return 0;
+	}
+	return errno;
+}
+
 static void chk_probes(struct audit *a)
 {
 	struct kconfig_query q[] = {
@@ -1836,7 +1866,7 @@ static void chk_probes(struct audit *a)
 	int kc = kconfig_lookup(q, sizeof(q) / sizeof(q[0]), src, sizeof(src));
 	union bpf_attr attr;
 	long fd;
-	bool tracefs;
+	bool tracefs, bpf_works = false;
 
 #define READY(c, ok) ((c)->status = (ok) ? CHK_PASS : CHK_INFO)
 	c = report_add(a->rep, "PROBE-001", "low", CHK_PASS, "BTF");
@@ -1861,6 +1891,7 @@ static void chk_probes(struct audit *a)
 		attr.max_entries = 1;
 		fd = syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
 		e = fd < 0 ? errno : 0;
+		bpf_works = fd >= 0;
 		if (fd >= 0)
 			close((int)fd);
 		READY(c, fd >= 0);
@@ -1886,16 +1917,21 @@ static void chk_probes(struct audit *a)
 	c = report_add(a->rep, "PROBE-004", "low", CHK_PASS, "fentry");
 	if (c) {
 		bool ok = q[2].val[0] == 'y' && q[3].val[0] == 'y' && q[4].val[0] == 'y';
+		int load = ok && bpf_works ? fentry_load_errno() : 0;
 
+		/* a kernel can have the config and still refuse (lockdown, an LSM, a sandbox) */
+		if (load == EPERM)
+			ok = false;
 		READY(c, ok);
-		if (kc)
+		if (kc && !load)
 			c->status = CHK_SKIP;
-		CSET(c->current, ok ? "available" : "unavailable");
+		CSET(c->current, ok ? "available" : load == EPERM ? "refused (EPERM)" : "unavailable");
 		CSET(c->target, "available");
 		CSET(c->reason, "fentry/fexit probes need BTF and ftrace direct calls");
 		CSET(c->evidence, "CONFIG_DEBUG_INFO_BTF=%s CONFIG_FUNCTION_TRACER=%s "
-		     "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=%s (%s)", q[2].val[0] ? q[2].val : "unset",
-		     q[3].val[0] ? q[3].val : "unset", q[4].val[0] ? q[4].val : "unset", kc ? "no config" : src);
+		     "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=%s (%s)%s%s", q[2].val[0] ? q[2].val : "unset",
+		     q[3].val[0] ? q[3].val : "unset", q[4].val[0] ? q[4].val : "unset", kc ? "no config" : src,
+		     load ? "; test load of an fentry program: " : "", load ? strerror(load) : "");
 	}
 	c = report_add(a->rep, "PROBE-005", "low", CHK_PASS, "tracefs");
 	if (c) {
