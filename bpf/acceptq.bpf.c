@@ -27,6 +27,7 @@ const volatile __u16 target_port = 0;	/* 0: every port */
 
 __u64 missed_listeners = 0;	/* events on listeners that did not fit the map */
 __u64 ack_overflow_unattributed = 0;	/* TCP_LISTEN_OVERFLOW drops with no listener */
+__u64 missed_sites = 0;		/* kfree_skb drops whose site did not fit drop_sites */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -49,6 +50,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drop_reasons SEC(".maps");
+
+/* kfree_skb drops on a watched listener by (listener, site, reason): user
+ * space resolves the site to a function and so knows which of them are in
+ * sk_drops (see struct acceptq_site_key) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ACCEPTQ_MAX_SITES);
+	__type(key, struct acceptq_site_key);
+	__type(value, __u64);
+} drop_sites SEC(".maps");
 
 static __always_inline int log2_u32(__u32 v)
 {
@@ -191,7 +202,29 @@ static __always_inline bool is_watched_listener(struct sock *sk)
 	return !target_port || BPF_CORE_READ(sk, __sk_common.skc_num) == target_port;
 }
 
-static __always_inline void on_kfree_skb(enum skb_drop_reason reason, struct sock *rx_sk)
+static __always_inline void count_site(struct sock *sk, void *location, __u32 reason)
+{
+	struct acceptq_site_key k = {
+		.listener = (__u64)sk, .location = (__u64)location, .reason = reason,
+	};
+	__u64 one = 1, *c;
+
+	c = bpf_map_lookup_elem(&drop_sites, &k);
+	if (c) {
+		__sync_fetch_and_add(c, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&drop_sites, &k, &one, BPF_NOEXIST)) {
+		/* lost a race with another CPU creating it, or the map is full */
+		c = bpf_map_lookup_elem(&drop_sites, &k);
+		if (c)
+			__sync_fetch_and_add(c, 1);
+		else
+			__sync_fetch_and_add(&missed_sites, 1);
+	}
+}
+
+static __always_inline void on_kfree_skb(void *location, enum skb_drop_reason reason, struct sock *rx_sk)
 {
 	bool overflow;
 	__u32 r = reason;
@@ -214,11 +247,13 @@ static __always_inline void on_kfree_skb(enum skb_drop_reason reason, struct soc
 	cnt = bpf_map_lookup_elem(&drop_reasons, &r);
 	if (cnt)
 		(*cnt)++;
+	count_site(rx_sk, location, reason);
 	if (overflow) {
 		on_overflow(rx_sk, false);
 	} else {
-		/* these add to the listener's sk_drops too: user space subtracts
-		 * them to get the drops that are listen drops (TcpExt ListenDrops) */
+		/* most of these add to the listener's sk_drops too; user space
+		 * tells which from drop_sites and subtracts those to get the
+		 * drops that are listen drops (TcpExt ListenDrops) */
 		struct acceptq_val *v = listener_get(rx_sk, 0, bpf_ktime_get_ns());
 
 		if (v)
@@ -230,7 +265,7 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(aq_kfree_skb_btf, struct sk_buff *skb, void *location,
 	     enum skb_drop_reason reason, struct sock *rx_sk)
 {
-	on_kfree_skb(reason, rx_sk);
+	on_kfree_skb(location, reason, rx_sk);
 	return 0;
 }
 
@@ -239,7 +274,7 @@ SEC("raw_tp/kfree_skb")
 int BPF_PROG(aq_kfree_skb_raw, struct sk_buff *skb, void *location,
 	     enum skb_drop_reason reason, struct sock *rx_sk)
 {
-	on_kfree_skb(reason, rx_sk);
+	on_kfree_skb(location, reason, rx_sk);
 	return 0;
 }
 

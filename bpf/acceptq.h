@@ -5,6 +5,18 @@
 #define ACCEPTQ_MAX_LISTENERS 4096	/* listener sockets tracked; more are counted in missed_listeners */
 #define ACCEPTQ_HIST_SLOTS 32		/* log2 slots of queue depth; slot 0 = depth 0..1 */
 #define ACCEPTQ_MAX_REASONS 256		/* enum skb_drop_reason values counted (more: the last slot) */
+#define ACCEPTQ_MAX_SITES 4096		/* (listener, drop site, reason) triples; more: missed_sites */
+
+/* Where a kfree_skb drop on a watched listener happened. The site decides
+ * whether that drop also added to the listener's sk_drops: tcp_v4_rcv's
+ * discard_and_relse and tcp_drop_reason() do, tcp_v4_do_rcv's reset/discard
+ * and cookie_v4_check() (and their IPv6 twins) do not. */
+struct acceptq_site_key {
+	__u64 listener;		/* the listener's kernel address: the listeners map key */
+	__u64 location;		/* kfree_skb's location: a return address in the dropping function */
+	__u32 reason;		/* enum skb_drop_reason */
+	__u32 pad;
+};
 
 /* One TCP listener socket, keyed by its kernel address (u64) while it lives. */
 struct acceptq_val {

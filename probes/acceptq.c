@@ -13,10 +13,14 @@
  *     the listener, by reason (TCP_LISTEN_OVERFLOW: ACK-path overflows) and,
  *     where fentry or kprobes work, SYN-path overflows per event.
  * sk_drops counts each listen drop once (tcp_listendrop: SYN or ACK refused
- * on a full queue) and each kfree_skb drop on the listener once more, so
- * "listen_drops" = drops - kfree_skb drops on the listener: the listener's
- * share of TcpExt ListenDrops (equal to the namespace's ListenOverflows delta
- * in tests/bpf/acceptq.t, on the SYN path and on the ACK path).
+ * on a full queue) and most kfree_skb drops on the listener once more (those
+ * in tcp_v4_rcv and tcp_drop_reason; not those in tcp_v4_do_rcv and
+ * cookie_v4_check, told apart by the drop's kernel function), so
+ * "listen_drops" = drops - the kfree_skb drops sk_drops also counted: the
+ * listener's share of TcpExt ListenDrops. Whatever share of the namespace's
+ * ListenDrops delta no reported listener accounts for is reported as
+ * "unattributed_listen_drops", so the figures add up (0 in
+ * tests/bpf/acceptq-reuseport.t: two SO_REUSEPORT listeners, syncookies).
  *
  * Attach plan, chosen at run time (first that loads wins):
  *   enqueue: tp_btf/sk_data_ready -> raw_tp/sk_data_ready
@@ -39,6 +43,7 @@
 #include "acceptq.skel.h"
 #include "common.h"
 #include "json.h"
+#include "ksyms.h"
 #include "procfs.h"
 #include "sockdiag.h"
 
@@ -51,8 +56,20 @@ struct aq_row {
 	uint32_t start_drops;
 	uint32_t start_queue, start_backlog;
 	bool in_bpf;
+	uint64_t key;			/* listeners map key (kernel address) when in_bpf */
 	struct acceptq_val b;		/* BPF aggregate when in_bpf */
+	uint64_t kfree_not_in_drops;	/* of b's kfree_skb drops, those sk_drops did not count */
 };
+
+/* kfree_skb drops on the reported listeners, by dropping function and reason */
+struct aq_site {
+	char fn[48];			/* function (kallsyms) or "0x..." when unresolved */
+	uint32_t reason;
+	bool in_sk_drops;		/* the drop also added to the listener's sk_drops */
+	uint64_t count;
+};
+
+enum { AQ_MAX_SHOWN_SITES = 32 };	/* distinct (function, reason) pairs reported */
 
 struct aq {
 	struct probe_opts o;
@@ -70,6 +87,12 @@ struct aq {
 	char *reason_names[ACCEPTQ_MAX_REASONS];	/* enum skb_drop_reason, from kernel BTF */
 	unsigned long long reasons[ACCEPTQ_MAX_REASONS];	/* summed over CPUs at the last report */
 	int ncpus;
+	struct ksyms *ksyms;		/* to tell drop sites apart; NULL: by reason only */
+	struct aq_site sites[AQ_MAX_SHOWN_SITES];	/* at the last report */
+	int nsites;
+	bool sites_exact;		/* every site resolved and counted at the last report */
+	uint64_t ovf, ldrops;		/* netns counters at the last report */
+	bool have_ovf, have_ldrops;
 };
 
 static void usage(FILE *f)
@@ -131,6 +154,94 @@ static int cmp_rows(const void *pa, const void *pb)
 		return x->b.enqueues > y->b.enqueues ? -1 : 1;
 	return (int)x->now.port - (int)y->now.port;
 }
+
+/* Does a kfree_skb drop on a listener, in function @fn (NULL: unknown) with
+ * reason @reason (NULL: unknown), also add to the listener's sk_drops? In
+ * tcp_v4_rcv (discard_and_relse: tcp_check_req's refusals, socket filter, ...)
+ * and tcp_drop_reason() (RST, bad flags in tcp_rcv_state_process) it does:
+ * sk_drops_skbadd() comes first. In tcp_v4_do_rcv (an ACK with no request:
+ * TCP_FLAGS, answered with a reset; a checksum error) and cookie_v4_check (a
+ * syncookie ACK refused: NO_SOCKET, after tcp_listendrop() when the accept
+ * queue is full) it does not; same in IPv6. A bad checksum never does. */
+static bool site_in_sk_drops(const char *fn, const char *reason, bool *sure)
+{
+	static const char *const not_counted[] = {
+		"tcp_v4_do_rcv", "tcp_v6_do_rcv", "cookie_v4_check", "cookie_v6_check",
+	};
+
+	*sure = true;
+	if (reason && strcmp(reason, "TCP_CSUM") == 0)
+		return false;
+	if (!fn) {
+		/* by reason only: TCP_FLAGS is also SYN+FIN in tcp_rcv_state_process */
+		*sure = false;
+		return !reason || (strcmp(reason, "NO_SOCKET") != 0 && strcmp(reason, "TCP_FLAGS") != 0);
+	}
+	for (size_t i = 0; i < sizeof(not_counted) / sizeof(not_counted[0]); i++) {
+		size_t n = strlen(not_counted[i]);
+
+		/* also a compiler's tcp_v4_do_rcv.cold or .isra.0 */
+		if (strncmp(fn, not_counted[i], n) == 0 && (fn[n] == '\0' || fn[n] == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Reads the drop_sites map: adds to each row's kfree_not_in_drops and fills
+ * a->sites. */
+static void read_sites(struct aq *a, struct aq_row *rows, int n)
+{
+	int fd = bpf_map__fd(a->skel->maps.drop_sites), i;
+	struct acceptq_site_key key, next;
+	bool first = true;
+
+	a->nsites = 0;
+	a->sites_exact = a->ksyms && !a->skel->bss->missed_sites;
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		const char *fn = NULL, *rname = NULL;
+		char addr[48];
+		uint64_t cnt, off;
+		bool in, sure;
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &cnt))
+			continue;
+		for (i = 0; i < n; i++)
+			if (rows[i].in_bpf && rows[i].key == key.listener)
+				break;
+		if (i == n)
+			continue;	/* a listener not in this report */
+		if (a->ksyms)
+			fn = ksyms_find(a->ksyms, key.location, &off);
+		if (key.reason < ACCEPTQ_MAX_REASONS)
+			rname = a->reason_names[key.reason];
+		in = site_in_sk_drops(fn, rname, &sure);
+		if (!sure)
+			a->sites_exact = false;
+		if (!in)
+			rows[i].kfree_not_in_drops += cnt;
+		if (!fn) {
+			snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)key.location);
+			fn = addr;
+		}
+		for (i = 0; i < a->nsites; i++)
+			if (a->sites[i].reason == key.reason && strcmp(a->sites[i].fn, fn) == 0)
+				break;
+		if (i == a->nsites) {
+			if (a->nsites == AQ_MAX_SHOWN_SITES)
+				continue;
+			memset(&a->sites[i], 0, sizeof(a->sites[i]));
+			snprintf(a->sites[i].fn, sizeof(a->sites[i].fn), "%s", fn);
+			a->sites[i].reason = key.reason;
+			a->sites[i].in_sk_drops = in;
+			a->nsites++;
+		}
+		a->sites[i].count += cnt;
+	}
+}
+
+static int read_counters(uint64_t *ovf, bool *have_ovf, uint64_t *drops, bool *have_drops);
 
 /* Collects the rows of one report: the current sock_diag listeners merged with
  * the BPF map. Returns the count, rows in *@out (caller frees), or -errno. */
@@ -196,8 +307,13 @@ static int collect(struct aq *a, struct aq_row **out)
 			n++;
 		}
 		rows[k].in_bpf = true;
+		rows[k].key = key;
 		rows[k].b = v;
 	}
+	read_sites(a, rows, n);
+	/* last: a drop after the sock_diag dump is then in the namespace delta
+	 * but in no listener's, so the unattributed remainder is never negative */
+	read_counters(&a->ovf, &a->have_ovf, &a->ldrops, &a->have_ldrops);
 	qsort(rows, n, sizeof(*rows), cmp_rows);
 	*out = rows;
 	return n;
@@ -225,15 +341,19 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 		/* closed listener: what BPF read on it at its first and last event */
 		f->drops = (uint32_t)(r->b.sk_drops_last - r->b.sk_drops_first);
 	}
-	/* sk_drops counts each listen drop once (tcp_listendrop) and each
-	 * kfree_skb drop on the listener once more (an ACK-path overflow is both):
-	 * without the kfree_skb ones, what is left are the listen drops */
+	/* sk_drops counts each listen drop once (tcp_listendrop) and most
+	 * kfree_skb drops on the listener once more (an ACK-path overflow is
+	 * both); the kfree_skb drops in tcp_v4_do_rcv and cookie_v4_check are
+	 * not in sk_drops (a refused syncookie ACK is a listen drop counted
+	 * once). Without the kfree_skb drops that sk_drops counted, what is left
+	 * are the listen drops. */
 	f->listen_drops = f->drops;
 	if (a->m_ack) {
 		uint64_t k = r->b.ack_overflow_drops + r->b.other_kfree_drops;
 
+		k = k > r->kfree_not_in_drops ? k - r->kfree_not_in_drops : 0;
 		f->listen_drops = f->drops > k ? f->drops - k : 0;
-		f->listen_exact = f->drops_exact;
+		f->listen_exact = f->drops_exact && a->sites_exact;
 	}
 	f->syn_drops = r->b.syn_overflow_drops;
 	f->peak = r->b.peak;
@@ -279,6 +399,24 @@ static const char *reason_name(const struct aq *a, int r, char *buf, size_t size
 		return a->reason_names[r];
 	snprintf(buf, size, "reason_%d", r);
 	return buf;
+}
+
+/* The namespace's ListenDrops delta that no listener of the report accounts
+ * for: net delta - the sum of listen_drops. Drops on listeners left out by
+ * --pid/--comm/--port, on listeners closed before a report whose BPF
+ * reading missed them, and drops between the start counters and the start
+ * sock_diag dump (or the end dump and the end counters) land here. */
+static long long unattributed(const struct aq *a, const struct aq_row *rows, int n, uint64_t now,
+			      uint64_t ddrops)
+{
+	long long sum = 0;
+	struct aq_fig f;
+
+	for (int i = 0; i < n; i++) {
+		figures(a, &rows[i], now, &f);
+		sum += (long long)f.listen_drops;
+	}
+	return (long long)ddrops - sum;
 }
 
 static int read_counters(uint64_t *ovf, bool *have_ovf, uint64_t *drops, bool *have_drops)
@@ -334,6 +472,13 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	printf("netns %u: TcpExt ListenOverflows %s%llu, ListenDrops %s%llu (exact, whole namespace)\n",
 	       a->netns, have_ovf ? "+" : "n/a ", (unsigned long long)dovf,
 	       have_drops ? "+" : "n/a ", (unsigned long long)ddrops);
+	if (have_drops) {
+		long long u = unattributed(a, rows, n, now, ddrops);
+
+		printf("ListenDrops +%llu = LISTENDROP of the listeners above %lld + unattributed %lld%s\n",
+		       (unsigned long long)ddrops, (long long)ddrops - u, u,
+		       u ? " (listeners filtered out or closed, or drops while the report was read)" : "");
+	}
 	if (a->m_ack) {
 		bool any = false;
 		char b[32];
@@ -347,11 +492,24 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 		}
 		if (any)
 			printf("\n");
+		any = false;
+		for (i = 0; i < a->nsites; i++) {
+			if (a->sites[i].in_sk_drops)
+				continue;
+			printf("%s%s %s %llu", any ? ", " : "of which not in sk_drops (not subtracted from DROPS): ",
+			       a->sites[i].fn, reason_name(a, (int)(a->sites[i].reason < ACCEPTQ_MAX_REASONS ?
+							  a->sites[i].reason : ACCEPTQ_MAX_REASONS - 1), b, sizeof(b)),
+			       (unsigned long long)a->sites[i].count);
+			any = true;
+		}
+		if (any)
+			printf("\n");
 	}
 	printf("DROPS: packets the listener dropped (its sk_drops delta); LISTENDROP: those refused because\n"
-	       "the accept (or SYN) queue was full, its share of TcpExt ListenDrops; ACK_OVF: handshake ACKs\n"
-	       "refused on a full queue (kfree_skb TCP_LISTEN_OVERFLOW); '~' = attributed. FULL: enqueues that\n"
-	       "filled the queue (depth > limit); FULL_MS: upper bound (accept(2) has no tracepoint).\n");
+	       "the accept (or SYN) queue was full, its share of TcpExt ListenDrops (DROPS minus the kfree_skb\n"
+	       "drops sk_drops also counted); ACK_OVF: handshake ACKs refused on a full queue (kfree_skb\n"
+	       "TCP_LISTEN_OVERFLOW); '~' = attributed. FULL: enqueues that filled the queue (depth > limit);\n"
+	       "FULL_MS: upper bound (accept(2) has no tracepoint).\n");
 	if (a->skel->bss->missed_listeners)
 		printf("listeners that did not fit the BPF map: %llu events lost\n",
 		       (unsigned long long)a->skel->bss->missed_listeners);
@@ -378,7 +536,8 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 		 "not traced per event (no fentry/kprobe here): they are in listen_drops");
 	json_str(&j, "drops", "listener sk_drops delta via sock_diag SKMEMINFO (exact)");
 	json_str(&j, "listen_drops", a->m_ack ?
-		 "drops - kfree_skb drops on the listener (each is counted in sk_drops besides tcp_listendrop)" :
+		 (a->ksyms ? "drops - the kfree_skb drops on the listener that sk_drops counted too (by drop site)" :
+		  "drops - the kfree_skb drops on the listener that sk_drops counted too (by reason: no kernel symbols)") :
 		 "= drops (kfree_skb not traced: cannot separate other drops)");
 	json_str(&j, "full_ms", "from the enqueue that filled the queue to the first later enqueue that found room, or now if still full (upper bound)");
 	json_obj_close(&j);
@@ -448,6 +607,10 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	else
 		json_null(&j, "ListenDrops");
 	json_obj_close(&j);
+	if (have_drops)
+		json_int(&j, "unattributed_listen_drops", unattributed(a, rows, n, now, ddrops));
+	else
+		json_null(&j, "unattributed_listen_drops");
 	if (a->m_ack) {
 		char b[32];
 
@@ -456,12 +619,27 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 			if (a->reasons[i])
 				json_uint(&j, reason_name(a, i, b, sizeof(b)), a->reasons[i]);
 		json_obj_close(&j);
+		json_arr_open(&j, "drop_sites");
+		for (i = 0; i < a->nsites; i++) {
+			uint32_t r = a->sites[i].reason;
+
+			json_obj_open(&j, NULL);
+			json_str(&j, "function", a->sites[i].fn);
+			json_str(&j, "reason", reason_name(a, (int)(r < ACCEPTQ_MAX_REASONS ? r : ACCEPTQ_MAX_REASONS - 1),
+							   b, sizeof(b)));
+			json_uint(&j, "count", a->sites[i].count);
+			json_bool(&j, "in_sk_drops", a->sites[i].in_sk_drops);
+			json_obj_close(&j);
+		}
+		json_arr_close(&j);
 	} else {
 		json_null(&j, "drop_reasons");
+		json_null(&j, "drop_sites");
 	}
 	json_obj_open(&j, "missed");
 	json_uint(&j, "listener_events", a->skel->bss->missed_listeners);
 	json_uint(&j, "ack_overflow_unattributed", a->skel->bss->ack_overflow_unattributed);
+	json_uint(&j, "drop_sites", a->skel->bss->missed_sites);
 	json_obj_close(&j);
 	json_obj_close(&j);
 	fflush(stdout);
@@ -471,7 +649,7 @@ static int aq_tick(void *ctx, bool final)
 {
 	struct aq *a = ctx;
 	struct aq_row *rows = NULL;
-	uint64_t ovf = 0, drops = 0;
+	uint64_t ovf, drops;
 	bool have_ovf, have_drops;
 	int n;
 
@@ -480,7 +658,10 @@ static int aq_tick(void *ctx, bool final)
 		probe_err(&a->o, "cannot list TCP listeners via sock_diag: %s", strerror(-n));
 		return n;
 	}
-	read_counters(&ovf, &have_ovf, &drops, &have_drops);
+	ovf = a->ovf;
+	drops = a->ldrops;
+	have_ovf = a->have_ovf;
+	have_drops = a->have_ldrops;
 	read_reasons(a);
 	have_ovf = have_ovf && a->have_ovf0;
 	have_drops = have_drops && a->have_drops0;
@@ -631,14 +812,20 @@ int probe_acceptq(int argc, char **argv)
 			"tp_btf/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)" :
 			"raw_tp/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)";
 
-	/* baseline after attach: every drop from here is both in BPF and in the deltas */
+	a.ksyms = ksyms_load(NULL);
+	if (!a.ksyms && ack)
+		probe_note(&a.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kfree_skb drops are told apart by reason only (listen_drops marked attributed)",
+			   strerror(errno));
+	/* baseline after attach: every drop from here is both in BPF and in the
+	 * deltas. Counters first: a drop before the sock_diag dump is then in
+	 * the namespace delta but in no listener's (unattributed, never < 0). */
+	read_counters(&a.ovf0, &a.have_ovf0, &a.drops0, &a.have_drops0);
 	a.nstart = sockdiag_listeners(&a.start);
 	if (a.nstart < 0) {
 		probe_err(&a.o, "cannot list TCP listeners via sock_diag (NETLINK_SOCK_DIAG): %s", strerror(-a.nstart));
 		a.start = NULL;
 		goto out;
 	}
-	read_counters(&a.ovf0, &a.have_ovf0, &a.drops0, &a.have_drops0);
 	a.t0 = probe_now_ns();
 	probe_note(&a.o, "tracing %d TCP listener(s) in netns %u (%s%s%s); Ctrl-C to end", a.nstart, a.netns,
 		   a.enq ? a.m_enqueue : "no enqueue tracing", a.m_ack ? (btf_used ? ", tp_btf/kfree_skb" : ", raw_tp/kfree_skb") : "",
@@ -647,6 +834,7 @@ int probe_acceptq(int argc, char **argv)
 	ret = err ? 1 : 0;
 out:
 	acceptq_bpf__destroy(a.skel);
+	ksyms_free(a.ksyms);
 	probe_names_free(a.reason_names, ACCEPTQ_MAX_REASONS);
 	free(a.start);
 	if (self_ns >= 0) {

@@ -2,6 +2,9 @@
  *
  *   probe-helper listen PORT BACKLOG SECS [defer]  listener on 127.0.0.1 that never
  *                                           accepts (defer: TCP_DEFER_ACCEPT)
+ *   probe-helper reuseport PORT BACKLOG SECS  two SO_REUSEPORT listeners on 127.0.0.1
+ *                                           that each accept (and close) one connection
+ *                                           every 20 ms
  *   probe-helper connect PORT N SECS [send] N non-blocking connects, held SECS, then
  *                                           closed (send: one byte each after 0.2 s)
  *   probe-helper sleep N USEC [GOFILE]      N x clock_nanosleep(USEC), after GOFILE exists
@@ -69,6 +72,42 @@ static int do_listen(int port, int backlog, int secs, bool defer)
 	ready();
 	sleep_us(secs * 1000000L);
 	close(fd);
+	return 0;
+}
+
+static int do_reuseport(int port, int backlog, int secs)
+{
+	struct sockaddr_in a = loopback(port);
+	struct pollfd p[2];
+	struct timespec t0, t;
+	int one = 1, i;
+
+	for (i = 0; i < 2; i++) {
+		p[i].fd = socket(AF_INET, SOCK_STREAM, 0);
+		p[i].events = POLLIN;
+		if (p[i].fd < 0 || setsockopt(p[i].fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+		    bind(p[i].fd, (struct sockaddr *)&a, sizeof(a)) || listen(p[i].fd, backlog)) {
+			perror("probe-helper: reuseport listen");
+			return 1;
+		}
+	}
+	ready();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		/* slow accepts: the queues drain a little, so SYNs get through (some
+		 * as syncookies) and their ACKs find the accept queue full again */
+		if (poll(p, 2, 20) > 0)
+			for (i = 0; i < 2; i++) {
+				int c = (p[i].revents & POLLIN) ? accept(p[i].fd, NULL, NULL) : -1;
+
+				if (c >= 0)
+					close(c);
+			}
+		sleep_us(20000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < secs);
+	close(p[0].fd);
+	close(p[1].fd);
 	return 0;
 }
 
@@ -231,6 +270,8 @@ int main(int argc, char **argv)
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "listen"))
 		return do_listen(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
 				 argc == 6 && !strcmp(argv[5], "defer"));
+	if (argc == 5 && !strcmp(argv[1], "reuseport"))
+		return do_reuseport(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "connect"))
 		return do_connect(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
 				  argc == 6 && !strcmp(argv[5], "send"));
@@ -238,6 +279,6 @@ int main(int argc, char **argv)
 		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "pipeblock"))
 		return do_pipeblock(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N\n");
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | reuseport PORT BACKLOG SECS | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N\n");
 	return 2;
 }
