@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "acceptq.h"
+#include "common.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -60,18 +61,6 @@ struct {
 	__type(key, struct acceptq_site_key);
 	__type(value, __u64);
 } drop_sites SEC(".maps");
-
-static __always_inline int log2_u32(__u32 v)
-{
-	int r = 0;
-
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1) r += 1;
-	return r;
-}
 
 /* The listener's entry, created on first sight; NULL if @sk is not a TCP
  * listener we watch or the map is full. */
@@ -134,7 +123,7 @@ static __always_inline void on_enqueue(struct sock *sk, __u64 cookie)
 	if (depth > v->peak)
 		v->peak = depth;
 	__sync_fetch_and_add(&v->enqueues, 1);
-	slot = log2_u32(depth);
+	slot = log2_u64(depth);
 	if (slot >= ACCEPTQ_HIST_SLOTS)
 		slot = ACCEPTQ_HIST_SLOTS - 1;
 	__sync_fetch_and_add(&v->hist[slot], 1);

@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "offcpu.h"
+#include "common.bpf.h"
 
 #define EFAULT 14
 
@@ -88,17 +89,6 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
-static __always_inline bool comm_matches(const char *comm)
-{
-	for (int i = 0; i < 16; i++) {
-		if (comm[i] != target_comm[i])
-			return false;
-		if (!comm[i])
-			break;
-	}
-	return true;
-}
-
 static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind)
 {
 	struct offcpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -126,7 +116,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 		char comm[16];
 
 		BPF_CORE_READ_STR_INTO(&comm, prev, comm);
-		if (!comm_matches(comm))
+		if (!comm_eq(comm, target_comm))
 			return;
 	}
 	if (!kernel_threads && (BPF_CORE_READ(prev, flags) & 0x00200000 /* PF_KTHREAD */))

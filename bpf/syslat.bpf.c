@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "syslat.h"
+#include "common.bpf.h"
 
 const volatile __u32 target_tgid = 0;	/* 0: all processes */
 const volatile __u32 self_tgid = 0;	/* qps-tune itself, never counted */
@@ -59,31 +60,12 @@ struct {
 	__type(value, struct syslat_pval);
 } procs SEC(".maps");
 
-static __always_inline int log2_u64(__u64 v)
-{
-	int r = 0;
-
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1) r += 1;
-	return r;
-}
-
 static __always_inline bool comm_matches(void)
 {
 	char comm[16];
 
 	bpf_get_current_comm(comm, sizeof(comm));
-	for (int i = 0; i < 16; i++) {
-		if (comm[i] != target_comm[i])
-			return false;
-		if (!comm[i])
-			break;
-	}
-	return true;
+	return comm_eq(comm, target_comm);
 }
 
 static __always_inline void on_enter(long id)

@@ -713,7 +713,7 @@ int probe_acceptq(int argc, char **argv)
 	struct aq a = { 0 };
 	bool help = false, ack = false, btf_used = false;
 	long long ovf_reason;
-	int c, err, syn, ret = 1, self_ns = -1;
+	int c, err, syn, end, ret = 1, self_ns = -1;
 	uint64_t v;
 
 	probe_opts_init(&a.o, "acceptq");
@@ -734,15 +734,9 @@ int probe_acceptq(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (help) {
-		usage(stdout);
-		return 0;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "qps-tune: probe acceptq: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	end = probe_args_end(&a.o, help, argc, argv, usage);
+	if (end >= 0)
+		return end;
 	if (probe_check_env(&a.o))
 		return 1;
 	probe_setup(&a.o);

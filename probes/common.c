@@ -158,6 +158,21 @@ static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
+int probe_args_end(const struct probe_opts *o, bool help, int argc, char **argv,
+		   void (*usage)(FILE *f))
+{
+	if (help) {
+		usage(stdout);
+		return 0;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "qps-tune: probe %s: unexpected argument '%s'\n", o->name, argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
 int probe_check_env(const struct probe_opts *o)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };

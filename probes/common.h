@@ -47,6 +47,10 @@ void probe_opts_init(struct probe_opts *o, const char *name);
  * 0 if @c is not a common option, -EINVAL on a bad value (message printed).
  * PO_HELP returns 1 and sets *@help. */
 int probe_opt_common(struct probe_opts *o, int c, const char *arg, bool *help);
+/* After the getopt loop: --help prints @usage to stdout (returns 0), a stray
+ * operand is reported with @usage on stderr (returns 2); otherwise -1: go on. */
+int probe_args_end(const struct probe_opts *o, bool help, int argc, char **argv,
+		   void (*usage)(FILE *f));
 /* Parses a non-negative number of seconds ("1.5"). Returns 0 or -EINVAL. */
 int probe_parse_seconds(const char *s, double *out);
 int probe_parse_u64(const char *s, uint64_t *out);

@@ -386,7 +386,7 @@ int probe_offcpu(int argc, char **argv)
 	};
 	struct oc c = { .min_us = 1, .kthreads = true };
 	bool help = false;
-	int ch, err, ret = 1;
+	int ch, err, end, ret = 1;
 	uint64_t v;
 
 	probe_opts_init(&c.o, "offcpu");
@@ -427,15 +427,9 @@ int probe_offcpu(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (help) {
-		usage(stdout);
-		return 0;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "qps-tune: probe offcpu: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	end = probe_args_end(&c.o, help, argc, argv, usage);
+	if (end >= 0)
+		return end;
 	if (c.folded && c.o.json) {
 		fprintf(stderr, "qps-tune: probe offcpu: --folded and --json exclude each other\n");
 		return 2;

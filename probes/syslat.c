@@ -339,7 +339,7 @@ int probe_syslat(int argc, char **argv)
 	};
 	struct sl s = { .nr = -1 };
 	bool help = false;
-	int c, err, ret = 1;
+	int c, err, end, ret = 1;
 	uint64_t v;
 
 	probe_opts_init(&s.o, "syslat");
@@ -382,15 +382,9 @@ int probe_syslat(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (help) {
-		usage(stdout);
-		return 0;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "qps-tune: probe syslat: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	end = probe_args_end(&s.o, help, argc, argv, usage);
+	if (end >= 0)
+		return end;
 	if (probe_check_env(&s.o))
 		return 1;
 	probe_setup(&s.o);
