@@ -15,7 +15,6 @@ need_bpf
 
 export TMPD=$TMP HELPER PORT=18081
 unshare -n bash -c '
-	drops() { awk "/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if (\$i == \"ListenDrops\") c = i; h = 1 } else print \$c }" /proc/net/netstat; }
 	ip link set lo up
 	"$HELPER" reuseport "$PORT" 4 12 > "$TMPD/listen" &
 	lpid=$!
@@ -23,11 +22,11 @@ unshare -n bash -c '
 	"$@" --json --duration 5 > "$TMPD/out.json" 2> "$TMPD/err" &
 	ppid=$!
 	for i in $(seq 200); do grep -q tracing "$TMPD/err" && break; sleep 0.05; done
-	drops > "$TMPD/before"
+	tcpext ListenDrops > "$TMPD/before"
 	# clients hold 1 s, then close: all is quiet well before the probe ends
 	"$HELPER" connect "$PORT" 400 1 send > /dev/null
 	wait $ppid; echo $? > "$TMPD/rc"
-	drops > "$TMPD/after"
+	tcpext ListenDrops > "$TMPD/after"
 	kill $lpid
 ' _ "${PROBE[@]}" acceptq 2>"$TMP/nserr"
 

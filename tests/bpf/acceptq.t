@@ -19,7 +19,6 @@ scenario() {
 	local name=$1 larg=$2
 	shift 2
 	unshare -n bash -c '
-		ovf() { awk "/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if (\$i == \"ListenOverflows\") c = i; h = 1 } else print \$c }" /proc/net/netstat; }
 		name=$1 larg=$2 cargs=$3; shift 3
 		ip link set lo up
 		"$HELPER" listen "$PORT" 4 30 $larg > "$TMPD/$name.listen" &
@@ -28,11 +27,11 @@ scenario() {
 		"$@" --json --duration 4 > "$TMPD/$name.json" 2> "$TMPD/$name.err" &
 		ppid=$!
 		for i in $(seq 200); do grep -q tracing "$TMPD/$name.err" && break; sleep 0.05; done
-		ovf > "$TMPD/$name.before"
+		tcpext ListenOverflows > "$TMPD/$name.before"
 		"$HELPER" connect "$PORT" $cargs > /dev/null
 		# read after the probe ends: closing clients can still hit the listener
 		wait $ppid; echo $? > "$TMPD/$name.rc"
-		ovf > "$TMPD/$name.after"
+		tcpext ListenOverflows > "$TMPD/$name.after"
 		ss -Htlnm "sport = :$PORT" > "$TMPD/$name.ss"
 		kill $lpid
 	' _ "$name" "$larg" "$*" "${PROBE[@]}" acceptq 2>"$TMP/$name.nserr"

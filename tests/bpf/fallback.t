@@ -11,7 +11,6 @@ export QPS_PROBE_NO_TP_BTF=1
 # acceptq: backlog 2, 20 connects, in a fresh netns
 export TMPD=$TMP HELPER PORT=18081
 unshare -n bash -c '
-	ovf() { awk "/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if (\$i == \"ListenOverflows\") c = i; h = 1 } else print \$c }" /proc/net/netstat; }
 	ip link set lo up
 	"$HELPER" listen "$PORT" 2 30 > "$TMPD/listen.out" &
 	lpid=$!
@@ -19,10 +18,10 @@ unshare -n bash -c '
 	"$@" --json --duration 3 > "$TMPD/aq.json" 2> "$TMPD/aq.err" &
 	ppid=$!
 	for i in $(seq 200); do grep -q tracing "$TMPD/aq.err" && break; sleep 0.05; done
-	ovf > "$TMPD/ovf.before"
+	tcpext ListenOverflows > "$TMPD/ovf.before"
 	"$HELPER" connect "$PORT" 20 1 > /dev/null
 	wait $ppid
-	ovf > "$TMPD/ovf.after"
+	tcpext ListenOverflows > "$TMPD/ovf.after"
 	kill $lpid
 ' _ "${PROBE[@]}" acceptq 2>"$TMP/ns.err"
 L=$(jq -c ".listeners[] | select(.port == $PORT)" "$TMP/aq.json" 2>/dev/null)

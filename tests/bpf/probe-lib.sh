@@ -28,3 +28,10 @@ wait_for() {
 
 # bpf_ids prog|link: sorted ids of the loaded BPF programs or links
 bpf_ids() { bpftool -j "$1" show 2>/dev/null | jq -r '.[].id' | sort -n; }
+
+# tcpext NAME: a TcpExt counter of the current network namespace
+# (/proc/net/netstat); exported, so `unshare -n bash -c '...'` bodies see it
+tcpext() {
+	awk -v k="$1" '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == k) c = i; h = 1 } else print $c }' /proc/net/netstat
+}
+export -f tcpext
