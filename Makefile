@@ -5,6 +5,7 @@
 #   make audit           audit this host with the default profile
 #   make demo            the 1k -> 10k story in a throwaway network namespace
 #   make bench           benchmarks (minutes; not part of make test)
+#   make mutate          apply tests/mutations.txt one at a time; print the catch table
 #   make fuzz            libFuzzer run of the HTTP parser (FUZZ_SECONDS=60)
 #   make deps            install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
@@ -42,7 +43,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: .deps-ok all all-targets test check deps audit demo bench fuzz install uninstall deb clean vmlinux
+.PHONY: .deps-ok all all-targets test test-bins mutate check deps audit demo bench fuzz install uninstall deb clean vmlinux
 
 # Each component's fragment appends to these.
 ALL        :=
@@ -74,6 +75,13 @@ test: .deps-ok
 	$(Q)BUILD=$(BUILD) tests/run.sh $(AREAS)
 
 check: test
+
+# the test programs without running them (scripts/mutate.sh rebuilds with this)
+test-bins: all-targets $(TEST_BINS)
+
+# make mutate: what the suites catch (tests/mutations.txt); minutes, not in make test
+mutate: .deps-ok
+	$(Q)scripts/mutate.sh $(MUTATE_ARGS)
 
 # test one area: make test-unit, make test-server, make test-tuner, ...
 test-%: .deps-ok
