@@ -43,7 +43,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: .deps-ok all all-targets test test-bins mutate check deps audit demo bench fuzz install uninstall deb clean vmlinux
+.PHONY: .deps-ok .deps-build-ok all all-targets test test-bins mutate check deps audit demo bench fuzz install uninstall deb clean vmlinux
 
 # Each component's fragment appends to these.
 ALL        :=
@@ -70,6 +70,10 @@ deps:
 .deps-ok:
 	$(Q)scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
 
+# make audit may run on a production host: the build packages only
+.deps-build-ok:
+	$(Q)scripts/deps.sh --check --build 2>/dev/null || scripts/deps.sh --build
+
 test: .deps-ok
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
 	$(Q)BUILD=$(BUILD) tests/run.sh $(AREAS)
@@ -88,7 +92,7 @@ test-%: .deps-ok
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
 	$(Q)BUILD=$(BUILD) tests/run.sh $*
 
-audit: .deps-ok
+audit: .deps-build-ok
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/qps-tune
 	$(Q)$(BUILD)/qps-tune audit $(AUDIT_ARGS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
 

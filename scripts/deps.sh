@@ -2,7 +2,9 @@
 # deps.sh - install the Debian 12 packages that building, testing, the demo and
 # the benchmarks need. Idempotent: installs only what is missing.
 #   scripts/deps.sh          build + test + demo packages
-#   scripts/deps.sh --check  exit 1 (and list them) when some are missing
+#   scripts/deps.sh --build  only what building qps-tune needs (`make audit` on a
+#                            production host installs nothing else)
+#   scripts/deps.sh --check [--build]  exit 1 (and list them) when some are missing
 #   scripts/deps.sh --bench  also the reference servers/tools used by `make bench`
 set -eu
 
@@ -14,8 +16,12 @@ libbpf-tools openssh-server openssh-client ansible-core ansible-lint yamllint dp
 BENCH_PKGS="wrk nginx-light apache2-utils h2o"
 
 mode=${1:-}
-pkgs="$BUILD_PKGS $TEST_PKGS"
-[ "$mode" = --bench ] && pkgs="$pkgs $BENCH_PKGS"
+set=${2:-$mode}
+case $set in
+--build) pkgs="$BUILD_PKGS" ;;
+--bench) pkgs="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+*) pkgs="$BUILD_PKGS $TEST_PKGS" ;;
+esac
 
 missing=""
 for p in $pkgs; do
