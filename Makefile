@@ -116,11 +116,14 @@ install: all
 	install -m 0644 profiles/*.profile $(DESTDIR)$(PREFIX)/share/qps-tune/profiles/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 man/qps-tune.8 man/qps-server.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 man/qps-tune.profile.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qps-server $(DESTDIR)$(PREFIX)/sbin/qps-tune
 	rm -rf $(DESTDIR)$(PREFIX)/share/qps-tune
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/qps-tune.8 $(DESTDIR)$(PREFIX)/share/man/man8/qps-server.8
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man5/qps-tune.profile.5
 
 deb: all
 	$(Q)BUILD=$(BUILD) scripts/mkdeb.sh
