@@ -43,7 +43,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: .deps-ok .deps-build-ok all all-targets test test-bins mutate check deps audit demo bench fuzz install uninstall deb clean vmlinux
+.PHONY: FORCE .deps-ok .deps-build-ok all all-targets test test-bins mutate check deps audit demo bench fuzz install uninstall deb clean vmlinux
 
 # Each component's fragment appends to these.
 ALL        :=
@@ -62,6 +62,15 @@ include tests/build.mk
 -include demo/build.mk
 
 all-targets: $(ALL)
+
+# $(BUILD)/version.h: QPS_VERSION for every binary, rewritten only when the
+# version changes (so a new commit rebuilds just what includes it)
+QPS_VERSION := $(shell scripts/version.sh)
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define QPS_VERSION "$(QPS_VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+FORCE:
 
 # ---- dependencies: `make test`/`make audit` install what is missing first
 deps:
