@@ -37,7 +37,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -49,13 +48,13 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ev.h"
 #include "http.h"
 #include "pool.h"
+#include "route.h"
 
 #define KEY_LISTENER	(UINT64_MAX - 1)
 #define KEY_WAKE	UINT64_MAX
@@ -65,9 +64,8 @@
 #define ACCEPT_PAUSE_MS	100		/* fd exhaustion: retry accepting after this */
 #define POOL_KEEP	256		/* free read buffers kept per worker */
 #define MAX_WORKERS	256
-#define DELAY_MAX_MS	10000		/* /delay?ms= cap */
-#define CPU_MAX_US	1000000		/* /cpu?us= cap */
 #define LINGER_MAX	(256 * 1024)	/* bytes discarded while lingering */
+#define PRE_CAP		256		/* a preformatted fixed-body response */
 
 enum cstate { C_FREE, C_READ, C_BODY, C_LINGER };
 enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0xff };
@@ -81,20 +79,6 @@ enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0
 #define CF_CHUNKED	0x20	/* BODY: chunked (else Content-Length) */
 #define CF_REGISTERED	0x40	/* added to epoll */
 #define CF_WRITING	0x80	/* pending output: wait for EPOLLOUT */
-
-/* response plan flags */
-#define PF_HEAD		0x01	/* HEAD: no body */
-#define PF_CLOSE	0x02	/* last response on this connection */
-#define PF_KA10		0x04	/* HTTP/1.0 keep-alive: say so */
-
-/* What to answer once the request (with its body) is in. */
-struct plan {
-	uint32_t param;		/* /delay ms, /cpu us */
-	uint8_t route;		/* enum route */
-	uint8_t st;		/* enum status_idx */
-	uint8_t flags;		/* PF_* */
-	uint8_t ctype;		/* static file content type index */
-};
 
 struct conn {
 	struct conn *tprev, *tnext;	/* timer list links */
@@ -139,8 +123,9 @@ struct worker {
 	size_t olen;			/* bytes in out */
 	char date[64];			/* "Date: ...\r\n" */
 	size_t date_len;
-	char pre_plain[256], pre_json[256];	/* full keep-alive responses */
-	size_t pre_plain_len, pre_json_len;
+	/* complete keep-alive 200 responses of the fixed-body routes */
+	char pre[METRICS_ROUTES][PRE_CAP];
+	uint16_t pre_len[METRICS_ROUTES];
 	char *metrics_buf;		/* METRICS_CAP */
 	struct metrics m;
 	char out[OUT_CAP];
@@ -149,6 +134,7 @@ struct worker {
 static struct conn *conn_table;
 static size_t conn_table_len;
 static struct metrics *all_metrics[MAX_WORKERS];
+static const char *route_label[METRICS_ROUTES];	/* route_table[i].name */
 static int nall_metrics;
 static unsigned open_conns;		/* atomic; all workers */
 
@@ -157,6 +143,7 @@ static unsigned open_conns;		/* atomic; all workers */
 int conn_table_init(size_t max_fds)
 {
 	size_t bytes = max_fds * sizeof(struct conn);
+	unsigned i;
 	void *p;
 
 	/* untouched slots cost no memory: pages appear as fds get used */
@@ -166,6 +153,8 @@ int conn_table_init(size_t max_fds)
 		return -errno;
 	conn_table = p;
 	conn_table_len = max_fds;
+	for (i = 0; i < route_count; i++)
+		route_label[i] = route_table[i].name;
 	return 0;
 }
 
@@ -175,6 +164,11 @@ unsigned conn_open_count(void)
 }
 
 struct metrics *worker_metrics(struct worker *w) { return &w->m; }
+
+int workers_metrics_render(char *buf, size_t cap)
+{
+	return metrics_render(buf, cap, all_metrics, nall_metrics, route_label, (int)route_count);
+}
 
 /* ---------------------------------------------------------------- time */
 
@@ -245,19 +239,7 @@ static const char *const reason[ST_COUNT] = {
 };
 
 static const char server_hdr[] = "Server: qps-server\r\n";
-static const char plain_body[] = "Hello, World!";
-static const char json_body[] = "{\"message\":\"Hello, World!\"}";
-static const char healthz_body[] = "ok\n";
 #define LIT(s) s, sizeof(s) - 1
-
-static const struct { const char *ext, *type; } ctypes[] = {
-	{ "", "application/octet-stream" }, { "html", "text/html; charset=utf-8" },
-	{ "htm", "text/html; charset=utf-8" }, { "txt", "text/plain; charset=utf-8" },
-	{ "css", "text/css" }, { "js", "text/javascript" }, { "json", "application/json" },
-	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
-	{ "gif", "image/gif" }, { "svg", "image/svg+xml" }, { "ico", "image/x-icon" },
-	{ "wasm", "application/wasm" }, { "pdf", "application/pdf" },
-};
 
 static inline char *put(char *p, const char *s, size_t n)
 {
@@ -308,6 +290,7 @@ static void update_date(struct worker *w)
 {
 	struct timespec ts;
 	struct tm tm;
+	unsigned i;
 	char *p;
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -316,12 +299,15 @@ static void update_date(struct worker *w)
 	w->date_sec = ts.tv_sec;
 	gmtime_r(&ts.tv_sec, &tm);
 	w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-	p = put_head(w, w->pre_plain, ST_200, "text/plain", sizeof(plain_body) - 1, 0);
-	p = put(p, LIT(plain_body));
-	w->pre_plain_len = (size_t)(p - w->pre_plain);
-	p = put_head(w, w->pre_json, ST_200, "application/json", sizeof(json_body) - 1, 0);
-	p = put(p, LIT(json_body));
-	w->pre_json_len = (size_t)(p - w->pre_json);
+	for (i = 0; i < route_count; i++) {
+		const struct route *rt = &route_table[i];
+
+		if (!rt->body || rt->body_len > PRE_CAP - 200)
+			continue;
+		p = put_head(w, w->pre[i], ST_200, rt->ctype, rt->body_len, 0);
+		p = put(p, rt->body, rt->body_len);
+		w->pre_len[i] = (uint16_t)(p - w->pre[i]);
+	}
 }
 
 /* ---------------------------------------------------------------- close */
@@ -481,7 +467,13 @@ static int out_room(struct worker *w, struct conn *c, size_t need)
 	return need <= OUT_CAP ? 0 : -1;
 }
 
-/* ---------------------------------------------------------------- handlers */
+/* ---------------------------------------------------------------- replies */
+
+/* route.h's view of a request being answered */
+struct reply {
+	struct worker *w;
+	struct conn *c;
+};
 
 static void count(struct worker *w, const struct plan *pl)
 {
@@ -489,13 +481,13 @@ static void count(struct worker *w, const struct plan *pl)
 	w->batch_resp++;
 }
 
-/* Simple response with an in-memory body. Returns 0 or -1 (stop). */
-static int emit_body(struct worker *w, struct conn *c, const struct plan *pl,
-		     const char *ctype, const char *body, size_t blen)
+int reply_body(struct reply *r, const struct plan *pl, const char *ctype,
+	       const char *body, size_t blen)
 {
+	struct worker *w = r->w;
 	char *p;
 
-	if (out_room(w, c, 512 + blen) < 0)
+	if (out_room(w, r->c, 512 + blen) < 0)
 		return -1;
 	p = put_head(w, w->out + w->olen, pl->st, ctype, blen, pl->flags);
 	if (!(pl->flags & PF_HEAD))
@@ -505,22 +497,32 @@ static int emit_body(struct worker *w, struct conn *c, const struct plan *pl,
 	return 0;
 }
 
-static int emit_error(struct worker *w, struct conn *c, struct plan *pl)
+int reply_error(struct reply *r, struct plan *pl, int st)
 {
 	char body[64];
-	int n = snprintf(body, sizeof(body), "%s\n", reason[pl->st]);
+	int n;
 
-	return emit_body(w, c, pl, "text/plain", body, (size_t)n);
+	pl->st = (uint8_t)metrics_status_idx(st);
+	n = snprintf(body, sizeof(body), "%s\n", reason[pl->st]);
+	return reply_body(r, pl, "text/plain", body, (size_t)n);
 }
 
-static int emit_file(struct worker *w, struct conn *c, struct plan *pl)
+void reply_set_file(struct reply *r, int fd, uint64_t size)
 {
+	r->c->file_fd = fd;
+	r->c->file_off = 0;
+	r->c->file_left = size;
+}
+
+int reply_file(struct reply *r, const struct plan *pl, const char *ctype)
+{
+	struct worker *w = r->w;
+	struct conn *c = r->c;
 	char *p;
-	int r;
 
 	if (out_room(w, c, 512) < 0)
 		return -1;
-	p = put_head(w, w->out + w->olen, ST_200, ctypes[pl->ctype].type, c->file_left, pl->flags);
+	p = put_head(w, w->out + w->olen, ST_200, ctype, c->file_left, pl->flags);
 	w->olen = (size_t)(p - w->out);
 	count(w, pl);
 	if (pl->flags & PF_HEAD) {
@@ -532,96 +534,51 @@ static int emit_file(struct worker *w, struct conn *c, struct plan *pl)
 	/* headers corked onto the first file segment; then the file, zero-copy */
 	if (out_flush(w, c, 1) < 0 || (c->flags & CF_WRITING))
 		return -1;
-	r = pending_flush(w, c);
-	return r == 1 ? 0 : -1;
+	return pending_flush(w, c) == 1 ? 0 : -1;
 }
 
-static uint64_t thread_cpu_ns(void)
+char *reply_scratch(struct reply *r, size_t *cap)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	*cap = METRICS_CAP;
+	return r->w->metrics_buf;
 }
 
-/* /cpu: @us of this thread's CPU time (not wall time: on a busy machine the
- * request takes longer, the CPU burnt stays the same) */
-static void busy_us(uint32_t us)
-{
-	uint64_t end = thread_cpu_ns() + (uint64_t)us * 1000;
-
-	while (thread_cpu_ns() < end)
-		;
-}
+const struct server_config *reply_config(const struct reply *r) { return r->w->cfg; }
 
 /* Produces the response of @pl into the batch. Returns 0 to go on with the
  * next request, -1 to stop (pending output, closed, or last response). */
 static int emit(struct worker *w, struct conn *c, struct plan *pl)
 {
-	int r = 0;
+	const struct route *rt = &route_table[pl->route];
+	struct reply rp = { w, c };
+	int r;
 
 	if (w->draining)
 		pl->flags |= PF_CLOSE;
 	if (pl->st != ST_200) {
-		r = emit_error(w, c, pl);
-		goto out;
-	}
-	switch (pl->route) {
-	case ROUTE_PLAINTEXT:
-	case ROUTE_JSON:
-		if (!(pl->flags & (PF_HEAD | PF_CLOSE | PF_KA10))) {
+		r = reply_error(&rp, pl, metrics_status_code(pl->st));
+	} else if (rt->body) {
+		if (!(pl->flags & (PF_HEAD | PF_CLOSE | PF_KA10)) && w->pre_len[pl->route]) {
 			/* the hot path: one memcpy of a preformatted response */
-			const char *s = pl->route == ROUTE_JSON ? w->pre_json : w->pre_plain;
-			size_t n = pl->route == ROUTE_JSON ? w->pre_json_len : w->pre_plain_len;
+			size_t n = w->pre_len[pl->route];
 
 			if (out_room(w, c, n) < 0)
 				return -1;
-			memcpy(w->out + w->olen, s, n);
+			memcpy(w->out + w->olen, w->pre[pl->route], n);
 			w->olen += n;
 			count(w, pl);
-			break;
-		}
-		r = pl->route == ROUTE_JSON ?
-			emit_body(w, c, pl, "application/json", LIT(json_body)) :
-			emit_body(w, c, pl, "text/plain", LIT(plain_body));
-		break;
-	case ROUTE_HEALTHZ:
-		r = emit_body(w, c, pl, "text/plain", LIT(healthz_body));
-		break;
-	case ROUTE_METRICS: {
-		int n = metrics_render(w->metrics_buf, METRICS_CAP, all_metrics, nall_metrics);
-
-		if (n < 0) {
-			pl->st = ST_500;
-			r = emit_error(w, c, pl);
+			r = 0;
 		} else {
-			r = emit_body(w, c, pl, "text/plain; version=0.0.4", w->metrics_buf, (size_t)n);
+			r = reply_body(&rp, pl, rt->ctype, rt->body, rt->body_len);
 		}
-		break;
+	} else {
+		r = rt->respond(&rp, pl);
+		if (rt->flags & RT_COSTLY) {
+			/* it held the worker: the coarse clock and Date are stale */
+			w->now_ms = mono_coarse_ms();
+			update_date(w);
+		}
 	}
-	case ROUTE_DELAY: {
-		/* blocks this worker thread on purpose: the off-CPU case */
-		struct timespec ts = { pl->param / 1000, (long)(pl->param % 1000) * 1000000 };
-
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-		w->now_ms = mono_coarse_ms();
-		update_date(w);
-		r = emit_body(w, c, pl, "text/plain", LIT("delayed\n"));
-		break;
-	}
-	case ROUTE_CPU:
-		busy_us(pl->param);
-		r = emit_body(w, c, pl, "text/plain", LIT("burned\n"));
-		break;
-	case ROUTE_STATIC:
-		r = emit_file(w, c, pl);
-		break;
-	default:
-		pl->st = ST_404;
-		r = emit_error(w, c, pl);
-	}
-out:
 	if (r < 0)
 		return -1;
 	c->flags |= CF_SERVED | CF_REQ_DONE;
@@ -632,220 +589,21 @@ out:
 	return 0;
 }
 
-/* ---------------------------------------------------------------- routing */
-
-static uint32_t query_u32(const char *t, size_t len, const char *key, uint32_t max)
+/* Decides the answer to a parsed head: connection flags here, the route's
+ * part in route.c. */
+static void plan_request(struct worker *w, struct conn *c, const struct http_request *r,
+			 struct plan *pl)
 {
-	const char *q = memchr(t, '?', len), *e = t + len;
-	size_t kl = strlen(key);
-	uint64_t v = 0;
-
-	if (!q)
-		return 0;
-	for (q++; q < e;) {
-		const char *amp = memchr(q, '&', (size_t)(e - q));
-		const char *end = amp ? amp : e;
-
-		if ((size_t)(end - q) > kl && memcmp(q, key, kl) == 0 && q[kl] == '=') {
-			for (q += kl + 1; q < end && *q >= '0' && *q <= '9'; q++) {
-				v = v * 10 + (uint64_t)(*q - '0');
-				if (v > max)
-					return max;
-			}
-			return (uint32_t)v;
-		}
-		q = end + 1;
-	}
-	return 0;
-}
-
-/* openat2(RESOLVE_BENEATH) keeps every lookup, symlinks and ".." included,
- * inside the root; the kernel answers EXDEV for an escape. */
-static int open_beneath(int root, const char *path)
-{
-	struct open_how how = {
-		/* O_NONBLOCK: a FIFO under the root must not block the worker */
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	char comp[256];
-	const char *p = path, *s;
-	int fd, dfd;
-
-	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-	if (fd >= 0 || errno != ENOSYS)
-		return fd;
-	/* kernels before 5.6: walk the path, no symlinks, no "..", no "/" */
-	dfd = dup(root);
-	while (dfd >= 0) {
-		size_t n;
-
-		s = strchr(p, '/');
-		n = s ? (size_t)(s - p) : strlen(p);
-		if (n == 0 || n >= sizeof(comp) || (n == 2 && p[0] == '.' && p[1] == '.')) {
-			close(dfd);
-			errno = n == 0 ? ENOENT : EXDEV;
-			return -1;
-		}
-		memcpy(comp, p, n);
-		comp[n] = 0;
-		fd = openat(dfd, comp, (s ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY | O_NONBLOCK) |
-			    O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		if (!s || fd < 0)
-			return fd;
-		dfd = fd;
-		p = s + 1;
-	}
-	return -1;
-}
-
-static int ctype_of(const char *path)
-{
-	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-	unsigned i;
-
-	if (!dot || (slash && dot < slash))
-		return 0;
-	for (i = 1; i < sizeof(ctypes) / sizeof(ctypes[0]); i++)
-		if (strcasecmp(dot + 1, ctypes[i].ext) == 0)
-			return (int)i;
-	return 0;
-}
-
-/* GET /static/...: opens the file into c->file_fd; sets pl->st. */
-static void route_static(struct worker *w, struct conn *c, struct plan *pl,
-			 const char *t, size_t len)
-{
-	char path[1024];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (w->cfg->root_fd < 0) {
-		pl->st = ST_404;
-		return;
-	}
-	n = http_path_decode(t + 8, len - 8, path, sizeof(path));
-	if (n < 0) {
-		pl->st = (uint8_t)metrics_status_idx((int)-n);
-		return;
-	}
-	if (n == 0) {
-		pl->st = ST_404;
-		return;
-	}
-	fd = open_beneath(w->cfg->root_fd, path);
-	if (fd < 0) {
-		switch (errno) {
-		case ENOENT: case ENOTDIR: case ENAMETOOLONG:
-			pl->st = ST_404;
-			break;
-		case EMFILE: case ENFILE: case ENOMEM:
-			pl->st = ST_503;
-			break;
-		default:	/* EXDEV (escape), ELOOP, EACCES, ... */
-			pl->st = ST_403;
-		}
-		return;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		pl->st = ST_404;
-		return;
-	}
-	c->file_fd = fd;
-	c->file_off = 0;
-	c->file_left = (uint64_t)st.st_size;
-	pl->ctype = (uint8_t)ctype_of(path);
-}
-
-static bool method_is(const struct http_request *r, const char *m, size_t n)
-{
-	return r->method_len == n && memcmp(r->method, m, n) == 0;
-}
-
-/* Decides the answer to a parsed head. */
-static void route(struct worker *w, struct conn *c, const struct http_request *r,
-		  struct plan *pl)
-{
-	const char *t = r->target;
-	size_t len = r->target_len, plen;
-	bool get = method_is(r, "GET", 3), head = !get && method_is(r, "HEAD", 4);
+	struct reply rp = { w, c };
 
 	memset(pl, 0, sizeof(*pl));
-	pl->route = ROUTE_OTHER;
 	if (r->minor == 0 ? !(r->flags & HTTP_F_KEEPALIVE) : (r->flags & HTTP_F_CLOSE) != 0)
 		pl->flags |= PF_CLOSE;
 	else if (r->minor == 0)
 		pl->flags |= PF_KA10;
-	if (head)
+	if (r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0)
 		pl->flags |= PF_HEAD;
-
-	/* absolute-form (RFC 9112 3.2.2): use its path */
-	if (len > 7 && (memcmp(t, "http://", 7) == 0 || memcmp(t, "https://", 8) == 0)) {
-		const char *s = memchr(t + 8, '/', len - 8);
-
-		if (!s) {
-			t = "/";
-			len = 1;
-		} else {
-			len -= (size_t)(s - t);
-			t = s;
-		}
-	}
-	if (t[0] != '/') {
-		pl->st = ST_400;
-		pl->flags |= PF_CLOSE;
-		return;
-	}
-	plen = len;
-	{
-		const char *q = memchr(t, '?', len);
-
-		if (q)
-			plen = (size_t)(q - t);
-	}
-#define PATH_IS(lit) (plen == sizeof(lit) - 1 && memcmp(t, lit, plen) == 0)
-	if (PATH_IS("/plaintext"))
-		pl->route = ROUTE_PLAINTEXT;
-	else if (PATH_IS("/json"))
-		pl->route = ROUTE_JSON;
-	else if (PATH_IS("/healthz"))
-		pl->route = ROUTE_HEALTHZ;
-	else if (PATH_IS("/metrics"))
-		pl->route = ROUTE_METRICS;
-	else if (plen > 8 && memcmp(t, "/static/", 8) == 0)
-		pl->route = ROUTE_STATIC;
-	else if (w->cfg->demo && PATH_IS("/delay"))
-		pl->route = ROUTE_DELAY;
-	else if (w->cfg->demo && PATH_IS("/cpu"))
-		pl->route = ROUTE_CPU;
-#undef PATH_IS
-
-	if (!get && !head) {
-		static const char *const known[] = {
-			"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
-		};
-		unsigned i;
-
-		pl->st = ST_501;
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (method_is(r, known[i], strlen(known[i])))
-				pl->st = ST_405;
-		return;
-	}
-	if (pl->route == ROUTE_OTHER) {
-		pl->st = ST_404;
-		return;
-	}
-	pl->st = ST_200;
-	if (pl->route == ROUTE_DELAY)
-		pl->param = query_u32(t, len, "ms", DELAY_MAX_MS);
-	else if (pl->route == ROUTE_CPU)
-		pl->param = query_u32(t, len, "us", CPU_MAX_US);
-	else if (pl->route == ROUTE_STATIC)
-		route_static(w, c, pl, t, len);
+	route_plan(&rp, r, pl);
 }
 
 /* ---------------------------------------------------------------- input */
@@ -926,7 +684,7 @@ static int process(struct worker *w, struct conn *c)
 		if (n < 0)
 			return bad_request(w, c, -n);
 		c->rpos += (uint32_t)n;
-		route(w, c, &req, &pl);
+		plan_request(w, c, &req, &pl);
 		if (req.flags & (HTTP_F_LENGTH | HTTP_F_CHUNKED)) {
 			if ((req.flags & HTTP_F_LENGTH) && req.content_length > w->cfg->max_body_bytes) {
 				if (c->file_fd >= 0) {
