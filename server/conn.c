@@ -16,6 +16,9 @@
  *                 | last response (close, error, drain) and input left unread
  *                 v
  *               LINGER: shutdown(SHUT_WR), discard input until EOF/timeout
+ *   READ after a costly (--demo) request --CF_YIELD--> on the TL_YIELD list,
+ *     input untouched until run_yielded() drives it after the next events
+ *     (one costly request at a time; the other clients go first)
  *   any state --conn_close()--> FREE; the fd itself is closed at the end of
  *   the loop iteration (flush_closes), so the slot cannot be reused meanwhile
  *
@@ -66,9 +69,17 @@
 #define MAX_WORKERS	256
 #define LINGER_MAX	(256 * 1024)	/* bytes discarded while lingering */
 #define PRE_CAP		256		/* a preformatted fixed-body response */
+/* RT_COSTLY routes (--demo /cpu, /delay) hold the worker: a connection may
+ * start one while its budget is positive; the cost is then taken from it.
+ * It refills, while the connection runs no costly request, at 1 µs per
+ * DEMO_REFILL µs (250 ms per second) up to DEMO_BUDGET_US. */
+#define DEMO_BUDGET_US	1000000
+#define DEMO_REFILL	4
 
 enum cstate { C_FREE, C_READ, C_BODY, C_LINGER };
-enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0xff };
+/* TL_YIELD is not a timeout: the connections that gave way after a costly
+ * request, driven again once the others had their turn (run_yielded) */
+enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_YIELD, TL_COUNT, TL_NONE = 0xff };
 
 /* conn flags */
 #define CF_READABLE	0x01	/* input may be waiting: the last read filled the buffer */
@@ -79,6 +90,7 @@ enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0
 #define CF_CHUNKED	0x20	/* BODY: chunked (else Content-Length) */
 #define CF_REGISTERED	0x40	/* added to epoll */
 #define CF_WRITING	0x80	/* pending output: wait for EPOLLOUT */
+#define CF_YIELD	0x100	/* a costly request was answered: give way */
 
 struct conn {
 	struct conn *tprev, *tnext;	/* timer list links */
@@ -90,13 +102,17 @@ struct conn {
 		uint64_t body_left;	/* Content-Length body bytes to discard */
 		struct http_chunked chunk;
 	};
-	int fd, file_fd;
+	int file_fd;
+	int32_t demo_budget_us;		/* RT_COSTLY work it may still start, µs (<0: owed) */
+	uint32_t demo_stamp_ms;		/* coarse ms the budget was last brought up to date */
 	uint32_t rlen, rpos;		/* bytes in rbuf; parse position */
 	uint32_t olen, opos;		/* obuf bytes; bytes already written */
 	struct plan plan;		/* BODY: the answer once the body is in */
 	uint16_t flags;			/* CF_* */
 	uint8_t state, tkind;
 };
+/* 128 bytes: an idle keep-alive connection costs this slot and nothing else */
+_Static_assert(sizeof(struct conn) <= 128, "struct conn grew past 128 bytes");
 
 struct tlist {
 	struct conn *head, *tail;
@@ -115,6 +131,7 @@ struct worker {
 	bool accept_paused, accept_more, draining, stop;
 	uint64_t accept_resume_ms;
 	uint64_t now_ms;		/* coarse monotonic, per loop iteration */
+	uint64_t iter;			/* loop iterations (TL_YIELD: when it gave way) */
 	uint64_t drain_deadline_ms;
 	uint64_t ev_start_ns;		/* precise clock after epoll_wait */
 	unsigned batch_resp;		/* responses in the current drive */
@@ -164,6 +181,9 @@ unsigned conn_open_count(void)
 }
 
 struct metrics *worker_metrics(struct worker *w) { return &w->m; }
+
+/* the table is indexed by fd, so a slot knows its fd */
+static inline int conn_fd(const struct conn *c) { return (int)(c - conn_table); }
 
 int workers_metrics_render(char *buf, size_t cap)
 {
@@ -217,7 +237,8 @@ static void timer_arm(struct worker *w, struct conn *c, enum tlist_kind kind)
 
 	timer_unlink(w, c);
 	c->tkind = (uint8_t)kind;
-	c->deadline = l->timeout_ms ? w->now_ms + l->timeout_ms : UINT64_MAX;
+	c->deadline = kind == TL_YIELD ? w->iter :
+		      l->timeout_ms ? w->now_ms + l->timeout_ms : UINT64_MAX;
 	c->tprev = l->tail;
 	c->tnext = NULL;
 	if (l->tail)
@@ -233,7 +254,7 @@ static const char *const reason[ST_COUNT] = {
 	[ST_200] = "OK", [ST_400] = "Bad Request", [ST_403] = "Forbidden",
 	[ST_404] = "Not Found", [ST_405] = "Method Not Allowed",
 	[ST_408] = "Request Timeout", [ST_413] = "Content Too Large",
-	[ST_414] = "URI Too Long", [ST_431] = "Request Header Fields Too Large",
+	[ST_414] = "URI Too Long", [ST_429] = "Too Many Requests", [ST_431] = "Request Header Fields Too Large",
 	[ST_500] = "Internal Server Error", [ST_501] = "Not Implemented",
 	[ST_503] = "Service Unavailable", [ST_505] = "HTTP Version Not Supported",
 };
@@ -263,7 +284,7 @@ static char *put_u64(char *p, uint64_t v)
 
 /* Writes a response head; returns the end. @clen: Content-Length. */
 static char *put_head(struct worker *w, char *p, int st, const char *ctype,
-		      uint64_t clen, unsigned pflags)
+		      uint64_t clen, unsigned pflags, uint32_t retry_s)
 {
 	p = put(p, LIT("HTTP/1.1 "));
 	p = put_u64(p, (uint64_t)metrics_status_code(st));
@@ -279,6 +300,11 @@ static char *put_head(struct worker *w, char *p, int st, const char *ctype,
 	p = put(p, LIT("\r\n"));
 	if (st == ST_405)
 		p = put(p, LIT("Allow: GET, HEAD\r\n"));
+	if (st == ST_429) {
+		p = put(p, LIT("Retry-After: "));
+		p = put_u64(p, retry_s);
+		p = put(p, LIT("\r\n"));
+	}
 	if (pflags & PF_CLOSE)
 		p = put(p, LIT("Connection: close\r\n"));
 	else if (pflags & PF_KA10)
@@ -304,7 +330,7 @@ static void update_date(struct worker *w)
 
 		if (!rt->body || rt->body_len > PRE_CAP - 200)
 			continue;
-		p = put_head(w, w->pre[i], ST_200, rt->ctype, rt->body_len, 0);
+		p = put_head(w, w->pre[i], ST_200, rt->ctype, rt->body_len, 0, 0);
 		p = put(p, rt->body, rt->body_len);
 		w->pre_len[i] = (uint16_t)(p - w->pre[i]);
 	}
@@ -351,7 +377,7 @@ static void conn_finish(struct worker *w, struct conn *c)
 {
 	if (!(c->flags & CF_EOF) && (c->rpos < c->rlen || (c->flags & CF_READABLE) ||
 				     c->state == C_BODY)) {
-		shutdown(c->fd, SHUT_WR);
+		shutdown(conn_fd(c), SHUT_WR);
 		conn_release_buf(w, c);
 		c->state = C_LINGER;
 		c->file_left = 0;	/* reused: bytes discarded */
@@ -374,7 +400,7 @@ static int out_flush(struct worker *w, struct conn *c, int more)
 	w->olen = 0;
 	if (len == 0)
 		return 0;
-	n = send(c->fd, w->out, len, more ? MSG_MORE | MSG_NOSIGNAL : MSG_NOSIGNAL);
+	n = send(conn_fd(c), w->out, len, more ? MSG_MORE | MSG_NOSIGNAL : MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno != EAGAIN) {
 			conn_close(w, c);
@@ -408,8 +434,8 @@ static int pending_flush(struct worker *w, struct conn *c)
 
 	while (c->opos < c->olen) {
 		n = c->file_left ?
-			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_MORE | MSG_NOSIGNAL) :
-			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_NOSIGNAL);
+			send(conn_fd(c), c->obuf + c->opos, c->olen - c->opos, MSG_MORE | MSG_NOSIGNAL) :
+			send(conn_fd(c), c->obuf + c->opos, c->olen - c->opos, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN)
 				goto wait;
@@ -427,7 +453,7 @@ static int pending_flush(struct worker *w, struct conn *c)
 		off_t off = (off_t)c->file_off;
 		size_t chunk = c->file_left > (1u << 20) ? (1u << 20) : (size_t)c->file_left;
 
-		n = sendfile(c->fd, c->file_fd, &off, chunk);
+		n = sendfile(conn_fd(c), c->file_fd, &off, chunk);
 		if (n < 0) {
 			if (errno == EAGAIN)
 				goto wait;
@@ -489,7 +515,7 @@ int reply_body(struct reply *r, const struct plan *pl, const char *ctype,
 
 	if (out_room(w, r->c, 512 + blen) < 0)
 		return -1;
-	p = put_head(w, w->out + w->olen, pl->st, ctype, blen, pl->flags);
+	p = put_head(w, w->out + w->olen, pl->st, ctype, blen, pl->flags, pl->param);
 	if (!(pl->flags & PF_HEAD))
 		p = put(p, body, blen);
 	w->olen = (size_t)(p - w->out);
@@ -522,7 +548,7 @@ int reply_file(struct reply *r, const struct plan *pl, const char *ctype)
 
 	if (out_room(w, c, 512) < 0)
 		return -1;
-	p = put_head(w, w->out + w->olen, ST_200, ctype, c->file_left, pl->flags);
+	p = put_head(w, w->out + w->olen, ST_200, ctype, c->file_left, pl->flags, 0);
 	w->olen = (size_t)(p - w->out);
 	count(w, pl);
 	if (pl->flags & PF_HEAD) {
@@ -545,8 +571,28 @@ char *reply_scratch(struct reply *r, size_t *cap)
 
 const struct server_config *reply_config(const struct reply *r) { return r->w->cfg; }
 
+/* May @c start the RT_COSTLY request of @pl (cost pl->param µs)? Brings
+ * the budget up to date; if not, turns @pl into a 429 whose param is the
+ * Retry-After in seconds. */
+static bool demo_admit(struct worker *w, struct conn *c, struct plan *pl)
+{
+	uint32_t el = (uint32_t)w->now_ms - c->demo_stamp_ms;	/* ms, wraps after 49 days */
+	int64_t b = c->demo_budget_us + (int64_t)el * 1000 / DEMO_REFILL;
+
+	if (b > DEMO_BUDGET_US)
+		b = DEMO_BUDGET_US;
+	c->demo_budget_us = (int32_t)b;
+	c->demo_stamp_ms = (uint32_t)w->now_ms;
+	if (b > 0)
+		return true;
+	pl->st = ST_429;
+	pl->param = (uint32_t)(((1 - b) * DEMO_REFILL + 999999) / 1000000);
+	return false;
+}
+
 /* Produces the response of @pl into the batch. Returns 0 to go on with the
- * next request, -1 to stop (pending output, closed, or last response). */
+ * next request, -1 to stop (pending output, closed, last response, or a
+ * costly request answered: CF_YIELD). */
 static int emit(struct worker *w, struct conn *c, struct plan *pl)
 {
 	const struct route *rt = &route_table[pl->route];
@@ -571,12 +617,27 @@ static int emit(struct worker *w, struct conn *c, struct plan *pl)
 		} else {
 			r = reply_body(&rp, pl, rt->ctype, rt->body, rt->body_len);
 		}
+	} else if (!(rt->flags & RT_COSTLY)) {
+		r = rt->respond(&rp, pl);
+	} else if (!demo_admit(w, c, pl)) {
+		r = reply_body(&rp, pl, "text/plain", w->metrics_buf,
+			       (size_t)snprintf(w->metrics_buf, METRICS_CAP,
+				"demo budget spent: /cpu and /delay may hold the worker for %u ms "
+				"per connection, refilled at %u ms per second; retry in %u s\n",
+				DEMO_BUDGET_US / 1000, 1000 / DEMO_REFILL, pl->param));
 	} else {
 		r = rt->respond(&rp, pl);
-		if (rt->flags & RT_COSTLY) {
-			/* it held the worker: the coarse clock and Date are stale */
-			w->now_ms = mono_coarse_ms();
-			update_date(w);
+		/* it held the worker: the coarse clock and Date are stale */
+		w->now_ms = mono_coarse_ms();
+		update_date(w);
+		c->demo_budget_us -= (int32_t)pl->param;
+		c->demo_stamp_ms = (uint32_t)w->now_ms;
+		/* one at a time: the rest of this connection's input waits
+		 * until the worker's other ready connections were served */
+		c->flags |= CF_YIELD;
+		if (r == 0 && !(pl->flags & PF_CLOSE)) {
+			c->flags |= CF_SERVED | CF_REQ_DONE;
+			return -1;
 		}
 	}
 	if (r < 0)
@@ -729,7 +790,7 @@ static void conn_drive(struct worker *w, struct conn *c)
 	ssize_t n;
 	int stop = 0;
 
-	c->flags &= (uint16_t)~CF_REQ_DONE;
+	c->flags &= (uint16_t)~(CF_REQ_DONE | CF_YIELD);
 	w->batch_resp = 0;
 	for (;;) {
 		if (c->rpos < c->rlen || c->state == C_BODY) {
@@ -756,7 +817,7 @@ static void conn_drive(struct worker *w, struct conn *c)
 				goto done;
 			}
 		}
-		n = recv(c->fd, c->rbuf + c->rlen, cap - c->rlen, 0);
+		n = recv(conn_fd(c), c->rbuf + c->rlen, cap - c->rlen, 0);
 		if (n > 0) {
 			METRIC_ADD(w->m.bytes_in, (uint64_t)n);
 			/* shorter than offered: the socket is drained, and
@@ -787,9 +848,13 @@ static void conn_drive(struct worker *w, struct conn *c)
 		goto done;
 	}
 	if (out_flush(w, c, 0) < 0 || (c->flags & CF_WRITING))
-		goto done;
+		goto done;	/* EPOLLOUT drives it again, after the others */
 	if (c->flags & CF_CLOSE_AFTER) {
 		conn_finish(w, c);
+		goto done;
+	}
+	if (c->flags & CF_YIELD) {
+		timer_arm(w, c, TL_YIELD);
 		goto done;
 	}
 	/* re-arm: a request in progress has the header timeout from its first
@@ -818,7 +883,7 @@ static void conn_linger(struct worker *w, struct conn *c)
 	ssize_t n;
 
 	for (;;) {
-		n = recv(c->fd, buf, sizeof(buf), 0);
+		n = recv(conn_fd(c), buf, sizeof(buf), 0);
 		if (n > 0) {
 			c->file_left += (uint64_t)n;
 			if (c->file_left > LINGER_MAX)
@@ -857,7 +922,22 @@ static void conn_event(struct worker *w, struct conn *c, uint32_t mask)
 	}
 	if (!(c->flags & CF_READABLE) && c->rpos == c->rlen)
 		return;
+	if (c->tkind == TL_YIELD)
+		return;		/* gave way: run_yielded drives it */
 	conn_drive(w, c);
+}
+
+/* Drives the connections that gave way before this iteration's events (not
+ * those that gave way during them: the others go first). */
+static void run_yielded(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->tl[TL_YIELD].head) && c->deadline < w->iter) {
+		timer_unlink(w, c);
+		w->ev_start_ns = mono_ns();
+		conn_drive(w, c);
+	}
 }
 
 /* ---------------------------------------------------------------- accept */
@@ -888,10 +968,11 @@ static void conn_start(struct worker *w, int fd)
 	int one = 1;
 
 	memset(c, 0, sizeof(*c));
-	c->fd = fd;
 	c->file_fd = -1;
 	c->state = C_READ;
 	c->tkind = TL_NONE;
+	c->demo_budget_us = DEMO_BUDGET_US;
+	c->demo_stamp_ms = (uint32_t)w->now_ms;
 	w->nconns++;
 	METRIC_ADD(w->m.accepted, 1);
 	timer_arm(w, c, TL_HEADER);
@@ -977,7 +1058,7 @@ static void flush_closes(struct worker *w)
 	struct conn *c;
 
 	while ((c = w->closing)) {
-		int fd = c->fd;
+		int fd = conn_fd(c);
 
 		w->closing = c->tnext;
 		c->tnext = NULL;
@@ -989,7 +1070,7 @@ static void expire(struct worker *w)
 {
 	int k;
 
-	for (k = 0; k < TL_COUNT; k++) {
+	for (k = 0; k < TL_YIELD; k++) {
 		struct conn *c;
 
 		while ((c = w->tl[k].head) && c->deadline <= w->now_ms) {
@@ -1017,14 +1098,14 @@ static int next_timeout(struct worker *w)
 	uint64_t next = w->now_ms + 1000;
 	int k;
 
-	for (k = 0; k < TL_COUNT; k++)
+	for (k = 0; k < TL_YIELD; k++)
 		if (w->tl[k].head && w->tl[k].head->deadline < next)
 			next = w->tl[k].head->deadline;
 	if (w->accept_paused && w->accept_resume_ms < next)
 		next = w->accept_resume_ms;
 	if (w->draining && w->drain_deadline_ms < next)
 		next = w->drain_deadline_ms;
-	if (w->accept_more)
+	if (w->accept_more || w->tl[TL_YIELD].head)
 		return 0;
 	/* coarse clock: round up so we wake after, not before, the deadline */
 	return next > w->now_ms ? (int)(next - w->now_ms) + 1 : 0;
@@ -1094,6 +1175,7 @@ int worker_run(struct worker *w)
 			return n;
 		w->now_ms = mono_coarse_ms();
 		w->ev_start_ns = mono_ns();
+		w->iter++;
 		update_date(w);
 		for (i = 0; i < n; i++) {
 			uint64_t key = ev_key(w->ev, i);
@@ -1111,6 +1193,7 @@ int worker_run(struct worker *w)
 				conn_event(w, &conn_table[key], mask);
 			}
 		}
+		run_yielded(w);
 		if (w->accept_paused && w->now_ms >= w->accept_resume_ms)
 			accept_resume(w);
 		if (w->accept_more)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const int status_codes[ST_COUNT] = {
-	200, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 503, 505,
+	200, 400, 403, 404, 405, 408, 413, 414, 429, 431, 500, 501, 503, 505,
 };
 
 /* upper bounds in nanoseconds, and as Prometheus "le" labels */

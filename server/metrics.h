@@ -13,7 +13,7 @@
 
 /* statuses we ever send, as indexes */
 enum status_idx {
-	ST_200, ST_400, ST_403, ST_404, ST_405, ST_408, ST_413, ST_414, ST_431,
+	ST_200, ST_400, ST_403, ST_404, ST_405, ST_408, ST_413, ST_414, ST_429, ST_431,
 	ST_500, ST_501, ST_503, ST_505, ST_COUNT,
 };
 
