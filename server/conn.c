@@ -16,6 +16,9 @@
  *                 | last response (close, error, drain) and input left unread
  *                 v
  *               LINGER: shutdown(SHUT_WR), discard input until EOF/timeout
+ *   READ after a costly (--demo) request --CF_YIELD--> on the TL_YIELD list,
+ *     input untouched until run_yielded() drives it after the next events
+ *     (one costly request at a time; the other clients go first)
  *   any state --conn_close()--> FREE; the fd itself is closed at the end of
  *   the loop iteration (flush_closes), so the slot cannot be reused meanwhile
  *
@@ -37,7 +40,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -49,13 +51,13 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ev.h"
 #include "http.h"
 #include "pool.h"
+#include "route.h"
 
 #define KEY_LISTENER	(UINT64_MAX - 1)
 #define KEY_WAKE	UINT64_MAX
@@ -65,12 +67,19 @@
 #define ACCEPT_PAUSE_MS	100		/* fd exhaustion: retry accepting after this */
 #define POOL_KEEP	256		/* free read buffers kept per worker */
 #define MAX_WORKERS	256
-#define DELAY_MAX_MS	10000		/* /delay?ms= cap */
-#define CPU_MAX_US	1000000		/* /cpu?us= cap */
 #define LINGER_MAX	(256 * 1024)	/* bytes discarded while lingering */
+#define PRE_CAP		256		/* a preformatted fixed-body response */
+/* RT_COSTLY routes (--demo /cpu, /delay) hold the worker: a connection may
+ * start one while its budget is positive; the cost is then taken from it.
+ * It refills, while the connection runs no costly request, at 1 µs per
+ * DEMO_REFILL µs (250 ms per second) up to DEMO_BUDGET_US. */
+#define DEMO_BUDGET_US	1000000
+#define DEMO_REFILL	4
 
 enum cstate { C_FREE, C_READ, C_BODY, C_LINGER };
-enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0xff };
+/* TL_YIELD is not a timeout: the connections that gave way after a costly
+ * request, driven again once the others had their turn (run_yielded) */
+enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_YIELD, TL_COUNT, TL_NONE = 0xff };
 
 /* conn flags */
 #define CF_READABLE	0x01	/* input may be waiting: the last read filled the buffer */
@@ -81,20 +90,7 @@ enum tlist_kind { TL_HEADER, TL_IDLE, TL_WRITE, TL_LINGER, TL_COUNT, TL_NONE = 0
 #define CF_CHUNKED	0x20	/* BODY: chunked (else Content-Length) */
 #define CF_REGISTERED	0x40	/* added to epoll */
 #define CF_WRITING	0x80	/* pending output: wait for EPOLLOUT */
-
-/* response plan flags */
-#define PF_HEAD		0x01	/* HEAD: no body */
-#define PF_CLOSE	0x02	/* last response on this connection */
-#define PF_KA10		0x04	/* HTTP/1.0 keep-alive: say so */
-
-/* What to answer once the request (with its body) is in. */
-struct plan {
-	uint32_t param;		/* /delay ms, /cpu us */
-	uint8_t route;		/* enum route */
-	uint8_t st;		/* enum status_idx */
-	uint8_t flags;		/* PF_* */
-	uint8_t ctype;		/* static file content type index */
-};
+#define CF_YIELD	0x100	/* a costly request was answered: give way */
 
 struct conn {
 	struct conn *tprev, *tnext;	/* timer list links */
@@ -106,13 +102,17 @@ struct conn {
 		uint64_t body_left;	/* Content-Length body bytes to discard */
 		struct http_chunked chunk;
 	};
-	int fd, file_fd;
+	int file_fd;
+	int32_t demo_budget_us;		/* RT_COSTLY work it may still start, µs (<0: owed) */
+	uint32_t demo_stamp_ms;		/* coarse ms the budget was last brought up to date */
 	uint32_t rlen, rpos;		/* bytes in rbuf; parse position */
 	uint32_t olen, opos;		/* obuf bytes; bytes already written */
 	struct plan plan;		/* BODY: the answer once the body is in */
 	uint16_t flags;			/* CF_* */
 	uint8_t state, tkind;
 };
+/* 128 bytes: an idle keep-alive connection costs this slot and nothing else */
+_Static_assert(sizeof(struct conn) <= 128, "struct conn grew past 128 bytes");
 
 struct tlist {
 	struct conn *head, *tail;
@@ -131,6 +131,7 @@ struct worker {
 	bool accept_paused, accept_more, draining, stop;
 	uint64_t accept_resume_ms;
 	uint64_t now_ms;		/* coarse monotonic, per loop iteration */
+	uint64_t iter;			/* loop iterations (TL_YIELD: when it gave way) */
 	uint64_t drain_deadline_ms;
 	uint64_t ev_start_ns;		/* precise clock after epoll_wait */
 	unsigned batch_resp;		/* responses in the current drive */
@@ -139,8 +140,9 @@ struct worker {
 	size_t olen;			/* bytes in out */
 	char date[64];			/* "Date: ...\r\n" */
 	size_t date_len;
-	char pre_plain[256], pre_json[256];	/* full keep-alive responses */
-	size_t pre_plain_len, pre_json_len;
+	/* complete keep-alive 200 responses of the fixed-body routes */
+	char pre[METRICS_ROUTES][PRE_CAP];
+	uint16_t pre_len[METRICS_ROUTES];
 	char *metrics_buf;		/* METRICS_CAP */
 	struct metrics m;
 	char out[OUT_CAP];
@@ -149,6 +151,7 @@ struct worker {
 static struct conn *conn_table;
 static size_t conn_table_len;
 static struct metrics *all_metrics[MAX_WORKERS];
+static const char *route_label[METRICS_ROUTES];	/* route_table[i].name */
 static int nall_metrics;
 static unsigned open_conns;		/* atomic; all workers */
 
@@ -157,6 +160,7 @@ static unsigned open_conns;		/* atomic; all workers */
 int conn_table_init(size_t max_fds)
 {
 	size_t bytes = max_fds * sizeof(struct conn);
+	unsigned i;
 	void *p;
 
 	/* untouched slots cost no memory: pages appear as fds get used */
@@ -166,6 +170,8 @@ int conn_table_init(size_t max_fds)
 		return -errno;
 	conn_table = p;
 	conn_table_len = max_fds;
+	for (i = 0; i < route_count; i++)
+		route_label[i] = route_table[i].name;
 	return 0;
 }
 
@@ -175,6 +181,14 @@ unsigned conn_open_count(void)
 }
 
 struct metrics *worker_metrics(struct worker *w) { return &w->m; }
+
+/* the table is indexed by fd, so a slot knows its fd */
+static inline int conn_fd(const struct conn *c) { return (int)(c - conn_table); }
+
+int workers_metrics_render(char *buf, size_t cap)
+{
+	return metrics_render(buf, cap, all_metrics, nall_metrics, route_label, (int)route_count);
+}
 
 /* ---------------------------------------------------------------- time */
 
@@ -223,7 +237,8 @@ static void timer_arm(struct worker *w, struct conn *c, enum tlist_kind kind)
 
 	timer_unlink(w, c);
 	c->tkind = (uint8_t)kind;
-	c->deadline = l->timeout_ms ? w->now_ms + l->timeout_ms : UINT64_MAX;
+	c->deadline = kind == TL_YIELD ? w->iter :
+		      l->timeout_ms ? w->now_ms + l->timeout_ms : UINT64_MAX;
 	c->tprev = l->tail;
 	c->tnext = NULL;
 	if (l->tail)
@@ -239,25 +254,13 @@ static const char *const reason[ST_COUNT] = {
 	[ST_200] = "OK", [ST_400] = "Bad Request", [ST_403] = "Forbidden",
 	[ST_404] = "Not Found", [ST_405] = "Method Not Allowed",
 	[ST_408] = "Request Timeout", [ST_413] = "Content Too Large",
-	[ST_414] = "URI Too Long", [ST_431] = "Request Header Fields Too Large",
+	[ST_414] = "URI Too Long", [ST_429] = "Too Many Requests", [ST_431] = "Request Header Fields Too Large",
 	[ST_500] = "Internal Server Error", [ST_501] = "Not Implemented",
 	[ST_503] = "Service Unavailable", [ST_505] = "HTTP Version Not Supported",
 };
 
 static const char server_hdr[] = "Server: qps-server\r\n";
-static const char plain_body[] = "Hello, World!";
-static const char json_body[] = "{\"message\":\"Hello, World!\"}";
-static const char healthz_body[] = "ok\n";
 #define LIT(s) s, sizeof(s) - 1
-
-static const struct { const char *ext, *type; } ctypes[] = {
-	{ "", "application/octet-stream" }, { "html", "text/html; charset=utf-8" },
-	{ "htm", "text/html; charset=utf-8" }, { "txt", "text/plain; charset=utf-8" },
-	{ "css", "text/css" }, { "js", "text/javascript" }, { "json", "application/json" },
-	{ "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
-	{ "gif", "image/gif" }, { "svg", "image/svg+xml" }, { "ico", "image/x-icon" },
-	{ "wasm", "application/wasm" }, { "pdf", "application/pdf" },
-};
 
 static inline char *put(char *p, const char *s, size_t n)
 {
@@ -281,7 +284,7 @@ static char *put_u64(char *p, uint64_t v)
 
 /* Writes a response head; returns the end. @clen: Content-Length. */
 static char *put_head(struct worker *w, char *p, int st, const char *ctype,
-		      uint64_t clen, unsigned pflags)
+		      uint64_t clen, unsigned pflags, uint32_t retry_s)
 {
 	p = put(p, LIT("HTTP/1.1 "));
 	p = put_u64(p, (uint64_t)metrics_status_code(st));
@@ -297,6 +300,11 @@ static char *put_head(struct worker *w, char *p, int st, const char *ctype,
 	p = put(p, LIT("\r\n"));
 	if (st == ST_405)
 		p = put(p, LIT("Allow: GET, HEAD\r\n"));
+	if (st == ST_429) {
+		p = put(p, LIT("Retry-After: "));
+		p = put_u64(p, retry_s);
+		p = put(p, LIT("\r\n"));
+	}
 	if (pflags & PF_CLOSE)
 		p = put(p, LIT("Connection: close\r\n"));
 	else if (pflags & PF_KA10)
@@ -308,6 +316,7 @@ static void update_date(struct worker *w)
 {
 	struct timespec ts;
 	struct tm tm;
+	unsigned i;
 	char *p;
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -316,12 +325,15 @@ static void update_date(struct worker *w)
 	w->date_sec = ts.tv_sec;
 	gmtime_r(&ts.tv_sec, &tm);
 	w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-	p = put_head(w, w->pre_plain, ST_200, "text/plain", sizeof(plain_body) - 1, 0);
-	p = put(p, LIT(plain_body));
-	w->pre_plain_len = (size_t)(p - w->pre_plain);
-	p = put_head(w, w->pre_json, ST_200, "application/json", sizeof(json_body) - 1, 0);
-	p = put(p, LIT(json_body));
-	w->pre_json_len = (size_t)(p - w->pre_json);
+	for (i = 0; i < route_count; i++) {
+		const struct route *rt = &route_table[i];
+
+		if (!rt->body || rt->body_len > PRE_CAP - 200)
+			continue;
+		p = put_head(w, w->pre[i], ST_200, rt->ctype, rt->body_len, 0, 0);
+		p = put(p, rt->body, rt->body_len);
+		w->pre_len[i] = (uint16_t)(p - w->pre[i]);
+	}
 }
 
 /* ---------------------------------------------------------------- close */
@@ -365,7 +377,7 @@ static void conn_finish(struct worker *w, struct conn *c)
 {
 	if (!(c->flags & CF_EOF) && (c->rpos < c->rlen || (c->flags & CF_READABLE) ||
 				     c->state == C_BODY)) {
-		shutdown(c->fd, SHUT_WR);
+		shutdown(conn_fd(c), SHUT_WR);
 		conn_release_buf(w, c);
 		c->state = C_LINGER;
 		c->file_left = 0;	/* reused: bytes discarded */
@@ -388,7 +400,7 @@ static int out_flush(struct worker *w, struct conn *c, int more)
 	w->olen = 0;
 	if (len == 0)
 		return 0;
-	n = send(c->fd, w->out, len, more ? MSG_MORE | MSG_NOSIGNAL : MSG_NOSIGNAL);
+	n = send(conn_fd(c), w->out, len, more ? MSG_MORE | MSG_NOSIGNAL : MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno != EAGAIN) {
 			conn_close(w, c);
@@ -422,8 +434,8 @@ static int pending_flush(struct worker *w, struct conn *c)
 
 	while (c->opos < c->olen) {
 		n = c->file_left ?
-			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_MORE | MSG_NOSIGNAL) :
-			send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_NOSIGNAL);
+			send(conn_fd(c), c->obuf + c->opos, c->olen - c->opos, MSG_MORE | MSG_NOSIGNAL) :
+			send(conn_fd(c), c->obuf + c->opos, c->olen - c->opos, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN)
 				goto wait;
@@ -441,7 +453,7 @@ static int pending_flush(struct worker *w, struct conn *c)
 		off_t off = (off_t)c->file_off;
 		size_t chunk = c->file_left > (1u << 20) ? (1u << 20) : (size_t)c->file_left;
 
-		n = sendfile(c->fd, c->file_fd, &off, chunk);
+		n = sendfile(conn_fd(c), c->file_fd, &off, chunk);
 		if (n < 0) {
 			if (errno == EAGAIN)
 				goto wait;
@@ -481,7 +493,13 @@ static int out_room(struct worker *w, struct conn *c, size_t need)
 	return need <= OUT_CAP ? 0 : -1;
 }
 
-/* ---------------------------------------------------------------- handlers */
+/* ---------------------------------------------------------------- replies */
+
+/* route.h's view of a request being answered */
+struct reply {
+	struct worker *w;
+	struct conn *c;
+};
 
 static void count(struct worker *w, const struct plan *pl)
 {
@@ -489,15 +507,15 @@ static void count(struct worker *w, const struct plan *pl)
 	w->batch_resp++;
 }
 
-/* Simple response with an in-memory body. Returns 0 or -1 (stop). */
-static int emit_body(struct worker *w, struct conn *c, const struct plan *pl,
-		     const char *ctype, const char *body, size_t blen)
+int reply_body(struct reply *r, const struct plan *pl, const char *ctype,
+	       const char *body, size_t blen)
 {
+	struct worker *w = r->w;
 	char *p;
 
-	if (out_room(w, c, 512 + blen) < 0)
+	if (out_room(w, r->c, 512 + blen) < 0)
 		return -1;
-	p = put_head(w, w->out + w->olen, pl->st, ctype, blen, pl->flags);
+	p = put_head(w, w->out + w->olen, pl->st, ctype, blen, pl->flags, pl->param);
 	if (!(pl->flags & PF_HEAD))
 		p = put(p, body, blen);
 	w->olen = (size_t)(p - w->out);
@@ -505,22 +523,32 @@ static int emit_body(struct worker *w, struct conn *c, const struct plan *pl,
 	return 0;
 }
 
-static int emit_error(struct worker *w, struct conn *c, struct plan *pl)
+int reply_error(struct reply *r, struct plan *pl, int st)
 {
 	char body[64];
-	int n = snprintf(body, sizeof(body), "%s\n", reason[pl->st]);
+	int n;
 
-	return emit_body(w, c, pl, "text/plain", body, (size_t)n);
+	pl->st = (uint8_t)metrics_status_idx(st);
+	n = snprintf(body, sizeof(body), "%s\n", reason[pl->st]);
+	return reply_body(r, pl, "text/plain", body, (size_t)n);
 }
 
-static int emit_file(struct worker *w, struct conn *c, struct plan *pl)
+void reply_set_file(struct reply *r, int fd, uint64_t size)
 {
+	r->c->file_fd = fd;
+	r->c->file_off = 0;
+	r->c->file_left = size;
+}
+
+int reply_file(struct reply *r, const struct plan *pl, const char *ctype)
+{
+	struct worker *w = r->w;
+	struct conn *c = r->c;
 	char *p;
-	int r;
 
 	if (out_room(w, c, 512) < 0)
 		return -1;
-	p = put_head(w, w->out + w->olen, ST_200, ctypes[pl->ctype].type, c->file_left, pl->flags);
+	p = put_head(w, w->out + w->olen, ST_200, ctype, c->file_left, pl->flags, 0);
 	w->olen = (size_t)(p - w->out);
 	count(w, pl);
 	if (pl->flags & PF_HEAD) {
@@ -532,96 +560,86 @@ static int emit_file(struct worker *w, struct conn *c, struct plan *pl)
 	/* headers corked onto the first file segment; then the file, zero-copy */
 	if (out_flush(w, c, 1) < 0 || (c->flags & CF_WRITING))
 		return -1;
-	r = pending_flush(w, c);
-	return r == 1 ? 0 : -1;
+	return pending_flush(w, c) == 1 ? 0 : -1;
 }
 
-static uint64_t thread_cpu_ns(void)
+char *reply_scratch(struct reply *r, size_t *cap)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	*cap = METRICS_CAP;
+	return r->w->metrics_buf;
 }
 
-/* /cpu: @us of this thread's CPU time (not wall time: on a busy machine the
- * request takes longer, the CPU burnt stays the same) */
-static void busy_us(uint32_t us)
-{
-	uint64_t end = thread_cpu_ns() + (uint64_t)us * 1000;
+const struct server_config *reply_config(const struct reply *r) { return r->w->cfg; }
 
-	while (thread_cpu_ns() < end)
-		;
+/* May @c start the RT_COSTLY request of @pl (cost pl->param µs)? Brings
+ * the budget up to date; if not, turns @pl into a 429 whose param is the
+ * Retry-After in seconds. */
+static bool demo_admit(struct worker *w, struct conn *c, struct plan *pl)
+{
+	uint32_t el = (uint32_t)w->now_ms - c->demo_stamp_ms;	/* ms, wraps after 49 days */
+	int64_t b = c->demo_budget_us + (int64_t)el * 1000 / DEMO_REFILL;
+
+	if (b > DEMO_BUDGET_US)
+		b = DEMO_BUDGET_US;
+	c->demo_budget_us = (int32_t)b;
+	c->demo_stamp_ms = (uint32_t)w->now_ms;
+	if (b > 0)
+		return true;
+	pl->st = ST_429;
+	pl->param = (uint32_t)(((1 - b) * DEMO_REFILL + 999999) / 1000000);
+	return false;
 }
 
 /* Produces the response of @pl into the batch. Returns 0 to go on with the
- * next request, -1 to stop (pending output, closed, or last response). */
+ * next request, -1 to stop (pending output, closed, last response, or a
+ * costly request answered: CF_YIELD). */
 static int emit(struct worker *w, struct conn *c, struct plan *pl)
 {
-	int r = 0;
+	const struct route *rt = &route_table[pl->route];
+	struct reply rp = { w, c };
+	int r;
 
 	if (w->draining)
 		pl->flags |= PF_CLOSE;
 	if (pl->st != ST_200) {
-		r = emit_error(w, c, pl);
-		goto out;
-	}
-	switch (pl->route) {
-	case ROUTE_PLAINTEXT:
-	case ROUTE_JSON:
-		if (!(pl->flags & (PF_HEAD | PF_CLOSE | PF_KA10))) {
+		r = reply_error(&rp, pl, metrics_status_code(pl->st));
+	} else if (rt->body) {
+		if (!(pl->flags & (PF_HEAD | PF_CLOSE | PF_KA10)) && w->pre_len[pl->route]) {
 			/* the hot path: one memcpy of a preformatted response */
-			const char *s = pl->route == ROUTE_JSON ? w->pre_json : w->pre_plain;
-			size_t n = pl->route == ROUTE_JSON ? w->pre_json_len : w->pre_plain_len;
+			size_t n = w->pre_len[pl->route];
 
 			if (out_room(w, c, n) < 0)
 				return -1;
-			memcpy(w->out + w->olen, s, n);
+			memcpy(w->out + w->olen, w->pre[pl->route], n);
 			w->olen += n;
 			count(w, pl);
-			break;
-		}
-		r = pl->route == ROUTE_JSON ?
-			emit_body(w, c, pl, "application/json", LIT(json_body)) :
-			emit_body(w, c, pl, "text/plain", LIT(plain_body));
-		break;
-	case ROUTE_HEALTHZ:
-		r = emit_body(w, c, pl, "text/plain", LIT(healthz_body));
-		break;
-	case ROUTE_METRICS: {
-		int n = metrics_render(w->metrics_buf, METRICS_CAP, all_metrics, nall_metrics);
-
-		if (n < 0) {
-			pl->st = ST_500;
-			r = emit_error(w, c, pl);
+			r = 0;
 		} else {
-			r = emit_body(w, c, pl, "text/plain; version=0.0.4", w->metrics_buf, (size_t)n);
+			r = reply_body(&rp, pl, rt->ctype, rt->body, rt->body_len);
 		}
-		break;
-	}
-	case ROUTE_DELAY: {
-		/* blocks this worker thread on purpose: the off-CPU case */
-		struct timespec ts = { pl->param / 1000, (long)(pl->param % 1000) * 1000000 };
-
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
+	} else if (!(rt->flags & RT_COSTLY)) {
+		r = rt->respond(&rp, pl);
+	} else if (!demo_admit(w, c, pl)) {
+		r = reply_body(&rp, pl, "text/plain", w->metrics_buf,
+			       (size_t)snprintf(w->metrics_buf, METRICS_CAP,
+				"demo budget spent: /cpu and /delay may hold the worker for %u ms "
+				"per connection, refilled at %u ms per second; retry in %u s\n",
+				DEMO_BUDGET_US / 1000, 1000 / DEMO_REFILL, pl->param));
+	} else {
+		r = rt->respond(&rp, pl);
+		/* it held the worker: the coarse clock and Date are stale */
 		w->now_ms = mono_coarse_ms();
 		update_date(w);
-		r = emit_body(w, c, pl, "text/plain", LIT("delayed\n"));
-		break;
+		c->demo_budget_us -= (int32_t)pl->param;
+		c->demo_stamp_ms = (uint32_t)w->now_ms;
+		/* one at a time: the rest of this connection's input waits
+		 * until the worker's other ready connections were served */
+		c->flags |= CF_YIELD;
+		if (r == 0 && !(pl->flags & PF_CLOSE)) {
+			c->flags |= CF_SERVED | CF_REQ_DONE;
+			return -1;
+		}
 	}
-	case ROUTE_CPU:
-		busy_us(pl->param);
-		r = emit_body(w, c, pl, "text/plain", LIT("burned\n"));
-		break;
-	case ROUTE_STATIC:
-		r = emit_file(w, c, pl);
-		break;
-	default:
-		pl->st = ST_404;
-		r = emit_error(w, c, pl);
-	}
-out:
 	if (r < 0)
 		return -1;
 	c->flags |= CF_SERVED | CF_REQ_DONE;
@@ -632,220 +650,21 @@ out:
 	return 0;
 }
 
-/* ---------------------------------------------------------------- routing */
-
-static uint32_t query_u32(const char *t, size_t len, const char *key, uint32_t max)
+/* Decides the answer to a parsed head: connection flags here, the route's
+ * part in route.c. */
+static void plan_request(struct worker *w, struct conn *c, const struct http_request *r,
+			 struct plan *pl)
 {
-	const char *q = memchr(t, '?', len), *e = t + len;
-	size_t kl = strlen(key);
-	uint64_t v = 0;
-
-	if (!q)
-		return 0;
-	for (q++; q < e;) {
-		const char *amp = memchr(q, '&', (size_t)(e - q));
-		const char *end = amp ? amp : e;
-
-		if ((size_t)(end - q) > kl && memcmp(q, key, kl) == 0 && q[kl] == '=') {
-			for (q += kl + 1; q < end && *q >= '0' && *q <= '9'; q++) {
-				v = v * 10 + (uint64_t)(*q - '0');
-				if (v > max)
-					return max;
-			}
-			return (uint32_t)v;
-		}
-		q = end + 1;
-	}
-	return 0;
-}
-
-/* openat2(RESOLVE_BENEATH) keeps every lookup, symlinks and ".." included,
- * inside the root; the kernel answers EXDEV for an escape. */
-static int open_beneath(int root, const char *path)
-{
-	struct open_how how = {
-		/* O_NONBLOCK: a FIFO under the root must not block the worker */
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	char comp[256];
-	const char *p = path, *s;
-	int fd, dfd;
-
-	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-	if (fd >= 0 || errno != ENOSYS)
-		return fd;
-	/* kernels before 5.6: walk the path, no symlinks, no "..", no "/" */
-	dfd = dup(root);
-	while (dfd >= 0) {
-		size_t n;
-
-		s = strchr(p, '/');
-		n = s ? (size_t)(s - p) : strlen(p);
-		if (n == 0 || n >= sizeof(comp) || (n == 2 && p[0] == '.' && p[1] == '.')) {
-			close(dfd);
-			errno = n == 0 ? ENOENT : EXDEV;
-			return -1;
-		}
-		memcpy(comp, p, n);
-		comp[n] = 0;
-		fd = openat(dfd, comp, (s ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY | O_NONBLOCK) |
-			    O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		if (!s || fd < 0)
-			return fd;
-		dfd = fd;
-		p = s + 1;
-	}
-	return -1;
-}
-
-static int ctype_of(const char *path)
-{
-	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-	unsigned i;
-
-	if (!dot || (slash && dot < slash))
-		return 0;
-	for (i = 1; i < sizeof(ctypes) / sizeof(ctypes[0]); i++)
-		if (strcasecmp(dot + 1, ctypes[i].ext) == 0)
-			return (int)i;
-	return 0;
-}
-
-/* GET /static/...: opens the file into c->file_fd; sets pl->st. */
-static void route_static(struct worker *w, struct conn *c, struct plan *pl,
-			 const char *t, size_t len)
-{
-	char path[1024];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (w->cfg->root_fd < 0) {
-		pl->st = ST_404;
-		return;
-	}
-	n = http_path_decode(t + 8, len - 8, path, sizeof(path));
-	if (n < 0) {
-		pl->st = (uint8_t)metrics_status_idx((int)-n);
-		return;
-	}
-	if (n == 0) {
-		pl->st = ST_404;
-		return;
-	}
-	fd = open_beneath(w->cfg->root_fd, path);
-	if (fd < 0) {
-		switch (errno) {
-		case ENOENT: case ENOTDIR: case ENAMETOOLONG:
-			pl->st = ST_404;
-			break;
-		case EMFILE: case ENFILE: case ENOMEM:
-			pl->st = ST_503;
-			break;
-		default:	/* EXDEV (escape), ELOOP, EACCES, ... */
-			pl->st = ST_403;
-		}
-		return;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		pl->st = ST_404;
-		return;
-	}
-	c->file_fd = fd;
-	c->file_off = 0;
-	c->file_left = (uint64_t)st.st_size;
-	pl->ctype = (uint8_t)ctype_of(path);
-}
-
-static bool method_is(const struct http_request *r, const char *m, size_t n)
-{
-	return r->method_len == n && memcmp(r->method, m, n) == 0;
-}
-
-/* Decides the answer to a parsed head. */
-static void route(struct worker *w, struct conn *c, const struct http_request *r,
-		  struct plan *pl)
-{
-	const char *t = r->target;
-	size_t len = r->target_len, plen;
-	bool get = method_is(r, "GET", 3), head = !get && method_is(r, "HEAD", 4);
+	struct reply rp = { w, c };
 
 	memset(pl, 0, sizeof(*pl));
-	pl->route = ROUTE_OTHER;
 	if (r->minor == 0 ? !(r->flags & HTTP_F_KEEPALIVE) : (r->flags & HTTP_F_CLOSE) != 0)
 		pl->flags |= PF_CLOSE;
 	else if (r->minor == 0)
 		pl->flags |= PF_KA10;
-	if (head)
+	if (r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0)
 		pl->flags |= PF_HEAD;
-
-	/* absolute-form (RFC 9112 3.2.2): use its path */
-	if (len > 7 && (memcmp(t, "http://", 7) == 0 || memcmp(t, "https://", 8) == 0)) {
-		const char *s = memchr(t + 8, '/', len - 8);
-
-		if (!s) {
-			t = "/";
-			len = 1;
-		} else {
-			len -= (size_t)(s - t);
-			t = s;
-		}
-	}
-	if (t[0] != '/') {
-		pl->st = ST_400;
-		pl->flags |= PF_CLOSE;
-		return;
-	}
-	plen = len;
-	{
-		const char *q = memchr(t, '?', len);
-
-		if (q)
-			plen = (size_t)(q - t);
-	}
-#define PATH_IS(lit) (plen == sizeof(lit) - 1 && memcmp(t, lit, plen) == 0)
-	if (PATH_IS("/plaintext"))
-		pl->route = ROUTE_PLAINTEXT;
-	else if (PATH_IS("/json"))
-		pl->route = ROUTE_JSON;
-	else if (PATH_IS("/healthz"))
-		pl->route = ROUTE_HEALTHZ;
-	else if (PATH_IS("/metrics"))
-		pl->route = ROUTE_METRICS;
-	else if (plen > 8 && memcmp(t, "/static/", 8) == 0)
-		pl->route = ROUTE_STATIC;
-	else if (w->cfg->demo && PATH_IS("/delay"))
-		pl->route = ROUTE_DELAY;
-	else if (w->cfg->demo && PATH_IS("/cpu"))
-		pl->route = ROUTE_CPU;
-#undef PATH_IS
-
-	if (!get && !head) {
-		static const char *const known[] = {
-			"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
-		};
-		unsigned i;
-
-		pl->st = ST_501;
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (method_is(r, known[i], strlen(known[i])))
-				pl->st = ST_405;
-		return;
-	}
-	if (pl->route == ROUTE_OTHER) {
-		pl->st = ST_404;
-		return;
-	}
-	pl->st = ST_200;
-	if (pl->route == ROUTE_DELAY)
-		pl->param = query_u32(t, len, "ms", DELAY_MAX_MS);
-	else if (pl->route == ROUTE_CPU)
-		pl->param = query_u32(t, len, "us", CPU_MAX_US);
-	else if (pl->route == ROUTE_STATIC)
-		route_static(w, c, pl, t, len);
+	route_plan(&rp, r, pl);
 }
 
 /* ---------------------------------------------------------------- input */
@@ -926,7 +745,7 @@ static int process(struct worker *w, struct conn *c)
 		if (n < 0)
 			return bad_request(w, c, -n);
 		c->rpos += (uint32_t)n;
-		route(w, c, &req, &pl);
+		plan_request(w, c, &req, &pl);
 		if (req.flags & (HTTP_F_LENGTH | HTTP_F_CHUNKED)) {
 			if ((req.flags & HTTP_F_LENGTH) && req.content_length > w->cfg->max_body_bytes) {
 				if (c->file_fd >= 0) {
@@ -971,7 +790,7 @@ static void conn_drive(struct worker *w, struct conn *c)
 	ssize_t n;
 	int stop = 0;
 
-	c->flags &= (uint16_t)~CF_REQ_DONE;
+	c->flags &= (uint16_t)~(CF_REQ_DONE | CF_YIELD);
 	w->batch_resp = 0;
 	for (;;) {
 		if (c->rpos < c->rlen || c->state == C_BODY) {
@@ -998,7 +817,7 @@ static void conn_drive(struct worker *w, struct conn *c)
 				goto done;
 			}
 		}
-		n = recv(c->fd, c->rbuf + c->rlen, cap - c->rlen, 0);
+		n = recv(conn_fd(c), c->rbuf + c->rlen, cap - c->rlen, 0);
 		if (n > 0) {
 			METRIC_ADD(w->m.bytes_in, (uint64_t)n);
 			/* shorter than offered: the socket is drained, and
@@ -1029,9 +848,13 @@ static void conn_drive(struct worker *w, struct conn *c)
 		goto done;
 	}
 	if (out_flush(w, c, 0) < 0 || (c->flags & CF_WRITING))
-		goto done;
+		goto done;	/* EPOLLOUT drives it again, after the others */
 	if (c->flags & CF_CLOSE_AFTER) {
 		conn_finish(w, c);
+		goto done;
+	}
+	if (c->flags & CF_YIELD) {
+		timer_arm(w, c, TL_YIELD);
 		goto done;
 	}
 	/* re-arm: a request in progress has the header timeout from its first
@@ -1060,7 +883,7 @@ static void conn_linger(struct worker *w, struct conn *c)
 	ssize_t n;
 
 	for (;;) {
-		n = recv(c->fd, buf, sizeof(buf), 0);
+		n = recv(conn_fd(c), buf, sizeof(buf), 0);
 		if (n > 0) {
 			c->file_left += (uint64_t)n;
 			if (c->file_left > LINGER_MAX)
@@ -1099,7 +922,22 @@ static void conn_event(struct worker *w, struct conn *c, uint32_t mask)
 	}
 	if (!(c->flags & CF_READABLE) && c->rpos == c->rlen)
 		return;
+	if (c->tkind == TL_YIELD)
+		return;		/* gave way: run_yielded drives it */
 	conn_drive(w, c);
+}
+
+/* Drives the connections that gave way before this iteration's events (not
+ * those that gave way during them: the others go first). */
+static void run_yielded(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->tl[TL_YIELD].head) && c->deadline < w->iter) {
+		timer_unlink(w, c);
+		w->ev_start_ns = mono_ns();
+		conn_drive(w, c);
+	}
 }
 
 /* ---------------------------------------------------------------- accept */
@@ -1130,10 +968,11 @@ static void conn_start(struct worker *w, int fd)
 	int one = 1;
 
 	memset(c, 0, sizeof(*c));
-	c->fd = fd;
 	c->file_fd = -1;
 	c->state = C_READ;
 	c->tkind = TL_NONE;
+	c->demo_budget_us = DEMO_BUDGET_US;
+	c->demo_stamp_ms = (uint32_t)w->now_ms;
 	w->nconns++;
 	METRIC_ADD(w->m.accepted, 1);
 	timer_arm(w, c, TL_HEADER);
@@ -1219,7 +1058,7 @@ static void flush_closes(struct worker *w)
 	struct conn *c;
 
 	while ((c = w->closing)) {
-		int fd = c->fd;
+		int fd = conn_fd(c);
 
 		w->closing = c->tnext;
 		c->tnext = NULL;
@@ -1231,7 +1070,7 @@ static void expire(struct worker *w)
 {
 	int k;
 
-	for (k = 0; k < TL_COUNT; k++) {
+	for (k = 0; k < TL_YIELD; k++) {
 		struct conn *c;
 
 		while ((c = w->tl[k].head) && c->deadline <= w->now_ms) {
@@ -1259,14 +1098,14 @@ static int next_timeout(struct worker *w)
 	uint64_t next = w->now_ms + 1000;
 	int k;
 
-	for (k = 0; k < TL_COUNT; k++)
+	for (k = 0; k < TL_YIELD; k++)
 		if (w->tl[k].head && w->tl[k].head->deadline < next)
 			next = w->tl[k].head->deadline;
 	if (w->accept_paused && w->accept_resume_ms < next)
 		next = w->accept_resume_ms;
 	if (w->draining && w->drain_deadline_ms < next)
 		next = w->drain_deadline_ms;
-	if (w->accept_more)
+	if (w->accept_more || w->tl[TL_YIELD].head)
 		return 0;
 	/* coarse clock: round up so we wake after, not before, the deadline */
 	return next > w->now_ms ? (int)(next - w->now_ms) + 1 : 0;
@@ -1336,6 +1175,7 @@ int worker_run(struct worker *w)
 			return n;
 		w->now_ms = mono_coarse_ms();
 		w->ev_start_ns = mono_ns();
+		w->iter++;
 		update_date(w);
 		for (i = 0; i < n; i++) {
 			uint64_t key = ev_key(w->ev, i);
@@ -1353,6 +1193,7 @@ int worker_run(struct worker *w)
 				conn_event(w, &conn_table[key], mask);
 			}
 		}
+		run_yielded(w);
 		if (w->accept_paused && w->now_ms >= w->accept_resume_ms)
 			accept_resume(w);
 		if (w->accept_more)

@@ -47,6 +47,9 @@ int worker_run(struct worker *w);
 void worker_stop(struct worker *w);
 /* counters of this worker (also read by /metrics of every worker) */
 struct metrics *worker_metrics(struct worker *w);
+/* Renders every worker's counters as Prometheus text (metrics_render, with
+ * the route table's labels). Returns the length or -ENOSPC. */
+int workers_metrics_render(char *buf, size_t cap);
 /* connections open now, all workers */
 unsigned conn_open_count(void);
 

@@ -248,7 +248,7 @@ static uint64_t total_requests(struct worker **ws, int n)
 	for (i = 0; i < n; i++) {
 		struct metrics *m = worker_metrics(ws[i]);
 
-		for (r = 0; r < ROUTE_COUNT; r++)
+		for (r = 0; r < METRICS_ROUTES; r++)
 			for (s = 0; s < ST_COUNT; s++)
 				t += METRIC_GET(m->requests[r][s]);
 	}

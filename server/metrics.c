@@ -7,11 +7,7 @@
 #include <string.h>
 
 static const int status_codes[ST_COUNT] = {
-	200, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 503, 505,
-};
-
-static const char *const route_names[ROUTE_COUNT] = {
-	"plaintext", "json", "static", "metrics", "healthz", "delay", "cpu", "other",
+	200, 400, 403, 404, 405, 408, 413, 414, 429, 431, 500, 501, 503, 505,
 };
 
 /* upper bounds in nanoseconds, and as Prometheus "le" labels */
@@ -41,7 +37,6 @@ int metrics_status_idx(int status)
 }
 
 int metrics_status_code(int idx) { return status_codes[idx]; }
-const char *metrics_route_name(enum route r) { return route_names[r]; }
 
 void metrics_observe(struct metrics *m, uint64_t ns, uint64_t n)
 {
@@ -79,7 +74,8 @@ static void put(struct out *o, const char *fmt, ...)
 
 #define SUM(expr) ({ uint64_t _s = 0; for (w = 0; w < n; w++) _s += METRIC_GET(all[w]->expr); _s; })
 
-int metrics_render(char *buf, size_t cap, struct metrics *const *all, int n)
+int metrics_render(char *buf, size_t cap, struct metrics *const *all, int n,
+		   const char *const *routes, int nroutes)
 {
 	struct out o = { .buf = buf, .cap = cap };
 	uint64_t v, cum = 0, accepted, closed;
@@ -87,13 +83,13 @@ int metrics_render(char *buf, size_t cap, struct metrics *const *all, int n)
 
 	put(&o, "# HELP qps_requests_total HTTP requests answered, by route and status.\n"
 		"# TYPE qps_requests_total counter\n");
-	for (r = 0; r < ROUTE_COUNT; r++)
+	for (r = 0; r < nroutes && r < METRICS_ROUTES; r++)
 		for (s = 0; s < ST_COUNT; s++) {
 			v = SUM(requests[r][s]);
 			/* always list the 200s of real routes so rates start at 0 */
-			if (v || (s == ST_200 && r != ROUTE_OTHER))
+			if (v || (s == ST_200 && r != nroutes - 1))
 				put(&o, "qps_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
-				    route_names[r], status_codes[s], (unsigned long long)v);
+				    routes[r], status_codes[s], (unsigned long long)v);
 		}
 	put(&o, "# HELP qps_request_duration_seconds Time from the readiness event to the response written.\n"
 		"# TYPE qps_request_duration_seconds histogram\n");

@@ -8,14 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum route {
-	ROUTE_PLAINTEXT, ROUTE_JSON, ROUTE_STATIC, ROUTE_METRICS, ROUTE_HEALTHZ,
-	ROUTE_DELAY, ROUTE_CPU, ROUTE_OTHER, ROUTE_COUNT,
-};
+/* routes counted (rows of route.c's table; the last one is the catch-all) */
+#define METRICS_ROUTES 16
 
 /* statuses we ever send, as indexes */
 enum status_idx {
-	ST_200, ST_400, ST_403, ST_404, ST_405, ST_408, ST_413, ST_414, ST_431,
+	ST_200, ST_400, ST_403, ST_404, ST_405, ST_408, ST_413, ST_414, ST_429, ST_431,
 	ST_500, ST_501, ST_503, ST_505, ST_COUNT,
 };
 
@@ -26,7 +24,7 @@ enum accept_err { AE_EMFILE, AE_ENFILE, AE_ENOBUFS, AE_ENOMEM, AE_OTHER, AE_COUN
 #define LAT_BUCKETS 16		/* finite buckets; one more for +Inf */
 
 struct metrics {
-	uint64_t requests[ROUTE_COUNT][ST_COUNT];
+	uint64_t requests[METRICS_ROUTES][ST_COUNT];	/* [route row][status] */
 	uint64_t lat[LAT_BUCKETS + 1];	/* per bucket, not cumulative */
 	uint64_t lat_sum_ns;		/* nanoseconds */
 	uint64_t accepted, closed;
@@ -45,11 +43,12 @@ struct metrics {
 /* Index of @status in enum status_idx (ST_500 for one we do not know). */
 int metrics_status_idx(int status);
 int metrics_status_code(int idx);
-const char *metrics_route_name(enum route r);
 /* Counts @n requests that took @ns nanoseconds each in the histogram. */
 void metrics_observe(struct metrics *m, uint64_t ns, uint64_t n);
 /* Renders the sum of @n workers' counters as Prometheus text into @buf.
- * @open: connections open now. Returns the length, or -ENOSPC if @cap is
- * too small (the output is then truncated). */
-int metrics_render(char *buf, size_t cap, struct metrics *const *all, int n);
+ * @routes: the route labels, @nroutes of them (at most METRICS_ROUTES), the
+ * last being the catch-all (its 200 line is not listed when 0). Returns the
+ * length, or -ENOSPC if @cap is too small (the output is then truncated). */
+int metrics_render(char *buf, size_t cap, struct metrics *const *all, int n,
+		   const char *const *routes, int nroutes);
 #endif

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# demo.t - the --demo routes (/cpu, /delay) are bounded per connection: one
+# costly request at a time (the other clients of the worker are served
+# between two of them), and a budget of worker time per connection beyond
+# which the answer is 429 with Retry-After. Checked from outside: the order
+# in which two clients get their answers, the server's CPU time from
+# /proc/PID/stat, and the clock.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/common.sh"
+plan 9
+
+start_server --workers 1 --demo
+HZ=$(getconf CLK_TCK)
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$SPID/stat"; }
+
+# 1. eight pipelined /cpu?us=1000000 in one packet (8 s of CPU before the
+# budget existed) while a second client asks for /plaintext
+t0=$(ticks)
+out=$(py <<'EOF'
+import os, httpc, time, socket
+p = int(os.environ["PORT"])
+a = httpc.connect(p, timeout=15); ra = httpc.Reader(a)
+a.sendall(b"GET /cpu?us=1000000 HTTP/1.1\r\nHost: t\r\n\r\n" * 8)
+time.sleep(0.05)
+t = time.time()
+b = httpc.connect(p, timeout=15); rb = httpc.Reader(b)
+b.sendall(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+r = rb.response(); lat_b = time.time() - t
+st = [ra.response() for _ in range(8)]
+codes = [x.status for x in st]
+r429 = st[-1]
+print(r.status, "%.2f" % lat_b, " ".join(map(str, codes)))
+print(r429.headers.get("retry-after", "none"))
+print(r429.body.decode().strip())
+EOF
+)
+t1=$(ticks)
+read -r bstat blat codes <<< "$(sed -n 1p <<< "$out")"
+is "$bstat" 200 "other client answered"
+# one /cpu?us=1000000 takes 1 s of the worker: the other client waits at most
+# for that one, not for all eight (before: ~8 s)
+cmp_ok "$(awk -v l="$blat" 'BEGIN { print (l < 3.0) ? 1 : 0 }')" -eq 1 "other client's latency ${blat}s stays below 3 s while a connection pipelines 8 x 1 s of CPU"
+is "$codes" "200 429 429 429 429 429 429 429" "first costly request runs, the 7 beyond the budget get 429"
+like "$(sed -n 2p <<< "$out")" '^[1-9][0-9]*$' "429 carries Retry-After in seconds ($(sed -n 2p <<< "$out"))"
+like "$(sed -n 3p <<< "$out")" "budget" "429 body says why: $(sed -n 3p <<< "$out")"
+cpu=$(( (t1 - t0) * 1000 / HZ ))
+cmp_ok "$cpu" -lt 2500 "server burnt ${cpu} ms of CPU for the pipeline (one request: ~1000; unbounded: ~8000)"
+
+# 2. within the budget, pipelined costly requests still take turns: a client
+# that sends after them is answered before the last of them
+out=$(py <<'EOF'
+import os, httpc, time, threading
+p = int(os.environ["PORT"])
+a = httpc.connect(p); ra = httpc.Reader(a)
+b = httpc.connect(p); rb = httpc.Reader(b)
+done = {}
+a.sendall(b"GET /cpu?us=100000 HTTP/1.1\r\nHost: t\r\n\r\n" * 3)
+time.sleep(0.02)
+b.sendall(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+def rd(name, r, n):
+    for _ in range(n): s = r.response().status
+    done[name] = (time.time(), s)
+ta = threading.Thread(target=rd, args=("a", ra, 3)); tb = threading.Thread(target=rd, args=("b", rb, 1))
+ta.start(); tb.start(); ta.join(); tb.join()
+print(done["a"][1], done["b"][1], done["b"][0] < done["a"][0])
+EOF
+)
+is "$out" "200 200 True" "a client sending after 3 pipelined /cpu is answered before the third"
+
+# 3. the budget refills: after Retry-After the same connection runs again
+out=$(py <<'EOF'
+import os, httpc, time
+p = int(os.environ["PORT"])
+a = httpc.connect(p, timeout=15); ra = httpc.Reader(a)
+a.sendall(b"GET /delay?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n" * 5)
+codes = [ra.response().status for _ in range(5)]
+print(" ".join(map(str, codes)))
+EOF
+)
+# 1 s budget: 300+300+300+300 ms run (the budget is still positive before the
+# fourth), the fifth is refused
+is "$out" "200 200 200 200 429" "/delay counts against the same budget"
+stop_server
+is "$SRC" 0 "server exits 0"
+done_testing
