@@ -5,7 +5,7 @@
 #   make audit           audit this host with the default profile
 #   make demo            the 1k -> 10k story in a throwaway network namespace
 #   make bench           benchmarks (minutes; not part of make test)
-#   make fuzz            libFuzzer run of the HTTP parser (FUZZ_SECONDS=60)
+#   make fuzz            libFuzzer runs: HTTP parser, maps lines, ELF symbolizer (FUZZ_SECONDS=60 each)
 #   make deps            install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deb             Debian package in build/
