@@ -6,7 +6,7 @@
 #   make demo            the 1k -> 10k story in a throwaway network namespace
 #   make bench           benchmarks (minutes; not part of make test)
 #   make mutate          apply tests/mutations.txt one at a time; print the catch table
-#   make fuzz            libFuzzer run of the HTTP parser (FUZZ_SECONDS=60)
+#   make fuzz            libFuzzer runs: HTTP parser, maps lines, ELF symbolizer (FUZZ_SECONDS=60 each)
 #   make deps            install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deb             Debian package in build/

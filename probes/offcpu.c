@@ -30,6 +30,7 @@
 
 #include "../bpf/offcpu.h"
 #include "common.h"
+#include "escape.h"
 #include "json.h"
 #include "ksyms.h"
 #include "offcpu.skel.h"
@@ -130,9 +131,16 @@ static int read_rows(struct oc *c, struct oc_row **out)
 /* A symbolized stack: frames innermost first. */
 struct frames {
 	int n;
-	char name[OFFCPU_MAX_DEPTH][96];
+	char *name[OFFCPU_MAX_DEPTH];	/* owned, escaped, never cut short */
 	bool lost;			/* the stack did not fit (id < 0, not -EFAULT) */
 };
+
+static void frames_reset(struct frames *fr)
+{
+	for (int i = 0; i < fr->n; i++)
+		free(fr->name[i]);
+	fr->n = 0;
+}
 
 static bool is_tracing_frame(const char *s)
 {
@@ -144,21 +152,22 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, s
 {
 	uint64_t ips[OFFCPU_MAX_DEPTH];
 
-	fr->n = 0;
+	frames_reset(fr);
 	fr->lost = id < 0 && id != -EFAULT;
 	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stack_traces), &id, ips))
 		return;
 	for (int i = 0; i < OFFCPU_MAX_DEPTH && ips[i]; i++) {
-		char *b = fr->name[fr->n];
+		char **b = &fr->name[fr->n];
 
 		if (user) {
 			/* return addresses point after the call: look up addr-1 */
-			enum usyms_result r = usyms_resolve(c->usyms, tgid, gen, i ? ips[i] - 1 : ips[i],
-							    b, sizeof(fr->name[0]));
+			enum usyms_result r = USYMS_NOT_MAPPED;
+			const char *s = usyms_lookup(c->usyms, tgid, gen, i ? ips[i] - 1 : ips[i], &r);
 
 			/* past a broken frame-pointer link every frame is noise */
 			if (r == USYMS_NOT_MAPPED && i > 0)
 				break;
+			*b = strdup(s ? s : "[no-memory]");
 		} else {
 			const char *s = c->ksyms ? ksyms_find(c->ksyms, ips[i], NULL) : NULL;
 
@@ -166,10 +175,12 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, s
 			if (s && fr->n == 0 && is_tracing_frame(s))
 				continue;
 			if (s)
-				snprintf(b, sizeof(fr->name[0]), "%s", s);
-			else
-				snprintf(b, sizeof(fr->name[0]), "0x%llx", (unsigned long long)ips[i]);
+				*b = strdup(s);
+			else if (asprintf(b, "0x%llx", (unsigned long long)ips[i]) < 0)
+				*b = NULL;
 		}
+		if (!*b)
+			break;
 		fr->n++;
 	}
 }
@@ -208,8 +219,8 @@ static int oc_tick(void *ctx, bool final)
 	n = read_rows(c, &rows);
 	if (n < 0)
 		return n;
-	uf = malloc(sizeof(*uf));
-	kf = malloc(sizeof(*kf));
+	uf = calloc(1, sizeof(*uf));
+	kf = calloc(1, sizeof(*kf));
 	if (!uf || !kf) {
 		free(rows);
 		free(uf);
@@ -262,6 +273,7 @@ static int oc_tick(void *ctx, bool final)
 	}
 	for (i = 0; i < n && i < top; i++) {
 		const struct oc_row *r = &rows[i];
+		char comm[ESCAPE_COMM_MAX];
 		int f;
 
 		resolve(c, r->k.kstack, false, r->k.tgid, r->k.gen, kf);
@@ -287,7 +299,7 @@ static int oc_tick(void *ctx, bool final)
 			json_obj_close(&j);
 		} else if (c->folded) {
 			/* root first: user frames outermost..innermost, then kernel */
-			fputs(r->k.comm, stdout);
+			fputs(escape_comm(comm, r->k.comm), stdout);
 			if (c->per_thread)
 				printf("-%u", r->k.pid);
 			if (uf->lost)
@@ -311,9 +323,9 @@ static int oc_tick(void *ctx, bool final)
 			if (uf->lost)
 				printf("    [user stack lost]\n");
 			if (c->per_thread)
-				printf("    -                %s (%u/%u)\n", r->k.comm, r->k.tgid, r->k.pid);
+				printf("    -                %s (%u/%u)\n", escape_comm(comm, r->k.comm), r->k.tgid, r->k.pid);
 			else
-				printf("    -                %s (%u)\n", r->k.comm, r->k.tgid);
+				printf("    -                %s (%u)\n", escape_comm(comm, r->k.comm), r->k.tgid);
 			printf("        %llu us in %llu periods\n", (unsigned long long)(r->v.total_ns / 1000),
 			       (unsigned long long)r->v.count);
 		}
@@ -332,9 +344,13 @@ static int oc_tick(void *ctx, bool final)
 		print_lost(stderr, c, false, NULL);
 	}
 	fflush(stdout);
+	frames_reset(uf);
+	frames_reset(kf);
 	free(uf);
 	free(kf);
 	free(rows);
+	/* images of processes gone and not shown in this report are dropped */
+	usyms_sweep(c->usyms);
 	return 0;
 }
 
@@ -471,9 +487,15 @@ int probe_offcpu(int argc, char **argv)
 	/* kernel symbols once, after attach so our own programs are named
 	 * (and skipped); a failure only costs names */
 	c.ksyms = ksyms_load(NULL);
-	if (!c.ksyms)
-		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kernel frames stay addresses%s",
-			   strerror(errno), errno == EPERM ? "; addresses are hidden by kernel.kptr_restrict" : "");
+	if (!c.ksyms) {
+		char why[256] = "";
+
+		err = errno;
+		if (err == EPERM)
+			ksyms_hidden_reason(why, sizeof(why));
+		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kernel frames stay addresses%s%s",
+			   strerror(err), *why ? ": " : "", why);
+	}
 	c.t0 = probe_now_ns();
 	probe_note(&c.o, "tracing off-CPU time (%s); Ctrl-C to end", c.method);
 	ret = probe_run(&c.o, oc_tick, oc_poll, &c) ? 1 : 0;

@@ -1,43 +1,56 @@
-/* usyms.c - user-space symbolization (see usyms.h). */
+/* usyms.c - user-space symbolization (see usyms.h, docs/symbols.md).
+ *
+ * An image (pid, tag) holds the executable mappings of one process image;
+ * each mapping of a file points to an efile, shared by every image that maps
+ * the same (dev, inode) and freed with the last of them. Both live in hash
+ * tables. Image lifecycle:
+ *   snapshot --> LIVE --report resolves it--> LIVE (used)
+ *   LIVE --exit, or a newer tag of the pid--> GONE --a sweep without use--> freed
+ */
 #include "usyms.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <zlib.h>
 
-struct usym {
-	uint64_t addr, size;
-	char *name;
-};
+#include "escape.h"
+#include "symelf.h"
+#include "symmaps.h"
 
-struct seg {
-	uint64_t off, vaddr, filesz;	/* a PT_LOAD program header */
-};
+#define PERF_MAP_MAX (64u << 20)	/* bytes of a perf-PID.map we read */
+#define PERF_MAP_SYMS (1u << 20)	/* JIT symbols kept per image */
 
-/* One ELF file, cached by (dev, inode) for the life of the usyms. */
+/* One mapped file, by (dev, inode). */
 struct efile {
 	dev_t dev;
 	ino_t ino;
-	char *base;			/* basename, for "module+0xOFF" */
-	struct usym *syms;
-	int nsyms;
-	struct seg *segs;
-	int nsegs;
+	char *base;			/* escaped basename, for "module+0xOFF" */
+	struct symelf elf;
 	bool ok;			/* opened and parsed */
+	int refs;			/* mappings of live images pointing here */
+	struct efile *next;		/* hash chain */
 };
 
 struct umap {
 	uint64_t start, end, off;
 	struct efile *f;		/* NULL: not a file ([vdso], anonymous JIT) */
-	char name[24];			/* for non-file mappings: "[vdso]" */
+	char *name;			/* escaped pseudo name ("[vdso]", "[anon]") when !f */
+};
+
+struct jsym {
+	uint64_t start, size;
+	uint32_t seq;			/* line number: a later line wins (code reused) */
+	char *name;			/* escaped */
 };
 
 struct uproc {
@@ -45,203 +58,532 @@ struct uproc {
 	uint32_t tag;
 	struct umap *maps;
 	int n;
+	struct jsym *jit;		/* from /tmp/perf-PID.map, sorted by start */
+	int njit;
+	bool used;			/* resolved or snapshotted since the last sweep */
+	bool superseded;		/* a newer tag of this pid was snapshotted */
+	struct uproc *next;		/* hash chain */
 };
 
 struct usyms {
-	struct uproc *procs;
-	int nprocs, capprocs;
-	struct efile **files;
-	int nfiles, capfiles;
+	struct uproc **procs;		/* hash by pid: every tag of a pid in one chain */
+	size_t nprocs, pbuckets;
+	struct efile **files;		/* hash by (dev, inode) */
+	size_t nfiles, fbuckets;
+	int hostfd;			/* O_PATH of "/", for host debug files */
+	char *scratch;			/* usyms_lookup()'s formatted names */
+	size_t scratch_cap;
 };
 
 struct usyms *usyms_new(void)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		errno = ENOSYS;
+	struct usyms *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->pbuckets = u->fbuckets = 64;
+	u->procs = calloc(u->pbuckets, sizeof(*u->procs));
+	u->files = calloc(u->fbuckets, sizeof(*u->files));
+	u->hostfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!u->procs || !u->files || u->hostfd < 0) {
+		int err = errno;
+
+		usyms_free(u);
+		errno = err;
 		return NULL;
 	}
-	return calloc(1, sizeof(struct usyms));
+	return u;
 }
 
 static void efile_free(struct efile *f)
 {
 	if (!f)
 		return;
-	for (int i = 0; i < f->nsyms; i++)
-		free(f->syms[i].name);
-	free(f->syms);
-	free(f->segs);
+	symelf_release(&f->elf);
 	free(f->base);
 	free(f);
+}
+
+static size_t file_hash(const struct usyms *u, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4full);
+
+	return (size_t)(h ^ (h >> 29)) & (u->fbuckets - 1);
+}
+
+static size_t proc_hash(const struct usyms *u, pid_t pid)
+{
+	uint64_t h = (uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (u->pbuckets - 1);
+}
+
+static void efile_put(struct usyms *u, struct efile *f)
+{
+	struct efile **pp;
+
+	if (!f || --f->refs > 0)
+		return;
+	for (pp = &u->files[file_hash(u, f->dev, f->ino)]; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			u->nfiles--;
+			break;
+		}
+	efile_free(f);
+}
+
+static void maps_free(struct usyms *u, struct umap *maps, int n)
+{
+	for (int i = 0; i < n; i++) {
+		efile_put(u, maps[i].f);
+		free(maps[i].name);
+	}
+	free(maps);
+}
+
+static void jit_free(struct jsym *j, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(j[i].name);
+	free(j);
+}
+
+static void proc_free(struct usyms *u, struct uproc *p)
+{
+	maps_free(u, p->maps, p->n);
+	jit_free(p->jit, p->njit);
+	free(p);
 }
 
 void usyms_free(struct usyms *u)
 {
 	if (!u)
 		return;
-	for (int i = 0; i < u->nprocs; i++)
-		free(u->procs[i].maps);
+	for (size_t b = 0; u->procs && b < u->pbuckets; b++)
+		while (u->procs[b]) {
+			struct uproc *p = u->procs[b];
+
+			u->procs[b] = p->next;
+			proc_free(u, p);
+		}
 	free(u->procs);
-	for (int i = 0; i < u->nfiles; i++)
-		efile_free(u->files[i]);
+	/* every file was freed with its last image */
 	free(u->files);
+	if (u->hostfd >= 0)
+		close(u->hostfd);
+	free(u->scratch);
 	free(u);
 }
 
-static int cmp_usym(const void *a, const void *b)
+/* Doubles a hash table when it holds more entries than buckets. */
+static void files_grow(struct usyms *u)
 {
-	const struct usym *x = a, *y = b;
+	size_t nb = u->fbuckets * 2, old = u->fbuckets;
+	struct efile **nt = calloc(nb, sizeof(*nt)), **ot = u->files;
 
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
+	if (!nt)
+		return;		/* longer chains, still correct */
+	u->files = nt;
+	u->fbuckets = nb;
+	for (size_t b = 0; b < old; b++)
+		while (ot[b]) {
+			struct efile *f = ot[b];
+			size_t h = file_hash(u, f->dev, f->ino);
+
+			ot[b] = f->next;
+			f->next = nt[h];
+			nt[h] = f;
+		}
+	free(ot);
 }
 
-static int add_syms(struct efile *f, Elf *e, Elf_Scn *scn, const GElf_Shdr *sh)
+static void procs_grow(struct usyms *u)
 {
-	Elf_Data *d = elf_getdata(scn, NULL);
-	size_t n, i;
-	int cap = f->nsyms;
+	size_t nb = u->pbuckets * 2, old = u->pbuckets;
+	struct uproc **nt = calloc(nb, sizeof(*nt)), **ot = u->procs;
 
-	if (!d || !sh->sh_entsize)
-		return 0;
-	n = sh->sh_size / sh->sh_entsize;
-	for (i = 0; i < n; i++) {
-		GElf_Sym s;
-		const char *name;
+	if (!nt)
+		return;
+	u->procs = nt;
+	u->pbuckets = nb;
+	for (size_t b = 0; b < old; b++)
+		while (ot[b]) {
+			struct uproc *p = ot[b];
+			size_t h = proc_hash(u, p->pid);
 
-		if (!gelf_getsym(d, (int)i, &s))
-			continue;
-		if ((GELF_ST_TYPE(s.st_info) != STT_FUNC && GELF_ST_TYPE(s.st_info) != STT_GNU_IFUNC) ||
-		    !s.st_value || s.st_shndx == SHN_UNDEF)
-			continue;
-		name = elf_strptr(e, sh->sh_link, s.st_name);
-		if (!name || !*name)
-			continue;
-		if (f->nsyms == cap) {
-			struct usym *p;
-
-			cap = cap ? cap * 2 : 256;
-			p = realloc(f->syms, cap * sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			f->syms = p;
+			ot[b] = p->next;
+			p->next = nt[h];
+			nt[h] = p;
 		}
-		f->syms[f->nsyms].addr = s.st_value;
-		f->syms[f->nsyms].size = s.st_size;
-		f->syms[f->nsyms].name = strdup(name);
-		if (!f->syms[f->nsyms].name)
-			return -ENOMEM;
-		f->nsyms++;
+	free(ot);
+}
+
+/* ---- opening files others control ---- */
+
+/* Reopens the O_PATH descriptor @pfd for reading (it is closed), only if it
+ * is a regular file: a FIFO or a device is never opened for real (opening
+ * one could block or act). With @want, its (dev, inode) must match too.
+ * Returns a descriptor or -errno. */
+static int reopen_regular(int pfd, const struct stat *want)
+{
+	char p[64];
+	struct stat st, st2;
+	int fd = -EINVAL;
+
+	if (fstat(pfd, &st)) {
+		fd = -errno;
+		goto out;
 	}
+	if (!S_ISREG(st.st_mode))
+		goto out;
+	if (want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino)) {
+		fd = -ESTALE;
+		goto out;
+	}
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		fd = -errno;
+		goto out;
+	}
+	if (fstat(fd, &st2) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		close(fd);
+		fd = -ESTALE;
+	}
+out:
+	close(pfd);
+	return fd;
+}
+
+/* Opens @rel under the directory @dirfd as if @dirfd were "/", following no
+ * symlink at all; then as reopen_regular(). Returns a descriptor or -errno. */
+static int open_in_root(int dirfd, const char *rel, const struct stat *want)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int pfd;
+
+	while (*rel == '/')
+		rel++;
+	if (dirfd < 0 || !*rel)
+		return -ENOENT;
+	pfd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (pfd < 0)
+		return -errno;
+	return reopen_regular(pfd, want);
+}
+
+struct snap {
+	pid_t pid;
+	int rootfd;			/* O_PATH of /proc/PID/root, or -1 */
+	bool root_is_host;		/* same directory as our "/" */
+	bool map_files;			/* map_files worked or was not tried yet */
+};
+
+/* The file of the maps line @ml: /proc/PID/map_files names the very file
+ * the kernel mapped; failing that (no CAP_SYS_ADMIN), the path under the
+ * process's root, if it still is the file of the maps line (dev, inode).
+ * Never the bare path: it is resolved in our mount namespace, by whoever
+ * controls its directories. */
+static int efile_open(struct snap *s, const struct symmaps_line *ml)
+{
+	struct stat want = { .st_dev = makedev(ml->maj, ml->min), .st_ino = (ino_t)ml->ino };
+	int fd = -ENOENT;
+
+	if (s->map_files) {
+		char p[96];
+		int pfd;
+
+		snprintf(p, sizeof(p), "/proc/%d/map_files/%llx-%llx", (int)s->pid,
+			 (unsigned long long)ml->start, (unsigned long long)ml->end);
+		/* O_PATH follows the magic link without opening the file */
+		pfd = open(p, O_PATH | O_CLOEXEC);
+		if (pfd >= 0)
+			fd = reopen_regular(pfd, NULL);
+		else if (errno == EPERM || errno == EACCES)
+			s->map_files = false;	/* not for this snapshot's other lines either */
+	}
+	if (fd < 0 && fd != -EINVAL && !ml->deleted)
+		fd = open_in_root(s->rootfd, ml->path, &want);
+	return fd;
+}
+
+/* CRC-32 (zlib's, as .gnu_debuglink uses) of the regular file @fd, bounded. */
+static int file_crc(int fd, uint32_t *crc)
+{
+	static unsigned char buf[1 << 16];
+	uLong c = crc32(0, Z_NULL, 0);
+	uint64_t total = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), (off_t)total)) > 0) {
+		c = crc32(c, buf, (uInt)n);
+		total += (uint64_t)n;
+		if (total > SYMELF_MAX_FILE)
+			return -EFBIG;
+	}
+	if (n < 0)
+		return -errno;
+	*crc = (uint32_t)c;
 	return 0;
 }
 
-/* Reads the PT_LOAD headers and function symbols of the ELF file @fd. */
-static int efile_parse(struct efile *f, int fd)
+/* Loads the debug file @rel under @dirfd into @dbg if it is the debug file of
+ * @f: the same build-id (@by_id), or the CRC .gnu_debuglink names. */
+static int try_debug(struct efile *f, int dirfd, const char *rel, bool by_id, struct symelf *dbg)
 {
-	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
-	GElf_Shdr sh, symsh = { 0 }, dynsh = { 0 };
-	size_t nph = 0;
-	int err = 0;
-	Elf *e;
+	uint32_t crc = 0;
+	int fd, err;
 
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e || elf_kind(e) != ELF_K_ELF) {
-		if (e)
-			elf_end(e);
-		return -ENOEXEC;
+	fd = open_in_root(dirfd, rel, NULL);
+	if (fd < 0)
+		return fd;
+	if (!by_id && (file_crc(fd, &crc) || crc != f->elf.debuglink_crc)) {
+		close(fd);
+		return -ESTALE;
 	}
-	if (elf_getphdrnum(e, &nph) == 0 && nph) {
-		f->segs = calloc(nph, sizeof(*f->segs));
-		if (!f->segs) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < nph; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD) {
-				f->segs[f->nsegs].off = ph.p_offset;
-				f->segs[f->nsegs].vaddr = ph.p_vaddr;
-				f->segs[f->nsegs].filesz = ph.p_filesz;
-				f->nsegs++;
-			}
-		}
-	}
-	while ((scn = elf_nextscn(e, scn))) {
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_SYMTAB) {
-			symtab = scn;
-			symsh = sh;
-		} else if (sh.sh_type == SHT_DYNSYM) {
-			dynsym = scn;
-			dynsh = sh;
-		}
-	}
-	/* .symtab has the static functions too; stripped files keep .dynsym */
-	if (symtab)
-		err = add_syms(f, e, symtab, &symsh);
-	if (!err && dynsym)
-		err = add_syms(f, e, dynsym, &dynsh);
-	if (!err && f->nsyms)
-		qsort(f->syms, f->nsyms, sizeof(*f->syms), cmp_usym);
-out:
-	elf_end(e);
+	err = symelf_load_fd(dbg, fd);
+	close(fd);
+	if (!err && (!dbg->has_symtab ||
+		     (by_id && (dbg->build_id_len != f->elf.build_id_len ||
+				memcmp(dbg->build_id, f->elf.build_id, f->elf.build_id_len)))))
+		err = -ESTALE;
+	if (err)
+		symelf_release(dbg);
 	return err;
 }
 
-static struct efile *efile_get(struct usyms *u, pid_t pid, const struct umap *m, dev_t dev,
-			       ino_t ino, const char *path)
+/* A file without .symtab: its separate debug file, found by build-id, then by
+ * .gnu_debuglink, in the process's root first (its own debug packages), then
+ * (build-id only: it proves the match) on the host. */
+static void efile_find_debug(struct usyms *u, struct snap *s, struct efile *f, const char *path)
 {
-	char p[PATH_MAX + 64];
-	const char *slash = strrchr(path, '/');
-	struct efile *f;
-	int fd = -1;
+	struct symelf dbg = { 0 };
+	char rel[PATH_MAX * 2];
+	int dirs[2] = { s->rootfd, s->root_is_host ? -1 : u->hostfd };
 
-	for (int i = 0; i < u->nfiles; i++)
-		if (u->files[i]->dev == dev && u->files[i]->ino == ino)
-			return u->files[i];
+	if (f->elf.build_id_len) {
+		int n = snprintf(rel, sizeof(rel), "usr/lib/debug/.build-id/%02x/", f->elf.build_id[0]);
+
+		for (size_t i = 1; i < f->elf.build_id_len; i++)
+			n += snprintf(rel + n, sizeof(rel) - (size_t)n, "%02x", f->elf.build_id[i]);
+		snprintf(rel + n, sizeof(rel) - (size_t)n, ".debug");
+		for (int d = 0; d < 2; d++)
+			if (dirs[d] >= 0 && try_debug(f, dirs[d], rel, true, &dbg) == 0)
+				goto found;
+	}
+	if (f->elf.debuglink && path[0] == '/') {
+		const char *slash = strrchr(path, '/');
+		int dlen = (int)(slash - path);
+		static const char *const fmt[] = { "%.*s/%s", "%.*s/.debug/%s", "usr/lib/debug%.*s/%s" };
+
+		for (int i = 0; i < 3; i++) {
+			if (snprintf(rel, sizeof(rel), fmt[i], dlen, path, f->elf.debuglink) >= (int)sizeof(rel))
+				continue;
+			if (try_debug(f, s->rootfd, rel, false, &dbg) == 0)
+				goto found;
+		}
+	}
+	return;
+found:
+	symelf_take_syms(&f->elf, &dbg);
+	symelf_release(&dbg);
+}
+
+static struct efile *efile_get(struct usyms *u, struct snap *s, const struct symmaps_line *ml)
+{
+	dev_t dev = makedev(ml->maj, ml->min);
+	const char *slash = strrchr(ml->path, '/');
+	size_t h = file_hash(u, dev, (ino_t)ml->ino);
+	struct efile *f;
+	int fd;
+
+	for (f = u->files[h]; f; f = f->next)
+		if (f->dev == dev && f->ino == (ino_t)ml->ino) {
+			f->refs++;
+			return f;
+		}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
 	f->dev = dev;
-	f->ino = ino;
-	f->base = strdup(slash ? slash + 1 : path);
-	/* map_files names the very file mapped (deleted, or in another mount
-	 * namespace); /proc/PID/root reaches into a container's root */
-	snprintf(p, sizeof(p), "/proc/%d/map_files/%llx-%llx", (int)pid,
-		 (unsigned long long)m->start, (unsigned long long)m->end);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, path);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
+	f->ino = (ino_t)ml->ino;
+	f->refs = 1;
+	f->base = escape_dup(slash ? slash + 1 : ml->path);
+	if (!f->base) {
+		free(f);
+		return NULL;
 	}
-	if (fd < 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = efile_open(s, ml);
 	if (fd >= 0) {
-		f->ok = efile_parse(f, fd) == 0;
+		f->ok = symelf_load_fd(&f->elf, fd) == 0;
 		close(fd);
+		if (f->ok && !f->elf.has_symtab)
+			efile_find_debug(u, s, f, ml->path);
 	}
-	if (u->nfiles == u->capfiles) {
-		int cap = u->capfiles ? u->capfiles * 2 : 32;
-		struct efile **nf = realloc(u->files, cap * sizeof(*nf));
-
-		if (!nf) {
-			efile_free(f);
-			return NULL;
-		}
-		u->files = nf;
-		u->capfiles = cap;
-	}
-	u->files[u->nfiles++] = f;
+	f->next = u->files[h];
+	u->files[h] = f;
+	if (++u->nfiles > u->fbuckets)
+		files_grow(u);
 	return f;
 }
 
+/* ---- JIT symbols: /tmp/perf-PID.map, written by the process itself ---- */
+
+static int cmp_jsym(const void *a, const void *b)
+{
+	const struct jsym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The process's pid in its own namespace (perf-PID.map is named with it) and
+ * its uids (the file must be the process's own, or root's). */
+static int proc_ids(pid_t pid, pid_t *nspid, uid_t *ruid, uid_t *euid)
+{
+	char p[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int found = 0;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+	fp = fopen(p, "re");
+	if (!fp)
+		return -errno;
+	*nspid = pid;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		unsigned int r, e;
+
+		if (line[n - 1] != '\n')
+			break;
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			if (last)
+				*nspid = (pid_t)atoi(last + 1);
+		} else if (sscanf(line, "Uid: %u %u", &r, &e) == 2) {
+			*ruid = r;
+			*euid = e;
+			found = 1;
+		}
+	}
+	free(line);
+	fclose(fp);
+	return found ? 0 : -ESRCH;
+}
+
+static int jit_load(struct snap *s, struct uproc *p)
+{
+	char rel[64], *buf = NULL;
+	struct jsym *j = NULL;
+	struct stat st;
+	size_t len = 0, pos = 0;
+	uid_t ruid = 0, euid = 0;
+	pid_t nspid = s->pid;
+	int fd, n = 0, cap = 0, err;
+	ssize_t r;
+
+	err = proc_ids(s->pid, &nspid, &ruid, &euid);
+	if (err)
+		return err;
+	snprintf(rel, sizeof(rel), "tmp/perf-%d.map", (int)nspid);
+	fd = open_in_root(s->rootfd, rel, NULL);
+	if (fd < 0)
+		return fd;
+	/* anyone can create /tmp/perf-N.map before pid N exists */
+	if (fstat(fd, &st) || (st.st_uid != 0 && st.st_uid != ruid && st.st_uid != euid)) {
+		err = -EPERM;
+		goto out;
+	}
+	buf = malloc(PERF_MAP_MAX);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (len < PERF_MAP_MAX && (r = read(fd, buf + len, PERF_MAP_MAX - len)) > 0)
+		len += (size_t)r;
+	/* lines that end in '\n' only: a line being written is skipped */
+	while (pos < len && n < (int)PERF_MAP_SYMS) {
+		char *nl = memchr(buf + pos, '\n', len - pos);
+		uint64_t start, size;
+		const char *name;
+		size_t nlen, l;
+
+		if (!nl)
+			break;
+		l = (size_t)(nl - (buf + pos)) + 1;
+		if (symmaps_parse_perf(buf + pos, l, &start, &size, &name, &nlen) == 0) {
+			if (n == cap) {
+				int c = cap ? cap * 2 : 64;
+				struct jsym *nj = realloc(j, (size_t)c * sizeof(*nj));
+
+				if (!nj) {
+					err = -ENOMEM;
+					goto out;
+				}
+				j = nj;
+				cap = c;
+			}
+			j[n].start = start;
+			j[n].size = size;
+			j[n].seq = (uint32_t)n;
+			j[n].name = malloc(nlen * 4 + 1);
+			if (!j[n].name) {
+				err = -ENOMEM;
+				goto out;
+			}
+			escape_name(j[n].name, nlen * 4 + 1, name, nlen);
+			n++;
+		}
+		pos += l;
+	}
+	if (n)
+		qsort(j, (size_t)n, sizeof(*j), cmp_jsym);
+	jit_free(p->jit, p->njit);
+	p->jit = j;
+	p->njit = n;
+	j = NULL;
+	n = 0;
+out:
+	jit_free(j, n);
+	free(buf);
+	close(fd);
+	return err;
+}
+
+static const struct jsym *jit_find(const struct uproc *p, uint64_t addr)
+{
+	const struct jsym *best = NULL;
+	int lo = 0, hi = p->njit;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (p->jit[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* the latest line covering @addr, among the few starting just below */
+	for (int i = lo - 1; i >= 0 && i >= lo - 64; i--)
+		if (addr - p->jit[i].start < p->jit[i].size && (!best || p->jit[i].seq > best->seq))
+			best = &p->jit[i];
+	return best;
+}
+
+/* ---- images ---- */
+
 static struct uproc *proc_find(const struct usyms *u, pid_t pid, uint32_t tag)
 {
-	for (int i = 0; i < u->nprocs; i++)
-		if (u->procs[i].pid == pid && u->procs[i].tag == tag)
-			return &u->procs[i];
+	for (struct uproc *p = u->procs[proc_hash(u, pid)]; p; p = p->next)
+		if (p->pid == pid && p->tag == tag)
+			return p;
 	return NULL;
 }
 
@@ -252,152 +594,214 @@ bool usyms_has(const struct usyms *u, pid_t pid, uint32_t tag)
 
 int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag)
 {
-	char path[64], line[PATH_MAX + 128];
+	struct snap s = { .pid = pid, .rootfd = -1, .map_files = true };
+	char path[64], *line = NULL, *pbuf = NULL;
 	struct umap *maps = NULL;
 	struct uproc *p;
+	struct stat st1, st2;
+	size_t lcap = 0;
+	ssize_t len;
 	int n = 0, cap = 0, err = 0;
+	bool anon_exec = false;
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	fp = fopen(path, "re");
 	if (!fp)
 		return -errno;
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long long start, end, off, ino;
-		unsigned int maj, min;
-		char perms[8], *file;
-		int pos = 0;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	s.rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s.root_is_host = s.rootfd >= 0 && !fstat(s.rootfd, &st1) && !fstat(u->hostfd, &st2) &&
+			 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
+	pbuf = malloc(SYMMAPS_LINE_MAX + 1);
+	if (!pbuf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* getline: a line is never cut by a buffer into a second, forged line */
+	while ((len = getline(&line, &lcap, fp)) > 0) {
+		struct symmaps_line ml;
 		struct umap m = { 0 };
 
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off,
-			   &maj, &min, &ino, &pos) < 7 || !strchr(perms, 'x'))
+		if (symmaps_parse_line(line, (size_t)len, pbuf, &ml) || !ml.exec)
 			continue;
-		file = line + pos;
-		file[strcspn(file, "\n")] = 0;
-		m.start = start;
-		m.end = end;
-		m.off = off;
-		if (file[0] == '/') {
-			char *del = strstr(file, " (deleted)");
-
-			if (del)
-				*del = 0;
-		} else {
-			snprintf(m.name, sizeof(m.name), "%s", *file ? file : "[anon]");
+		m.start = ml.start;
+		m.end = ml.end;
+		m.off = ml.off;
+		if (ml.path[0] != '/') {
+			anon_exec |= !ml.path[0] || !strncmp(ml.path, "[anon", 5);
+			m.name = escape_dup(ml.path[0] ? ml.path : "[anon]");
+			if (!m.name) {
+				err = -ENOMEM;
+				break;
+			}
 		}
 		if (n == cap) {
-			struct umap *nm;
+			int c = cap ? cap * 2 : 64;
+			struct umap *nm = realloc(maps, (size_t)c * sizeof(*nm));
 
-			cap = cap ? cap * 2 : 64;
-			nm = realloc(maps, cap * sizeof(*nm));
 			if (!nm) {
+				free(m.name);
 				err = -ENOMEM;
 				break;
 			}
 			maps = nm;
+			cap = c;
 		}
-		maps[n] = m;
-		if (file[0] == '/')
-			maps[n].f = efile_get(u, pid, &m, makedev(maj, min), (ino_t)ino, file);
-		n++;
+		if (ml.path[0] == '/') {
+			m.f = efile_get(u, &s, &ml);
+			if (!m.f) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		maps[n++] = m;
 	}
-	fclose(fp);
 	if (!err && n == 0)
 		err = -ESRCH;	/* a zombie or a kernel thread: keep what we had */
-	if (err) {
-		free(maps);
-		return err;
-	}
+	if (err)
+		goto out;
 	p = proc_find(u, pid, tag);
 	if (!p) {
-		if (u->nprocs == u->capprocs) {
-			int c = u->capprocs ? u->capprocs * 2 : 32;
-			struct uproc *np = realloc(u->procs, c * sizeof(*np));
-
-			if (!np) {
-				free(maps);
-				return -ENOMEM;
-			}
-			u->procs = np;
-			u->capprocs = c;
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			err = -ENOMEM;
+			goto out;
 		}
-		p = &u->procs[u->nprocs++];
 		p->pid = pid;
 		p->tag = tag;
-		p->maps = NULL;
+		/* older images of this pid (before an exec, a reused pid) are done */
+		for (struct uproc *o = u->procs[proc_hash(u, pid)]; o; o = o->next)
+			if (o->pid == pid)
+				o->superseded = true;
+		p->next = u->procs[proc_hash(u, pid)];
+		u->procs[proc_hash(u, pid)] = p;
+		if (++u->nprocs > u->pbuckets)
+			procs_grow(u);
 	}
-	free(p->maps);
+	maps_free(u, p->maps, p->n);
 	p->maps = maps;
 	p->n = n;
-	return 0;
+	p->used = true;
+	maps = NULL;
+	n = 0;
+	if (anon_exec)
+		jit_load(&s, p);	/* a failure only costs JIT names */
+out:
+	maps_free(u, maps, n);
+	free(line);
+	free(pbuf);
+	fclose(fp);
+	if (s.rootfd >= 0)
+		close(s.rootfd);
+	return err;
 }
 
-static const struct usym *sym_find(const struct efile *f, uint64_t vaddr)
+/* Formats into u->scratch, growing it: names are never cut short. */
+static const char *scratch_fmt(struct usyms *u, const char *fmt, const char *s, unsigned long long x)
 {
-	int lo = 0, hi = f->nsyms - 1, best = -1;
+	int need = snprintf(u->scratch, u->scratch_cap, fmt, s, x);
 
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
+	if (need < 0)
+		return NULL;
+	if ((size_t)need >= u->scratch_cap) {
+		char *p = realloc(u->scratch, (size_t)need + 1);
 
-		if (f->syms[mid].addr <= vaddr) {
-			best = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
+		if (!p)
+			return NULL;
+		u->scratch = p;
+		u->scratch_cap = (size_t)need + 1;
+		snprintf(u->scratch, u->scratch_cap, fmt, s, x);
 	}
-	if (best < 0)
-		return NULL;
-	/* a sized symbol must contain the address; unsized ones (asm) are trusted */
-	if (f->syms[best].size && vaddr >= f->syms[best].addr + f->syms[best].size)
-		return NULL;
-	return &f->syms[best];
+	return u->scratch;
+}
+
+const char *usyms_lookup(struct usyms *u, pid_t pid, uint32_t tag, uint64_t addr,
+			 enum usyms_result *res)
+{
+	struct uproc *p = proc_find(u, pid, tag);
+	enum usyms_result r;
+	const char *name;
+
+	if (!res)
+		res = &r;
+	if (!p) {
+		*res = USYMS_NO_SNAPSHOT;
+		return "[unknown]";
+	}
+	p->used = true;
+	for (int i = 0; i < p->n; i++) {
+		const struct umap *m = &p->maps[i];
+		const struct jsym *j;
+		uint64_t foff, vaddr;
+
+		if (addr < m->start || addr >= m->end)
+			continue;
+		if ((!m->f || !m->f->ok) && (j = jit_find(p, addr))) {
+			*res = USYMS_FUNC;
+			return j->name;
+		}
+		*res = USYMS_MODULE;
+		if (!m->f)
+			return m->name;
+		foff = addr - m->start + m->off;
+		if (m->f->ok && symelf_vaddr(&m->f->elf, foff, &vaddr) == 0) {
+			struct symelf_sym *sym = symelf_find(&m->f->elf, vaddr);
+
+			if (sym && (name = symelf_name(&m->f->elf, sym))) {
+				*res = USYMS_FUNC;
+				return name;
+			}
+		}
+		name = scratch_fmt(u, "%s+0x%llx", m->f->base, (unsigned long long)foff);
+		if (!name)
+			errno = ENOMEM;
+		return name;
+	}
+	if (p->njit && (name = jit_find(p, addr) ? jit_find(p, addr)->name : NULL)) {
+		*res = USYMS_FUNC;
+		return name;
+	}
+	*res = USYMS_NOT_MAPPED;
+	return "[no-map]";
 }
 
 enum usyms_result usyms_resolve(struct usyms *u, pid_t pid, uint32_t tag, uint64_t addr,
 				char *buf, size_t size)
 {
-	const struct uproc *p = proc_find(u, pid, tag);
+	enum usyms_result r = USYMS_NOT_MAPPED;
+	const char *name = usyms_lookup(u, pid, tag, addr, &r);
 
-	if (!p) {
-		snprintf(buf, size, "[unknown]");
-		return USYMS_NO_SNAPSHOT;
-	}
-	for (int i = 0; i < p->n; i++) {
-		const struct umap *m = &p->maps[i];
-		uint64_t foff;
+	snprintf(buf, size, "%s", name ? name : "[no-memory]");
+	return r;
+}
 
-		if (addr < m->start || addr >= m->end)
-			continue;
-		if (!m->f) {
-			snprintf(buf, size, "%s", m->name);
-			return USYMS_MODULE;
-		}
-		foff = addr - m->start + m->off;
-		if (m->f->ok) {
-			for (int s = 0; s < m->f->nsegs; s++) {
-				const struct seg *g = &m->f->segs[s];
-				const struct usym *sym;
+int usyms_sweep(struct usyms *u)
+{
+	int evicted = 0;
 
-				if (foff < g->off || foff >= g->off + g->filesz)
-					continue;
-				sym = sym_find(m->f, foff - g->off + g->vaddr);
-				if (sym) {
-					snprintf(buf, size, "%s", sym->name);
-					return USYMS_FUNC;
-				}
-				break;
+	for (size_t b = 0; b < u->pbuckets; b++) {
+		struct uproc **pp = &u->procs[b];
+
+		while (*pp) {
+			struct uproc *p = *pp;
+
+			if (!p->used && (p->superseded || (kill(p->pid, 0) && errno == ESRCH))) {
+				*pp = p->next;
+				proc_free(u, p);
+				u->nprocs--;
+				evicted++;
+				continue;
 			}
+			p->used = false;
+			pp = &p->next;
 		}
-		snprintf(buf, size, "%s+0x%llx", m->f->base, (unsigned long long)foff);
-		return USYMS_MODULE;
 	}
-	snprintf(buf, size, "[no-map]");
-	return USYMS_NOT_MAPPED;
+	return evicted;
 }
 
 void usyms_stats(const struct usyms *u, int *procs, int *files)
 {
-	*procs = u->nprocs;
-	*files = u->nfiles;
+	*procs = (int)u->nprocs;
+	*files = (int)u->nfiles;
 }

@@ -1,11 +1,23 @@
 /* usyms.h - user-space symbolization for stacks captured by BPF.
  *
  * Snapshots a process's executable mappings (/proc/PID/maps) and loads the
- * symbol tables (.symtab, else .dynsym, with libelf) of the files mapped
- * there, right away: a stack of a process that has exited since still
- * resolves. Files are opened through /proc/PID/map_files (works for deleted
- * files), else /proc/PID/root/PATH (processes in containers), else PATH.
- * PIE and shared libraries are handled through the PT_LOAD segments.
+ * function symbols of the files mapped there right away: a stack of a
+ * process that has exited since still resolves. Trust model (docs/symbols.md):
+ * everything read here is controlled by other users, so
+ *  - maps are read with getline; a line not ending in '\n' is refused;
+ *  - a mapped file is opened through /proc/PID/map_files (the very file the
+ *    kernel mapped), else under /proc/PID/root with openat2(RESOLVE_IN_ROOT |
+ *    RESOLVE_NO_SYMLINKS) and only if its dev/inode match the maps line;
+ *    never by its bare path; only regular files (O_PATH + fstat first, so a
+ *    FIFO or a device is never really opened);
+ *  - ELF files are read with pread into private buffers (symelf.h);
+ *  - every name handed out is escaped (escape.h): no newline, ';', control
+ *    character or invalid UTF-8 reaches the output.
+ * Symbols come from .symtab, else a separate debug file found by build-id
+ * (/usr/lib/debug/.build-id/xx/rest.debug) or .gnu_debuglink (beside the
+ * file, in .debug/, under /usr/lib/debug), else .dynsym; JIT code from the
+ * process's /tmp/perf-PID.map; C++ names are demangled when libstdc++ is
+ * there. PIE and shared libraries are handled through the PT_LOAD segments.
  */
 #ifndef QPS_PROBE_USYMS_H
 #define QPS_PROBE_USYMS_H
@@ -26,16 +38,26 @@ int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag);
 /* True when a snapshot of (@pid, @tag) exists. */
 bool usyms_has(const struct usyms *u, pid_t pid, uint32_t tag);
 enum usyms_result {
-	USYMS_FUNC,		/* "function" */
+	USYMS_FUNC,		/* "function" (also a JIT symbol from perf-PID.map) */
 	USYMS_MODULE,		/* "module+0xOFF": mapped file without a symbol there, or "[vdso]" */
 	USYMS_NOT_MAPPED,	/* "[no-map]": outside every executable mapping (a frame-pointer
 				 * chain broken by code built without frame pointers) */
 	USYMS_NO_SNAPSHOT,	/* "[unknown]": we never read this process's maps */
 };
-/* Resolves @addr with the snapshot (@pid, @tag) into @buf (see above). */
+/* Resolves @addr with the snapshot (@pid, @tag) into @buf (see above; cut
+ * short when @size is too small: prefer usyms_lookup()). */
 enum usyms_result usyms_resolve(struct usyms *u, pid_t pid, uint32_t tag, uint64_t addr,
 				char *buf, size_t size);
-/* Number of processes and of files with symbols held. */
+/* The same, never cut short: the escaped name, owned by @u and valid until
+ * the next call on @u. NULL and errno (ENOMEM) on failure. */
+const char *usyms_lookup(struct usyms *u, pid_t pid, uint32_t tag, uint64_t addr,
+			 enum usyms_result *res);
+/* After a report: forgets the images not resolved nor snapshotted since the
+ * previous sweep whose process has exited or exec'ed since (a newer tag of
+ * the pid was snapshotted), and the files no image maps any more. Returns
+ * the number of images forgotten. */
+int usyms_sweep(struct usyms *u);
+/* Number of images (processes) and of files with symbols held. */
 void usyms_stats(const struct usyms *u, int *procs, int *files);
 
 #endif
