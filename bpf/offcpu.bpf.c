@@ -31,7 +31,7 @@ const volatile __u64 min_ns = 1000;	/* shorter periods are not counted */
 const volatile __u64 max_ns = ~0ULL;	/* longer periods are not counted */
 
 __u64 lost_stacks = 0;		/* a stack did not fit stack_traces (full or hash collision) */
-__u64 lost_threads = 0;		/* starts full: a period was not measured */
+__u64 lost_threads = 0;		/* starts full: more threads off CPU at once than it holds */
 __u64 lost_keys = 0;		/* counts full: a period was measured but not recorded */
 __u64 lost_events = 0;		/* ring buffer or known_tgids full: a process was not announced */
 
@@ -103,12 +103,19 @@ static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind)
 	bpf_ringbuf_submit(e, 0);
 }
 
+#define TASK_DEAD 0x80		/* __state of a task's final switch (include/linux/sched.h) */
+
 static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 {
 	__u32 pid = BPF_CORE_READ(prev, pid), tgid = BPF_CORE_READ(prev, tgid);
 	struct start s;
 
 	if (!pid || tgid == self_tgid)
+		return;
+	/* a dying task's last switch: it never comes back, so an entry would
+	 * stay in starts (and a first sight in known_tgids, after its exit
+	 * event) for the rest of the run; a fork storm filled both */
+	if (BPF_CORE_READ(prev, __state) & TASK_DEAD)
 		return;
 	if (target_tgid && tgid != target_tgid)
 		return;

@@ -35,6 +35,9 @@
 #include "offcpu.skel.h"
 #include "usyms.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS };
 
 struct oc {
@@ -174,25 +177,42 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, s
 	}
 }
 
-static void print_lost(FILE *f, struct oc *c, bool json, struct json *j)
+/* Each lost.* counter with its cause; a non-zero one is also a warning on
+ * stderr (once, at the final report). */
+static void print_lost(FILE *f, struct oc *c, bool json, struct json *j, bool final)
 {
 	struct offcpu_bpf__bss *b = c->skel->bss;
+	const struct { const char *key; uint64_t n; const char *why; } l[] = {
+		{ "stacks", b->lost_stacks, "stacks that did not fit the stack map (" STR(OFFCPU_MAX_STACKS) " stacks) or collided in it: their periods are recorded with the stack marked lost" },
+		{ "threads", b->lost_threads, "periods not measured: more threads were off CPU at the same time than the thread table holds (entries of exiting threads are never kept)" },
+		{ "keys", b->lost_keys, "periods measured but not recorded: more distinct (process, stacks) keys than the key table holds (" STR(OFFCPU_MAX_KEYS) ")" },
+		{ "process_announcements", b->lost_events, "processes not announced to user space (ring buffer or process table full): their frames may stay unresolved" },
+		{ "maps_unreadable", c->snap_fail, "processes whose /proc/PID/maps could not be read before they exited or exec'ed: their frames print [unknown]" },
+	};
+	bool any = false;
 
-	if (json) {
+	if (json)
 		json_obj_open(j, "lost");
-		json_uint(j, "stacks", b->lost_stacks);
-		json_uint(j, "threads", b->lost_threads);
-		json_uint(j, "keys", b->lost_keys);
-		json_uint(j, "process_announcements", b->lost_events);
-		json_uint(j, "maps_unreadable", c->snap_fail);
-		json_obj_close(j);
-		return;
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		if (json) {
+			json_uint(j, l[i].key, l[i].n);
+			continue;
+		}
+		if (!l[i].n)
+			continue;
+		fprintf(f, "%slost.%s %llu: %s\n", any ? "" : "\n", l[i].key, (unsigned long long)l[i].n, l[i].why);
+		any = true;
 	}
-	if (b->lost_stacks || b->lost_threads || b->lost_keys || b->lost_events || c->snap_fail)
-		fprintf(f, "lost: %llu stacks (stack map full or hash collision), %llu periods (thread table full), %llu periods (stack-key table full), %llu process announcements, %llu processes whose maps could not be read\n",
-			(unsigned long long)b->lost_stacks, (unsigned long long)b->lost_threads,
-			(unsigned long long)b->lost_keys, (unsigned long long)b->lost_events,
-			(unsigned long long)c->snap_fail);
+	if (json) {
+		json_obj_open(j, "causes");
+		for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
+			json_str(j, l[i].key, l[i].why);
+		json_obj_close(j);
+		json_obj_close(j);
+	}
+	for (size_t i = 0; final && i < sizeof(l) / sizeof(l[0]); i++)
+		if (l[i].n)
+			probe_note(&c->o, "warning: lost.%s %llu: %s", l[i].key, (unsigned long long)l[i].n, l[i].why);
 }
 
 static int oc_tick(void *ctx, bool final)
@@ -320,16 +340,16 @@ static int oc_tick(void *ctx, bool final)
 	}
 	if (c->o.json) {
 		json_arr_close(&j);
-		print_lost(stdout, c, true, &j);
+		print_lost(stdout, c, true, &j, final);
 		json_obj_close(&j);
 	} else if (!c->folded) {
 		if (n > top)
 			printf("\n(%d more stacks; --top N shows more)\n", n - top);
-		print_lost(stdout, c, false, NULL);
+		print_lost(stdout, c, false, NULL, final);
 		if (!final)
 			printf("\n");
 	} else {
-		print_lost(stderr, c, false, NULL);
+		print_lost(stderr, c, false, NULL, final);
 	}
 	fflush(stdout);
 	free(uf);
@@ -350,6 +370,9 @@ static int oc_load(struct oc *c, bool btf_tp, struct offcpu_bpf **out)
 	k->rodata->per_thread = c->per_thread;
 	k->rodata->kernel_threads = c->kthreads;
 	k->rodata->min_ns = c->min_us * 1000;
+	/* tests shrink the thread table to fill it with a small fork storm */
+	if (getenv("QPS_PROBE_OFFCPU_THREADS"))
+		bpf_map__set_max_entries(k->maps.starts, (uint32_t)strtoul(getenv("QPS_PROBE_OFFCPU_THREADS"), NULL, 10) ?: 1);
 	k->rodata->max_ns = c->max_us ? c->max_us * 1000 : ~0ull;
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
