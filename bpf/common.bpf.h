@@ -2,6 +2,14 @@
  * and bpf_helpers.h). */
 #ifndef QPS_COMMON_BPF_H
 #define QPS_COMMON_BPF_H
+#include "probecfg.h"
+
+/* Filters and namespaces of this run (see probecfg.h); the verifier sees
+ * the values, so unused branches cost nothing. */
+const volatile struct probe_cfg qps_cfg = {};
+/* Set once a task passed the filters: "a filter that matched nothing
+ * during the run" is reported (probes/common.c). */
+__u32 qps_matched = 0;
 
 /* floor(log2(v)), 0 for v <= 1: the slot of a log2 histogram. */
 static __always_inline int log2_u64(__u64 v)
@@ -26,6 +34,78 @@ static __always_inline bool comm_eq(const char *comm, const volatile char *want)
 		if (!comm[i])
 			break;
 	}
+	return true;
+}
+
+/* Id of @t at the caller's pid namespace level (pid of the thread, or of its
+ * group leader with @leader). False when @t is not visible there (it lives
+ * in an ancestor or a sibling namespace). */
+static __always_inline bool ns_id(struct task_struct *t, bool leader, __u32 *id)
+{
+	struct pid *p;
+	struct upid u;
+	__u32 lvl = qps_cfg.pidns_level;
+
+	if (!lvl) {
+		*id = leader ? BPF_CORE_READ(t, tgid) : BPF_CORE_READ(t, pid);
+		return true;
+	}
+	p = leader ? BPF_CORE_READ(t, group_leader, thread_pid) : BPF_CORE_READ(t, thread_pid);
+	if (!p || BPF_CORE_READ(p, level) < lvl || lvl > 64)
+		return false;
+	if (bpf_probe_read_kernel(&u, sizeof(u), (void *)p + bpf_core_field_offset(struct pid, numbers) +
+				  lvl * sizeof(struct upid)))
+		return false;
+	if (BPF_CORE_READ(u.ns, ns.inum) != qps_cfg.pidns_ino)
+		return false;
+	*id = u.nr;
+	return true;
+}
+
+/* Thread and process id of @t as the caller sees them; false if invisible. */
+static __always_inline bool task_ids(struct task_struct *t, __u32 *tid, __u32 *tgid)
+{
+	return ns_id(t, false, tid) && ns_id(t, true, tgid);
+}
+
+/* cgroup v2 id of @t */
+static __always_inline __u64 task_cgid(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
+/* @t is in the --cgroup cgroup or below it */
+static __always_inline bool task_in_cgroup(struct task_struct *t)
+{
+	struct cgroup *cg, *anc;
+	__u32 lvl = qps_cfg.cg_level;
+
+	if (!qps_cfg.cgid)
+		return true;
+	cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	if (!cg || BPF_CORE_READ(cg, level) < (int)lvl || lvl > 1024)
+		return false;
+	if (bpf_probe_read_kernel(&anc, sizeof(anc), (void *)cg + bpf_core_field_offset(struct cgroup, ancestors) +
+				  lvl * sizeof(anc)))
+		return false;
+	return BPF_CORE_READ(anc, kn, id) == qps_cfg.cgid;
+}
+
+/* The filters every probe shares, for task @t (ids in the caller's
+ * numbering): not the loader, --pid (process or thread), --cgroup. Marks
+ * qps_matched. */
+static __always_inline bool ids_wanted(struct task_struct *t, __u32 tid, __u32 tgid)
+{
+	if (tgid == qps_cfg.self_tgid)
+		return false;
+	if (qps_cfg.tgid && tgid != qps_cfg.tgid)
+		return false;
+	if (qps_cfg.tid && tid != qps_cfg.tid)
+		return false;
+	if (qps_cfg.cgid && !task_in_cgroup(t))
+		return false;
+	if (!qps_matched)
+		qps_matched = 1;
 	return true;
 }
 #endif

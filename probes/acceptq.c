@@ -40,8 +40,8 @@
 #include <unistd.h>
 
 #include "../bpf/acceptq.h"
-#include "acceptq.skel.h"
 #include "common.h"
+#include "acceptq.skel.h"
 #include "json.h"
 #include "ksyms.h"
 #include "procfs.h"
