@@ -91,9 +91,23 @@ static __always_inline bool task_in_cgroup(struct task_struct *t)
 	return BPF_CORE_READ(anc, kn, id) == qps_cfg.cgid;
 }
 
+/* Ids of the current task as the caller sees them (the cheap helper when
+ * no translation is needed); false if invisible. */
+static __always_inline bool current_ids(__u32 *tid, __u32 *tgid)
+{
+	if (!qps_cfg.pidns_level) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		*tid = (__u32)id;
+		*tgid = id >> 32;
+		return true;
+	}
+	return task_ids((struct task_struct *)bpf_get_current_task(), tid, tgid);
+}
+
 /* The filters every probe shares, for task @t (ids in the caller's
  * numbering): not the loader, --pid (process or thread), --cgroup. Marks
- * qps_matched. */
+ * qps_matched. @t NULL: the current task (looked up only for --cgroup). */
 static __always_inline bool ids_wanted(struct task_struct *t, __u32 tid, __u32 tgid)
 {
 	if (tgid == qps_cfg.self_tgid)
@@ -102,7 +116,7 @@ static __always_inline bool ids_wanted(struct task_struct *t, __u32 tid, __u32 t
 		return false;
 	if (qps_cfg.tid && tid != qps_cfg.tid)
 		return false;
-	if (qps_cfg.cgid && !task_in_cgroup(t))
+	if (qps_cfg.cgid && !task_in_cgroup(t ? t : (struct task_struct *)bpf_get_current_task()))
 		return false;
 	if (!qps_matched)
 		qps_matched = 1;

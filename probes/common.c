@@ -809,3 +809,64 @@ void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, doubl
 	json_double(j, "interval_s", window_s);
 	json_bool(j, "cumulative", o->cumulative || o->interval <= 0);
 }
+
+static int cmp_key(const void *a, const void *b, void *ksize)
+{
+	return memcmp(a, b, *(size_t *)ksize);
+}
+
+/* bsearch over rows sorted by their first @ksize bytes */
+static const char *bsearch_r_key(const void *key, const void *base, int n, size_t size, size_t ksize)
+{
+	int lo = 0, hi = n - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = memcmp(key, (const char *)base + mid * size, ksize);
+
+		if (!c)
+			return (const char *)base + mid * size;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
+		     void **prev, int *nprev)
+{
+	char *cur = malloc(n ? n * size : 1), *r = rows;
+	int m = 0;
+
+	if (!cur)
+		return -ENOMEM;
+	memcpy(cur, rows, n * size);
+	qsort_r(cur, n, size, cmp_key, &ksize);
+	for (int i = 0; i < n; i++) {
+		char *row = r + i * size;
+		const char *p = *nprev ? bsearch_r_key(row, *prev, *nprev, size, ksize) : NULL;
+		uint64_t c[8], nz = 0;
+
+		memcpy(c, row + coff, nctr * sizeof(uint64_t));
+		for (int k = 0; k < nctr && k < 8; k++) {
+			if (p) {
+				uint64_t pv;
+
+				memcpy(&pv, p + coff + k * sizeof(uint64_t), sizeof(pv));
+				c[k] -= pv;
+			}
+			nz |= c[k];
+		}
+		memcpy(row + coff, c, nctr * sizeof(uint64_t));
+		if (nz) {
+			if (m != i)
+				memmove(r + m * size, row, size);
+			m++;
+		}
+	}
+	free(*prev);
+	*prev = cur;
+	*nprev = n;
+	return m;
+}

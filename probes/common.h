@@ -111,6 +111,16 @@ void probe_stamp(char *buf, size_t size);
  * number, 1-based), "interval_s" (length of the window this report covers),
  * "cumulative" (figures since attach rather than since the previous report). */
 void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, double window_s);
+/* Per-interval rows from cumulative ones, for --interval without
+ * --cumulative. @rows holds @n rows of @size bytes: a key of @ksize bytes at
+ * offset 0 and @nctr u64 counters from offset @coff. Each row loses the
+ * counters of the row with the same key in *@prev (the previous report's
+ * cumulative rows, *@nprev of them; NULL/0 at first), rows whose counters
+ * are then all zero are dropped, and *@prev becomes a copy of the
+ * cumulative rows (the caller frees it). Returns the new row count or
+ * -ENOMEM (rows untouched). */
+int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
+		     void **prev, int *nprev);
 /* Warning on stderr: "qps-tune: probe NAME: warning: MSG". */
 void probe_warn(const struct probe_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
