@@ -37,6 +37,17 @@ static __always_inline bool comm_eq(const char *comm, const volatile char *want)
 	return true;
 }
 
+/* Level of the caller's pid namespace, learned from the first task seen in
+ * it (user space cannot ask the kernel from inside a namespace:
+ * NS_GET_PARENT stops at its own). 0: not learned yet. */
+__u32 qps_pidns_level = 0;
+
+static __always_inline bool upid_at(struct pid *p, __u32 lvl, struct upid *u)
+{
+	return !bpf_probe_read_kernel(u, sizeof(*u), (void *)p + bpf_core_field_offset(struct pid, numbers) +
+				      lvl * sizeof(struct upid));
+}
+
 /* Id of @t at the caller's pid namespace level (pid of the thread, or of its
  * group leader with @leader). False when @t is not visible there (it lives
  * in an ancestor or a sibling namespace). */
@@ -44,17 +55,31 @@ static __always_inline bool ns_id(struct task_struct *t, bool leader, __u32 *id)
 {
 	struct pid *p;
 	struct upid u;
-	__u32 lvl = qps_cfg.pidns_level;
+	__u32 lvl, plvl;
 
-	if (!lvl) {
+	if (!qps_cfg.pidns_level) {
 		*id = leader ? BPF_CORE_READ(t, tgid) : BPF_CORE_READ(t, pid);
 		return true;
 	}
 	p = leader ? BPF_CORE_READ(t, group_leader, thread_pid) : BPF_CORE_READ(t, thread_pid);
-	if (!p || BPF_CORE_READ(p, level) < lvl || lvl > 64)
+	if (!p)
 		return false;
-	if (bpf_probe_read_kernel(&u, sizeof(u), (void *)p + bpf_core_field_offset(struct pid, numbers) +
-				  lvl * sizeof(struct upid)))
+	plvl = BPF_CORE_READ(p, level);
+	lvl = qps_pidns_level;
+	if (!lvl) {
+		/* not learned yet: find the level whose namespace is ours */
+		for (__u32 k = 1; k <= 32; k++) {
+			if (k > plvl)
+				return false;
+			if (upid_at(p, k, &u) && BPF_CORE_READ(u.ns, ns.inum) == qps_cfg.pidns_ino) {
+				qps_pidns_level = k;
+				*id = u.nr;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (plvl < lvl || lvl > 64 || !upid_at(p, lvl, &u))
 		return false;
 	if (BPF_CORE_READ(u.ns, ns.inum) != qps_cfg.pidns_ino)
 		return false;

@@ -6,8 +6,9 @@
 #define QPS_BPF_PROBECFG_H
 
 struct probe_cfg {
-	__u32 pidns_level;	/* depth of the caller's pid namespace; 0: the initial
-				 * one (ids are used as the kernel has them) */
+	__u32 pidns_level;	/* 0: the caller is in the initial pid namespace (ids
+				 * are used as the kernel has them); else ids are
+				 * translated (BPF learns the depth: qps_pidns_level) */
 	__u32 pidns_ino;	/* its nsfs inode: a task's id at that level must belong to it */
 	__u64 cgid;		/* --cgroup: cgroup v2 id; 0: every cgroup */
 	__u32 cg_level;		/* depth of that cgroup (the root cgroup is 0) */

@@ -9,12 +9,10 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/nsfs.h>
 #include <mntent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -594,15 +592,13 @@ int probe_cfg_init(const struct probe_opts *o, bool allow_kthread, struct probe_
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->self_tgid = (__u32)getpid();
-	/* the caller's pid namespace: its depth (parents up to the initial one) */
+	/* the caller's pid namespace: the initial one has a fixed inode
+	 * (PROC_PID_INIT_INO); any other is translated, its depth learned by
+	 * BPF (NS_GET_PARENT cannot see past the caller's own namespace) */
 	fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		cfg->pidns_ino = (__u32)st.st_ino;
-		for (int p; (p = ioctl(fd, NS_GET_PARENT)) >= 0 && cfg->pidns_level < 64;) {
-			close(fd);
-			fd = p;
-			cfg->pidns_level++;
-		}
+		cfg->pidns_level = st.st_ino != 0xEFFFFFFCu;
 	}
 	if (fd >= 0)
 		close(fd);

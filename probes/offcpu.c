@@ -513,7 +513,7 @@ static int oc_tick(void *ctx, bool final)
 		json_obj_close(&j);
 		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, &j);
 		json_obj_open(&j, "pid_namespace");
-		json_uint(&j, "level", c->cfg.pidns_level);
+		json_uint(&j, "level", c->cfg.pidns_level ? c->skel->bss->qps_pidns_level : 0);
 		json_uint(&j, "inode", c->cfg.pidns_ino);
 		json_str(&j, "ids", c->cfg.pidns_level ? "the caller's pid namespace; threads outside it are not traced" :
 			 "the initial pid namespace");

@@ -427,7 +427,7 @@ static void report_json(struct sl *s, struct sl_rep *R)
 	json_obj_close(&j);
 	probe_report_filter(&s->o, &s->target, s->skel->bss->qps_matched, R->final, NULL, &j);
 	json_obj_open(&j, "pid_namespace");
-	json_uint(&j, "level", s->cfg.pidns_level);
+	json_uint(&j, "level", s->cfg.pidns_level ? s->skel->bss->qps_pidns_level : 0);
 	json_uint(&j, "inode", s->cfg.pidns_ino);
 	json_obj_close(&j);
 	json_uint(&j, "total_calls", calls);
