@@ -20,9 +20,8 @@
 #include "common.bpf.h"
 
 #define EFAULT 14
+#define TASK_DEAD 0x80		/* __state of a task's final switch (include/linux/sched.h) */
 
-const volatile __u32 target_tgid = 0;	/* 0: all processes */
-const volatile __u32 self_tgid = 0;	/* qps-tune itself, never counted */
 const volatile bool filter_comm = false;
 const volatile char target_comm[16] = {};
 const volatile bool per_thread = false;
@@ -31,7 +30,7 @@ const volatile __u64 min_ns = 1000;	/* shorter periods are not counted */
 const volatile __u64 max_ns = ~0ULL;	/* longer periods are not counted */
 
 __u64 lost_stacks = 0;		/* a stack did not fit stack_traces (full or hash collision) */
-__u64 lost_threads = 0;		/* starts full: a period was not measured */
+__u64 lost_threads = 0;		/* starts full: more threads off CPU at once than it holds */
 __u64 lost_keys = 0;		/* counts full: a period was measured but not recorded */
 __u64 lost_events = 0;		/* ring buffer or known_tgids full: a process was not announced */
 
@@ -39,6 +38,8 @@ struct start {
 	__u64 ts;
 	__s32 ustack, kstack;
 	__u32 gen;		/* image of the process when it left the CPU */
+	__u32 tgid;		/* caller's pid namespace (prev is current only at switch-out) */
+	__u64 cgid;
 };
 
 struct {
@@ -105,13 +106,16 @@ static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind)
 
 static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 {
-	__u32 pid = BPF_CORE_READ(prev, pid), tgid = BPF_CORE_READ(prev, tgid);
+	__u32 pid, tgid;
 	struct start s;
 
-	if (!pid || tgid == self_tgid)
+	/* a dying task's last switch: it never comes back, so an entry would
+	 * stay in starts (and a first sight in known_tgids, after its exit
+	 * event) for the rest of the run; a fork storm filled both */
+	if (BPF_CORE_READ(prev, __state) & TASK_DEAD)
 		return;
-	if (target_tgid && tgid != target_tgid)
-		return;
+	if (!BPF_CORE_READ(prev, pid))
+		return;		/* the idle task */
 	if (filter_comm) {
 		char comm[16];
 
@@ -121,6 +125,12 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 	}
 	if (!kernel_threads && (BPF_CORE_READ(prev, flags) & 0x00200000 /* PF_KTHREAD */))
 		return;
+	if (!task_ids(prev, &pid, &tgid) || !ids_wanted(prev, pid, tgid))
+		return;
+	/* the table is keyed by the kernel's tid: unique whatever the namespace */
+	pid = BPF_CORE_READ(prev, pid);
+	s.tgid = tgid;
+	s.cgid = bpf_get_current_cgroup_id();
 	s.ts = bpf_ktime_get_ns();
 	/* prev is current here: both stacks are prev's */
 	s.kstack = bpf_get_stackid(ctx, &stack_traces, 0);
@@ -128,6 +138,8 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 	if (s.kstack < 0 || (s.ustack < 0 && s.ustack != -EFAULT))
 		__sync_fetch_and_add(&lost_stacks, 1);
 	s.gen = 0;
+	/* processes are announced with the caller's pid (user space reads its
+	 * /proc/PID/maps); exit and exec events look them up the same way */
 	if (s.ustack >= 0) {
 		__u32 *gen = bpf_map_lookup_elem(&known_tgids, &tgid);
 
@@ -171,11 +183,13 @@ static __always_inline void switch_in(struct task_struct *next)
 	key.ustack = s->ustack;
 	key.kstack = s->kstack;
 	key.gen = s->gen;
+	key.tgid = s->tgid;
+	key.cgid = s->cgid;
 	bpf_map_delete_elem(&starts, &pid);
 	if (delta < min_ns || delta > max_ns)
 		return;
-	key.tgid = BPF_CORE_READ(next, tgid);
-	key.pid = per_thread ? pid : 0;
+	if (per_thread && !ns_id(next, false, &key.pid))
+		return;
 	BPF_CORE_READ_STR_INTO(&key.comm, next, comm);
 	v = bpf_map_lookup_elem(&counts, &key);
 	if (!v) {
@@ -212,11 +226,11 @@ int BPF_PROG(oc_switch_raw, bool preempt, struct task_struct *prev, struct task_
 
 static __always_inline void on_exit(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid), *gen;
+	__u32 tgid, *gen;
 
 	/* the leader's exit stands for the process's (no cheap "last thread"
 	 * test on every kernel); forgetting it lets a reused pid get a new gen */
-	if (BPF_CORE_READ(p, pid) != tgid)
+	if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid) || !ns_id(p, true, &tgid))
 		return;
 	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
 	if (!gen)
@@ -227,8 +241,10 @@ static __always_inline void on_exit(struct task_struct *p)
 
 static __always_inline void on_exec(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid), *gen;
+	__u32 tgid, *gen;
 
+	if (!ns_id(p, true, &tgid))
+		return;
 	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
 	if (!gen)
 		return;
@@ -261,6 +277,108 @@ SEC("raw_tp/sched_process_exec")
 int BPF_PROG(oc_exec_raw, struct task_struct *p)
 {
 	on_exec(p);
+	return 0;
+}
+
+/* In flight at report time: every thread (of the filters) off CPU now,
+ * one struct offcpu_inflight each, read by user space through an iterator
+ * fd. Sleepable, to walk the user stack of another task
+ * (bpf_copy_from_user_task). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_inflight);
+} inflight_buf SEC(".maps");
+
+__u64 inflight_invisible = 0;	/* off-CPU threads outside the caller's pid namespace */
+
+SEC("iter.s/task")
+int oc_inflight(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct offcpu_inflight *r;
+	__u32 zero = 0, tid, tgid, ktid;
+	struct start *s;
+
+	if (!t || BPF_CORE_READ(t, on_cpu))
+		return 0;
+	if (!BPF_CORE_READ(t, pid))
+		return 0;
+	if (filter_comm) {
+		char comm[16];
+
+		BPF_CORE_READ_STR_INTO(&comm, t, comm);
+		if (!comm_eq(comm, target_comm))
+			return 0;
+	}
+	if (!kernel_threads && (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
+		return 0;
+	if (!task_ids(t, &tid, &tgid)) {
+		inflight_invisible++;
+		return 0;
+	}
+	if (!ids_wanted(t, tid, tgid))
+		return 0;
+	r = bpf_map_lookup_elem(&inflight_buf, &zero);
+	if (!r)
+		return 0;
+	r->tid = tid;
+	r->tgid = tgid;
+	r->state = BPF_CORE_READ(t, __state);
+	r->cgid = task_cgid(t);
+	BPF_CORE_READ_STR_INTO(&r->comm, t, comm);
+	r->nuser = r->nkern = 0;
+	ktid = BPF_CORE_READ(t, pid);
+	s = bpf_map_lookup_elem(&starts, &ktid);
+	if (s) {
+		r->since_ns = s->ts;
+		r->ustack = s->ustack;
+		r->kstack = s->kstack;
+		r->gen = s->gen;
+		bpf_seq_write(ctx->meta->seq, r, sizeof(*r));
+		return 0;
+	}
+	/* off CPU since before we attached: walk its stacks now */
+	r->since_ns = 0;
+	r->ustack = r->kstack = -1;
+	r->gen = 0;
+	{
+		__u32 *g = bpf_map_lookup_elem(&known_tgids, &tgid);
+
+		if (g)
+			r->gen = *g;
+	}
+	{
+		long n = bpf_get_task_stack(t, r->kern, sizeof(r->kern), 0);
+
+		r->nkern = n > 0 ? (__u64)n / 8 : 0;
+	}
+	if (BPF_CORE_READ(t, mm)) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+		__u64 bp, frame[2];
+		int i;
+
+		if (!regs)
+			goto out;
+		r->user[0] = PT_REGS_IP_CORE(regs);
+		bp = PT_REGS_FP_CORE(regs);
+		r->nuser = 1;
+		for (i = 1; i < OFFCPU_MAX_DEPTH; i++) {
+			if (!bp || bpf_copy_from_user_task(frame, sizeof(frame), (void *)bp, t, 0))
+				break;
+			if (!frame[1])
+				break;
+			r->user[i] = frame[1];
+			r->nuser = i + 1;
+			/* the caller's frame is above ours: anything else is a broken chain */
+			if (frame[0] <= bp)
+				break;
+			bp = frame[0];
+		}
+	}
+out:
+	bpf_seq_write(ctx->meta->seq, r, sizeof(*r));
 	return 0;
 }
 

@@ -10,11 +10,12 @@
 
 struct offcpu_key {
 	__u32 pid;		/* thread id; 0 when aggregating per process */
-	__u32 tgid;		/* process id */
+	__u32 tgid;		/* process id (both in the caller's pid namespace) */
 	__s32 ustack;		/* stack id in stack_traces; < 0: none (kernel thread) or lost */
 	__s32 kstack;
 	__u32 gen;		/* image of the process: new at first sight and at each exec */
 	char comm[16];		/* of the thread */
+	__u64 cgid;		/* cgroup v2 id of the thread when it left the CPU */
 };
 
 struct offcpu_val {
@@ -32,6 +33,24 @@ struct offcpu_event {
 	__u32 kind;
 	__u32 tgid;
 	__u32 gen;		/* the image the event is about */
+};
+
+/* A thread off CPU at report time, written by the task iterator
+ * (oc_inflight). Threads that left the CPU while we traced carry their
+ * switch-out time and stack ids; those off CPU since before the probe
+ * attached carry the raw stacks the iterator walked (kernel: bpf_get_task_stack;
+ * user: the frame-pointer chain from the saved user registers). */
+struct offcpu_inflight {
+	__u32 tid, tgid;	/* caller's pid namespace */
+	__u32 state;		/* task __state (TASK_INTERRUPTIBLE 1, TASK_UNINTERRUPTIBLE 2, ...) */
+	__u32 gen;		/* image, as in offcpu_key (0: unknown) */
+	__u64 since_ns;		/* bpf_ktime_get_ns() of its switch-out; 0: before the probe attached */
+	__s32 ustack, kstack;	/* stack ids (since_ns != 0), else -1 */
+	__u64 cgid;
+	char comm[16];
+	__u32 nuser, nkern;	/* raw frames below (since_ns == 0) */
+	__u64 user[OFFCPU_MAX_DEPTH];
+	__u64 kern[OFFCPU_MAX_DEPTH];
 };
 
 #endif

@@ -26,4 +26,34 @@ struct syslat_pval {
 	char comm[16];			/* of the thread that first made this pair */
 };
 
+#define SYSLAT_MAX_ERRS 4096		/* --errors (syscall, errno) pairs */
+#define SYSLAT_MAX_CGROUPS 16384	/* --per-cgroup (cgroup, syscall) pairs */
+
+struct syslat_ekey {
+	__u32 nr;
+	__u32 err;			/* errno: the call returned -err */
+};
+
+struct syslat_ckey {
+	__u64 cgid;			/* cgroup v2 id of the calling thread */
+	__u32 nr;
+	__u32 pad;
+};
+
+struct syslat_cval {
+	__u64 count;
+	__u64 total_ns;
+};
+
+/* A syscall in progress at report time, written by the task iterator
+ * (sl_inflight). */
+struct syslat_inflight {
+	__u32 tid, tgid;		/* caller's pid namespace */
+	__s32 nr;			/* syscall number */
+	__u32 state;			/* task __state (0: running or preempted) */
+	__u64 since_ns;			/* bpf_ktime_get_ns() at sys_enter; 0: before the probe attached */
+	__u64 cgid;
+	char comm[16];
+};
+
 #endif

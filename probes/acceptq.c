@@ -40,8 +40,8 @@
 #include <unistd.h>
 
 #include "../bpf/acceptq.h"
-#include "acceptq.skel.h"
 #include "common.h"
+#include "acceptq.skel.h"
 #include "json.h"
 #include "ksyms.h"
 #include "procfs.h"
@@ -93,6 +93,7 @@ struct aq {
 	bool sites_exact;		/* every site resolved and counted at the last report */
 	uint64_t ovf, ldrops;		/* netns counters at the last report */
 	bool have_ovf, have_ldrops;
+	char kallsyms_why[300];		/* why kernel symbols are unavailable ("" if loaded) */
 };
 
 static void usage(FILE *f)
@@ -510,6 +511,8 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	       "drops sk_drops also counted); ACK_OVF: handshake ACKs refused on a full queue (kfree_skb\n"
 	       "TCP_LISTEN_OVERFLOW); '~' = attributed. FULL: enqueues that filled the queue (depth > limit);\n"
 	       "FULL_MS: upper bound (accept(2) has no tracepoint).\n");
+	if (!a->ksyms && a->m_ack)
+		printf("LISTENDROP '~' (kfree_skb drops told apart by reason only): %s\n", a->kallsyms_why);
 	if (a->skel->bss->missed_listeners)
 		printf("listeners that did not fit the BPF map: %llu events lost\n",
 		       (unsigned long long)a->skel->bss->missed_listeners);
@@ -539,6 +542,7 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 		 (a->ksyms ? "drops - the kfree_skb drops on the listener that sk_drops counted too (by drop site)" :
 		  "drops - the kfree_skb drops on the listener that sk_drops counted too (by reason: no kernel symbols)") :
 		 "= drops (kfree_skb not traced: cannot separate other drops)");
+	json_str(&j, "kernel_symbols", a->ksyms ? "named (/proc/kallsyms)" : a->kallsyms_why);
 	json_str(&j, "full_ms", "from the enqueue that filled the queue to the first later enqueue that found room, or now if still full (upper bound)");
 	json_obj_close(&j);
 	json_arr_open(&j, "listeners");
@@ -807,9 +811,16 @@ int probe_acceptq(int argc, char **argv)
 			"raw_tp/kfree_skb reason TCP_LISTEN_OVERFLOW (exact)";
 
 	a.ksyms = ksyms_load(NULL);
-	if (!a.ksyms && ack)
-		probe_note(&a.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kfree_skb drops are told apart by reason only (listen_drops marked attributed)",
-			   strerror(errno));
+	if (!a.ksyms) {
+		int e = errno;
+
+		probe_kallsyms_why(a.kallsyms_why, sizeof(a.kallsyms_why));
+		if (!a.kallsyms_why[0])
+			snprintf(a.kallsyms_why, sizeof(a.kallsyms_why), "cannot read '/proc/kallsyms': %s", strerror(e));
+		if (ack)
+			probe_warn(&a.o, "kfree_skb drops are told apart by reason only, so listen_drops are attributed, not exact: %s",
+				   a.kallsyms_why);
+	}
 	/* baseline after attach: every drop from here is both in BPF and in the
 	 * deltas. Counters first: a drop before the sock_diag dump is then in
 	 * the namespace delta but in no listener's (unattributed, never < 0). */

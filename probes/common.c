@@ -1,5 +1,6 @@
 /* common.c - shared plumbing of the probe loaders (see common.h). */
 #include "common.h"
+#include "ksyms.h"
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -7,9 +8,14 @@
 #include <linux/capability.h>
 #include <math.h>
 #include <poll.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <mntent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +28,9 @@
 #endif
 #ifndef CAP_BPF
 #define CAP_BPF 39
+#endif
+#ifndef CAP_SYSLOG
+#define CAP_SYSLOG 34
 #endif
 
 bool probe_global_json, probe_global_verbose;
@@ -99,6 +108,16 @@ int probe_opt_common(struct probe_opts *o, int c, const char *arg, bool *help)
 			return -EINVAL;
 		}
 		snprintf(o->comm, sizeof(o->comm), "%s", arg);
+		return 1;
+	case PO_CGROUP:
+		if (!*arg) {
+			fprintf(stderr, "qps-tune: probe %s: invalid --cgroup '': want a cgroup v2 directory\n", o->name);
+			return -EINVAL;
+		}
+		o->cgroup = arg;
+		return 1;
+	case PO_CUMULATIVE:
+		o->cumulative = true;
 		return 1;
 	case PO_JSON:
 	case 'j':
@@ -462,4 +481,357 @@ void probe_json_hist(struct json *j, const char *key, const unsigned long long *
 		json_obj_close(j);
 	}
 	json_arr_close(j);
+}
+
+void probe_warn(const struct probe_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "qps-tune: probe %s: warning: ", o->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Mount point of the cgroup v2 hierarchy ("/sys/fs/cgroup", or
+ * "/sys/fs/cgroup/unified" on a hybrid host). Returns 0 or -ENOENT. */
+static int cgroup2_root(char *buf, size_t size)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	struct mntent *m;
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while ((m = getmntent(f))) {
+		if (strcmp(m->mnt_type, "cgroup2") == 0) {
+			snprintf(buf, size, "%s", m->mnt_dir);
+			err = 0;
+			break;
+		}
+	}
+	endmntent(f);
+	return err;
+}
+
+static int cgroup_id_of(const char *path, uint64_t *id)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char id[8];
+	} h = { .fh.handle_bytes = 8 };
+	int mnt;
+
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0))
+		return -errno;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
+}
+
+/* Reads "Key:\tvalue" of /proc/@pid/status into @out. Returns 0 or -errno. */
+static int status_field(pid_t pid, const char *key, char *out, size_t size)
+{
+	char path[64], line[256];
+	size_t n = strlen(key);
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			char *v = line + n + 1;
+
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = 0;
+			snprintf(out, size, "%s", v);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static bool pid_is_kthread(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* after the comm, which may hold spaces and parentheses: field 9 is flags */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & 0x00200000;	/* PF_KTHREAD */
+}
+
+int probe_cfg_init(const struct probe_opts *o, bool allow_kthread, struct probe_cfg *cfg,
+		   struct probe_target *t)
+{
+	struct probe_target tt = { 0 };
+	char buf[4096], self[32];
+	struct stat st;
+	int fd, err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->self_tgid = (__u32)getpid();
+	/* the caller's pid namespace: the initial one has a fixed inode
+	 * (PROC_PID_INIT_INO); any other is translated, its depth learned by
+	 * BPF (NS_GET_PARENT cannot see past the caller's own namespace) */
+	fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		cfg->pidns_ino = (__u32)st.st_ino;
+		cfg->pidns_level = st.st_ino != 0xEFFFFFFCu;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (o->pid) {
+		/* --pid is checked in /proc: it must be this namespace's */
+		ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
+
+		if (n <= 0 || (self[n] = 0, atoi(self) != getpid())) {
+			probe_err(o, "'/proc' belongs to another pid namespace: --pid %d cannot be checked (mount this namespace's /proc, e.g. 'unshare -p -f --mount-proc')",
+				  (int)o->pid);
+			return -EINVAL;
+		}
+		if (status_field(o->pid, "Tgid", buf, sizeof(buf))) {
+			probe_err(o, "no process with --pid %d ('/proc/%d' does not exist)", (int)o->pid, (int)o->pid);
+			return -ESRCH;
+		}
+		tt.tgid = (pid_t)atoi(buf);
+		if (status_field(o->pid, "Name", buf, sizeof(buf)) == 0)
+			snprintf(tt.comm, sizeof(tt.comm), "%.15s", buf);
+		tt.kthread = pid_is_kthread(o->pid);
+		if (tt.kthread && !allow_kthread) {
+			probe_err(o, "--pid %d is the kernel thread '%s': kernel threads make no syscalls and own no sockets, so %s has nothing to report for it",
+				  (int)o->pid, tt.comm, o->name);
+			return -EINVAL;
+		}
+		if (tt.tgid != o->pid) {
+			tt.tid = o->pid;
+			probe_note(o, "--pid %d is a thread of process %d ('%s'): tracing that thread only",
+				   (int)o->pid, (int)tt.tgid, tt.comm);
+		}
+		cfg->tgid = (__u32)tt.tgid;
+		cfg->tid = (__u32)tt.tid;
+	}
+	if (o->cgroup) {
+		char root[512], full[4096];
+		const char *rel = o->cgroup;
+		struct statfs sfs;
+		uint64_t id = 0;
+		size_t rl;
+
+		err = cgroup2_root(root, sizeof(root));
+		if (err) {
+			probe_err(o, "--cgroup needs the cgroup v2 hierarchy, and none is mounted ('/proc/self/mounts' has no cgroup2)");
+			return err;
+		}
+		rl = strlen(root);
+		if (!strncmp(rel, root, rl) && (rel[rl] == '/' || !rel[rl]))
+			rel += rl;
+		else if (!strncmp(rel, "/sys/fs/cgroup", 14) && (rel[14] == '/' || !rel[14]))
+			rel += 14;	/* a unified path given on a hybrid host */
+		snprintf(full, sizeof(full), "%s%s%s", root, *rel == '/' || !*rel ? "" : "/", rel);
+		if (statfs(full, &sfs) || stat(full, &st)) {
+			err = -errno;
+			probe_err(o, "cannot use --cgroup '%s' ('%s'): %s", o->cgroup, full, strerror(-err));
+			return err;
+		}
+		if (sfs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode)) {
+			probe_err(o, "--cgroup '%s': '%s' is not a cgroup v2 directory (cgroup v2 is mounted on '%s')",
+				  o->cgroup, full, root);
+			return -EINVAL;
+		}
+		err = cgroup_id_of(full, &id);
+		if (err) {
+			probe_err(o, "cannot get the id of cgroup '%s': %s", full, strerror(-err));
+			return err;
+		}
+		cfg->cgid = id;
+		for (const char *p = full + rl; *p; p++)
+			if (*p == '/' && p[1] && p[1] != '/')
+				cfg->cg_level++;
+	}
+	if (t)
+		*t = tt;
+	return 0;
+}
+
+static uint64_t walk_id;
+static char walk_found[4096];
+static size_t walk_rootlen;
+
+static int walk_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D && (uint64_t)st->st_ino == walk_id) {
+		snprintf(walk_found, sizeof(walk_found), "%s", path[walk_rootlen] ? path + walk_rootlen : "/");
+		return 1;
+	}
+	return 0;
+}
+
+void probe_cgroup_path(uint64_t id, char *buf, size_t size)
+{
+	char root[512];
+
+	snprintf(buf, size, "cgroup:%llu", (unsigned long long)id);
+	if (cgroup2_root(root, sizeof(root)))
+		return;
+	/* kernfs: a cgroup's id is its directory's inode number (64-bit) */
+	walk_id = id;
+	walk_rootlen = strlen(root);
+	walk_found[0] = 0;
+	if (nftw(root, walk_cb, 16, FTW_PHYS) == 1 && walk_found[0])
+		snprintf(buf, size, "%s", walk_found);
+}
+
+bool probe_has_filter(const struct probe_opts *o)
+{
+	return o->pid || o->comm[0] || o->cgroup;
+}
+
+void probe_report_filter(const struct probe_opts *o, const struct probe_target *t, bool matched,
+			 bool final, FILE *f, struct json *j)
+{
+	char what[600] = "", *p = what;
+	size_t left = sizeof(what);
+	int n;
+
+	if (!probe_has_filter(o)) {
+		if (j)
+			json_null(j, "filter");
+		return;
+	}
+	if (o->pid) {
+		n = snprintf(p, left, "--pid %d%s", (int)o->pid,
+			     t && t->tid ? " (a thread)" : "");
+		p += n, left -= n;
+	}
+	if (o->comm[0]) {
+		n = snprintf(p, left, "%s--comm %s", p == what ? "" : " ", o->comm);
+		p += n, left -= n;
+	}
+	if (o->cgroup)
+		snprintf(p, left, "%s--cgroup %s", p == what ? "" : " ", o->cgroup);
+	if (j) {
+		json_obj_open(j, "filter");
+		json_str(j, "given", what);
+		json_bool(j, "matched", matched);
+		json_obj_close(j);
+	}
+	if (matched)
+		return;
+	if (f)
+		fprintf(f, "no task matched the filters (%s) during the run: nothing to report for them\n", what);
+	if (final)
+		probe_warn(o, "no task matched the filters (%s) during the run", what);
+}
+
+void probe_kallsyms_why(char *buf, size_t size)
+{
+	if (ksyms_hidden_reason(buf, size) == KSYMS_SHOWN)
+		buf[0] = 0;
+}
+
+void probe_stamp(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, double window_s)
+{
+	char at[40];
+
+	probe_stamp(at, sizeof(at));
+	json_str(j, "at", at);
+	json_int(j, "interval", seq);
+	json_double(j, "interval_s", window_s);
+	json_bool(j, "cumulative", o->cumulative || o->interval <= 0);
+}
+
+static int cmp_key(const void *a, const void *b, void *ksize)
+{
+	return memcmp(a, b, *(size_t *)ksize);
+}
+
+/* bsearch over rows sorted by their first @ksize bytes */
+static const char *bsearch_r_key(const void *key, const void *base, int n, size_t size, size_t ksize)
+{
+	int lo = 0, hi = n - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = memcmp(key, (const char *)base + mid * size, ksize);
+
+		if (!c)
+			return (const char *)base + mid * size;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
+		     void **prev, int *nprev)
+{
+	char *cur = malloc(n ? n * size : 1), *r = rows;
+	int m = 0;
+
+	if (!cur)
+		return -ENOMEM;
+	memcpy(cur, rows, n * size);
+	qsort_r(cur, n, size, cmp_key, &ksize);
+	for (int i = 0; i < n; i++) {
+		char *row = r + i * size;
+		const char *p = *nprev ? bsearch_r_key(row, *prev, *nprev, size, ksize) : NULL;
+		uint64_t c[8], nz = 0;
+
+		memcpy(c, row + coff, nctr * sizeof(uint64_t));
+		for (int k = 0; k < nctr && k < 8; k++) {
+			if (p) {
+				uint64_t pv;
+
+				memcpy(&pv, p + coff + k * sizeof(uint64_t), sizeof(pv));
+				c[k] -= pv;
+			}
+			nz |= c[k];
+		}
+		memcpy(row + coff, c, nctr * sizeof(uint64_t));
+		if (nz) {
+			if (m != i)
+				memmove(r + m * size, row, size);
+			m++;
+		}
+	}
+	free(*prev);
+	*prev = cur;
+	*nprev = n;
+	return m;
 }

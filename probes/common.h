@@ -5,11 +5,14 @@
 #ifndef QPS_PROBE_COMMON_H
 #define QPS_PROBE_COMMON_H
 #include <getopt.h>
+#include <linux/types.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "../bpf/probecfg.h"
 
 struct json;
 
@@ -18,8 +21,10 @@ struct probe_opts {
 	const char *name;	/* "acceptq", ... (for messages and the schema) */
 	double duration;	/* seconds; 0: until SIGINT/SIGTERM */
 	double interval;	/* seconds between periodic reports; 0: none */
-	pid_t pid;		/* 0: no filter */
+	pid_t pid;		/* 0: no filter (caller's pid namespace; may be a thread id) */
 	char comm[16];		/* "": no filter */
+	const char *cgroup;	/* --cgroup PATH; NULL: no filter */
+	bool cumulative;	/* --interval reports totals since attach, not deltas */
 	bool json;
 	bool verbose;		/* libbpf messages on stderr */
 };
@@ -27,6 +32,7 @@ struct probe_opts {
 /* getopt_long ids of the common options; probe-specific ones start at 0x200. */
 enum {
 	PO_DURATION = 0x100, PO_INTERVAL, PO_PID, PO_COMM, PO_JSON, PO_VERBOSE, PO_HELP,
+	PO_CGROUP, PO_CUMULATIVE,
 };
 #define PROBE_COMMON_LONGOPTS                                           \
 	{ "duration", required_argument, NULL, PO_DURATION },          \
@@ -35,7 +41,9 @@ enum {
 	{ "comm", required_argument, NULL, PO_COMM },                  \
 	{ "json", no_argument, NULL, PO_JSON },                        \
 	{ "verbose", no_argument, NULL, PO_VERBOSE },                  \
-	{ "help", no_argument, NULL, PO_HELP }
+	{ "help", no_argument, NULL, PO_HELP },                        \
+	{ "cgroup", required_argument, NULL, PO_CGROUP },              \
+	{ "cumulative", no_argument, NULL, PO_CUMULATIVE }
 #define PROBE_COMMON_SHORTOPTS "+jvh"
 
 extern bool probe_global_json, probe_global_verbose;
@@ -67,6 +75,56 @@ void probe_note(const struct probe_opts *o, const char *fmt, ...)
  * (root, or CAP_BPF + CAP_PERFMON), kernel BTF, a --pid that exists.
  * Prints an actionable message and returns -errno on failure. */
 int probe_check_env(const struct probe_opts *o);
+/* What --pid named, resolved in the caller's pid namespace. */
+struct probe_target {
+	pid_t tgid;		/* its process */
+	pid_t tid;		/* the thread when --pid was a thread id, else 0 */
+	bool kthread;		/* a kernel thread */
+	char comm[16];
+};
+/* Fills @cfg for the BPF side (qps_cfg, bpf/probecfg.h) from the common
+ * options: the caller's pid namespace (ids in and out are the caller's),
+ * --pid (a process; a thread id filters that thread, said on stderr; a kernel
+ * thread is refused unless @allow_kthread), --cgroup (must be a cgroup v2
+ * directory). @t (may be NULL) gets what --pid named. Reports through
+ * probe_err and returns -errno on failure. */
+int probe_cfg_init(const struct probe_opts *o, bool allow_kthread, struct probe_cfg *cfg,
+		   struct probe_target *t);
+/* Path below the cgroup v2 root of cgroup id @id ("/" for the root), found
+ * by walking /sys/fs/cgroup; "cgroup:ID" when not found (removed). */
+void probe_cgroup_path(uint64_t id, char *buf, size_t size);
+/* True when any of --pid, --comm, --cgroup is given. */
+bool probe_has_filter(const struct probe_opts *o);
+/* The "filter matched nothing" report: with a filter and !@matched, a text
+ * line on @f (and a warning on stderr at @final), and in JSON (when @j) a
+ * "filter" object {"given": .., "matched": ..}. @cfg/@t describe the target. */
+void probe_report_filter(const struct probe_opts *o, const struct probe_target *t, bool matched,
+			 bool final, FILE *f, struct json *j);
+/* Why kernel addresses are hidden from us, for a message: names the sysctl
+ * values and the missing capability (CAP_SYSLOG), e.g. "kernel.kptr_restrict
+ * is 0 and kernel.perf_event_paranoid is 2 (> 1), and this process lacks
+ * CAP_SYSLOG". Empty when they are not hidden by that. */
+void probe_kallsyms_why(char *buf, size_t size);
+/* Report stamp: wall-clock time "2026-12-06T23:55:01.123Z" of now. */
+void probe_stamp(char *buf, size_t size);
+/* JSON fields every report carries: "at" (stamp), "interval" (report
+ * number, 1-based), "interval_s" (length of the window this report covers),
+ * "cumulative" (figures since attach rather than since the previous report). */
+void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, double window_s);
+/* Per-interval rows from cumulative ones, for --interval without
+ * --cumulative. @rows holds @n rows of @size bytes: a key of @ksize bytes at
+ * offset 0 and @nctr u64 counters from offset @coff. Each row loses the
+ * counters of the row with the same key in *@prev (the previous report's
+ * cumulative rows, *@nprev of them; NULL/0 at first), rows whose counters
+ * are then all zero are dropped, and *@prev becomes a copy of the
+ * cumulative rows (the caller frees it). Returns the new row count or
+ * -ENOMEM (rows untouched). */
+int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
+		     void **prev, int *nprev);
+/* Warning on stderr: "qps-tune: probe NAME: warning: MSG". */
+void probe_warn(const struct probe_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Installs the libbpf print callback (silent unless verbose) and the
  * SIGINT/SIGTERM handlers. */
 void probe_setup(const struct probe_opts *o);

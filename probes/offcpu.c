@@ -36,6 +36,14 @@
 #include "offcpu.skel.h"
 #include "usyms.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+struct oc_row {
+	struct offcpu_key k;
+	struct offcpu_val v;
+};
+
 enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS };
 
 struct oc {
@@ -50,23 +58,33 @@ struct oc {
 	const char *method;
 	uint64_t t0;
 	uint64_t snap_fail;		/* announced processes whose maps we could not read */
+	struct probe_cfg cfg;
+	struct probe_target target;
+	struct bpf_link *iter;		/* in-flight task iterator; NULL: not available */
+	char inflight_why[200];		/* why not */
+	char kallsyms_why[300];		/* why kernel frames are addresses ("" if named) */
+	struct oc_row *prev;		/* last report's cumulative rows, sorted by key */
+	int nprev;
+	int seq;			/* reports so far */
+	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
 };
 
-struct oc_row {
-	struct offcpu_key k;
-	struct offcpu_val v;
-};
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qps-tune probe offcpu [--duration S] [--interval S] [--pid PID] [--comm C]\n"
 		"                             [--min-us N] [--max-us N] [--per-thread] [--top N]\n"
-		"                             [--no-kernel-threads] [--folded | --json] [-v]\n"
+		"                             [--no-kernel-threads] [--cgroup PATH] [--cumulative]\n"
+		"                             [--folded | --json] [-v]\n"
 		"  time threads spent off CPU (blocked or preempted), by kernel + user stack,\n"
-		"  per process (--per-thread: per thread). Periods shorter than --min-us\n"
-		"  (default 1) or longer than --max-us are not counted. --folded prints\n"
-		"  'comm;user frames;kernel frames_[k] microseconds' lines for flamegraph.pl.\n");
+		"  per process (--per-thread: per thread), and per cgroup. Periods shorter than\n"
+		"  --min-us (default 1) or longer than --max-us are not counted. Threads still\n"
+		"  off CPU at a report are listed with their state and stacks ('in flight').\n"
+		"  --interval reports cover the time since the previous one (--cumulative: since\n"
+		"  the start). --cgroup keeps the threads of that cgroup v2 directory and below.\n"
+		"  --folded prints 'comm;user frames;kernel frames_[k] microseconds' lines for\n"
+		"  flamegraph.pl.\n");
 }
 
 static int oc_event(void *ctx, void *data, size_t size)
@@ -148,15 +166,10 @@ static bool is_tracing_frame(const char *s)
 	       !strncmp(s, "__bpf_trace_", 12) || !strncmp(s, "__traceiter_", 12);
 }
 
-static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, struct frames *fr)
+static void resolve_ips(struct oc *c, const __u64 *ips, int n, bool user, pid_t tgid, uint32_t gen,
+			struct frames *fr)
 {
-	uint64_t ips[OFFCPU_MAX_DEPTH];
-
-	frames_reset(fr);
-	fr->lost = id < 0 && id != -EFAULT;
-	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stack_traces), &id, ips))
-		return;
-	for (int i = 0; i < OFFCPU_MAX_DEPTH && ips[i]; i++) {
+	for (int i = 0; i < n && i < OFFCPU_MAX_DEPTH && ips[i]; i++) {
 		char **b = &fr->name[fr->n];
 
 		if (user) {
@@ -185,44 +198,287 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, s
 	}
 }
 
-static void print_lost(FILE *f, struct oc *c, bool json, struct json *j)
+static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, struct frames *fr)
+{
+	__u64 ips[OFFCPU_MAX_DEPTH];
+
+	frames_reset(fr);
+	fr->lost = id < 0 && id != -EFAULT;
+	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stack_traces), &id, ips))
+		return;
+	resolve_ips(c, ips, OFFCPU_MAX_DEPTH, user, tgid, gen, fr);
+}
+
+static int cmp_keys(const void *pa, const void *pb)
+{
+	const struct oc_row *x = pa, *y = pb;
+
+	return memcmp(&x->k, &y->k, sizeof(x->k));
+}
+
+/* Per-interval figures: subtracts the previous report's cumulative values
+ * (kept sorted by key) from @rows and drops rows that did not move; keeps
+ * the current cumulative values for the next report. */
+static int interval_delta(struct oc *c, struct oc_row *rows, int n)
+{
+	struct oc_row *cur = malloc((n ? n : 1) * sizeof(*cur));
+	int m = 0;
+
+	if (!cur)
+		return -ENOMEM;
+	memcpy(cur, rows, n * sizeof(*cur));
+	qsort(cur, n, sizeof(*cur), cmp_keys);
+	for (int i = 0; i < n; i++) {
+		const struct oc_row *p = c->nprev ? bsearch(&rows[i], c->prev, c->nprev, sizeof(*p), cmp_keys) : NULL;
+
+		if (p) {
+			rows[i].v.total_ns -= p->v.total_ns;
+			rows[i].v.count -= p->v.count;
+		}
+		if (rows[i].v.count)
+			rows[m++] = rows[i];
+	}
+	free(c->prev);
+	c->prev = cur;
+	c->nprev = n;
+	return m;
+}
+
+static const char *state_name(uint32_t st)
+{
+	if ((st & 0x402) == 0x402)
+		return "I (idle)";
+	if (st & 0x2)
+		return "D (uninterruptible)";
+	if (st & 0x1)
+		return "S (sleeping)";
+	if (st & 0x4)
+		return "T (stopped)";
+	if (st & 0x8)
+		return "t (traced)";
+	if (st & 0x8000)
+		return "frozen";
+	return st ? "other" : "R (preempted, waiting for a CPU)";
+}
+
+struct oc_fl {
+	struct offcpu_inflight r;
+	uint64_t off_ns;		/* off CPU so far (since before attach: at least the run) */
+};
+
+static int cmp_fl(const void *pa, const void *pb)
+{
+	const struct oc_fl *x = pa, *y = pb;
+
+	if (!x->r.since_ns != !y->r.since_ns)
+		return !x->r.since_ns ? -1 : 1;
+	if (x->off_ns != y->off_ns)
+		return x->off_ns > y->off_ns ? -1 : 1;
+	return (int)x->r.tid - (int)y->r.tid;
+}
+
+/* Threads off CPU now, longest first. Returns the count (rows in *@out),
+ * or -errno. */
+static int read_inflight(struct oc *c, uint64_t now, struct oc_fl **out)
+{
+	struct oc_fl *fl = NULL;
+	int fd, n = 0, cap = 0;
+	ssize_t got;
+
+	*out = NULL;
+	if (!c->iter)
+		return 0;
+	fd = bpf_iter_create(bpf_link__fd(c->iter));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (n == cap) {
+			struct oc_fl *r = realloc(fl, (cap = cap ? cap * 2 : 64) * sizeof(*fl));
+
+			if (!r)
+				break;
+			fl = r;
+		}
+		got = read(fd, &fl[n].r, sizeof(fl[n].r));
+		if (got != (ssize_t)sizeof(fl[n].r))
+			break;
+		if (fl[n].r.since_ns && fl[n].r.since_ns < now)
+			fl[n].off_ns = now - fl[n].r.since_ns;
+		else
+			fl[n].off_ns = fl[n].r.since_ns ? 0 : now - c->t0;
+		/* shorter than --min-us: a thread between two quick sleeps */
+		if (fl[n].off_ns >= c->min_us * 1000)
+			n++;
+	}
+	close(fd);
+	if (n)
+		qsort(fl, n, sizeof(*fl), cmp_fl);
+	*out = fl;
+	return n;
+}
+
+/* Each lost.* counter with its cause; a non-zero one is also a warning on
+ * stderr (once, at the final report). */
+static void print_lost(FILE *f, struct oc *c, bool json, struct json *j, bool final)
 {
 	struct offcpu_bpf__bss *b = c->skel->bss;
+	const struct { const char *key; uint64_t n; const char *why; } l[] = {
+		{ "stacks", b->lost_stacks, "stacks that did not fit the stack map (" STR(OFFCPU_MAX_STACKS) " stacks) or collided in it: their periods are recorded with the stack marked lost" },
+		{ "threads", b->lost_threads, "periods not measured: more threads were off CPU at the same time than the thread table holds (entries of exiting threads are never kept)" },
+		{ "keys", b->lost_keys, "periods measured but not recorded: more distinct (process, stacks) keys than the key table holds (" STR(OFFCPU_MAX_KEYS) ")" },
+		{ "process_announcements", b->lost_events, "processes not announced to user space (ring buffer or process table full): their frames may stay unresolved" },
+		{ "maps_unreadable", c->snap_fail, "processes whose /proc/PID/maps could not be read before they exited or exec'ed: their frames print [unknown]" },
+	};
+	bool any = false;
 
-	if (json) {
+	if (json)
 		json_obj_open(j, "lost");
-		json_uint(j, "stacks", b->lost_stacks);
-		json_uint(j, "threads", b->lost_threads);
-		json_uint(j, "keys", b->lost_keys);
-		json_uint(j, "process_announcements", b->lost_events);
-		json_uint(j, "maps_unreadable", c->snap_fail);
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		if (json) {
+			json_uint(j, l[i].key, l[i].n);
+			continue;
+		}
+		if (!l[i].n)
+			continue;
+		fprintf(f, "%slost.%s %llu: %s\n", any ? "" : "\n", l[i].key, (unsigned long long)l[i].n, l[i].why);
+		any = true;
+	}
+	if (json) {
+		json_obj_open(j, "causes");
+		for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
+			json_str(j, l[i].key, l[i].why);
 		json_obj_close(j);
+		json_obj_close(j);
+	}
+	for (size_t i = 0; final && i < sizeof(l) / sizeof(l[0]); i++)
+		if (l[i].n)
+			probe_note(&c->o, "warning: lost.%s %llu: %s", l[i].key, (unsigned long long)l[i].n, l[i].why);
+}
+
+struct oc_cg {
+	uint64_t cgid, total_ns, count;
+};
+
+static int cmp_cg(const void *pa, const void *pb)
+{
+	const struct oc_cg *x = pa, *y = pb;
+
+	if (x->total_ns != y->total_ns)
+		return x->total_ns > y->total_ns ? -1 : 1;
+	return x->cgid < y->cgid ? -1 : x->cgid > y->cgid;
+}
+
+/* Off-CPU time per cgroup (the cgroup of the thread when it left the CPU). */
+static int by_cgroup(const struct oc_row *rows, int n, struct oc_cg **out)
+{
+	struct oc_cg *cg = calloc(n ? n : 1, sizeof(*cg));
+	int m = 0, i, k;
+
+	if (!cg)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < m && cg[k].cgid != rows[i].k.cgid; k++)
+			;
+		if (k == m)
+			cg[m++].cgid = rows[i].k.cgid;
+		cg[k].total_ns += rows[i].v.total_ns;
+		cg[k].count += rows[i].v.count;
+	}
+	qsort(cg, m, sizeof(*cg), cmp_cg);
+	*out = cg;
+	return m;
+}
+
+static void print_frames_text(const struct frames *kf, const struct frames *uf)
+{
+	for (int f = 0; f < kf->n; f++)
+		printf("    %s\n", kf->name[f]);
+	if (kf->lost)
+		printf("    [kernel stack lost]\n");
+	printf("    --\n");
+	for (int f = 0; f < uf->n; f++)
+		printf("    %s\n", uf->name[f]);
+	if (uf->lost)
+		printf("    [user stack lost]\n");
+}
+
+static void json_frames(struct json *j, const struct frames *kf, const struct frames *uf)
+{
+	json_arr_open(j, "kernel");
+	for (int f = 0; f < kf->n; f++)
+		json_str(j, NULL, kf->name[f]);
+	json_arr_close(j);
+	json_arr_open(j, "user");
+	for (int f = 0; f < uf->n; f++)
+		json_str(j, NULL, uf->name[f]);
+	json_arr_close(j);
+	json_bool(j, "kernel_lost", kf->lost);
+	json_bool(j, "user_lost", uf->lost);
+}
+
+/* The stacks of an in-flight thread: from the stack map when it left the
+ * CPU while we traced, else the frames the iterator walked (its process
+ * symbolized with a snapshot taken now, tag 0: the current image). */
+static void inflight_frames(struct oc *c, const struct offcpu_inflight *r, struct frames *kf, struct frames *uf)
+{
+	if (r->since_ns) {
+		resolve(c, r->kstack, false, r->tgid, r->gen, kf);
+		resolve(c, r->ustack, true, r->tgid, r->gen, uf);
 		return;
 	}
-	if (b->lost_stacks || b->lost_threads || b->lost_keys || b->lost_events || c->snap_fail)
-		fprintf(f, "lost: %llu stacks (stack map full or hash collision), %llu periods (thread table full), %llu periods (stack-key table full), %llu process announcements, %llu processes whose maps could not be read\n",
-			(unsigned long long)b->lost_stacks, (unsigned long long)b->lost_threads,
-			(unsigned long long)b->lost_keys, (unsigned long long)b->lost_events,
-			(unsigned long long)c->snap_fail);
+	frames_reset(kf);
+	frames_reset(uf);
+	kf->lost = uf->lost = false;
+	resolve_ips(c, r->kern, (int)r->nkern, false, r->tgid, 0, kf);
+	if (r->nuser) {
+		uint32_t tag = r->gen;
+
+		if (!tag || !usyms_has(c->usyms, (pid_t)r->tgid, tag)) {
+			tag = 0;
+			usyms_snapshot(c->usyms, (pid_t)r->tgid, 0);
+		}
+		resolve_ips(c, r->user, (int)r->nuser, true, r->tgid, tag, uf);
+	}
 }
 
 static int oc_tick(void *ctx, bool final)
 {
 	struct oc *c = ctx;
 	struct oc_row *rows = NULL;
+	struct oc_fl *fl = NULL;
+	struct oc_cg *cg = NULL;
 	struct frames *uf = NULL, *kf = NULL;
-	uint64_t total = 0;
+	uint64_t total = 0, now = probe_now_ns();
+	double window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
+	int n, nfl, ncg, i, top, fltop;
+	bool deltas = c->o.interval > 0 && !c->o.cumulative;
+	char at[40], path[512];
 	struct json j;
-	int n, i, top;
 
 	ring_buffer__consume(c->rb);
+	c->seq++;
 	n = read_rows(c, &rows);
 	if (n < 0)
 		return n;
+	if (deltas) {
+		n = interval_delta(c, rows, n);
+		if (n < 0) {
+			free(rows);
+			return n;
+		}
+	}
+	nfl = read_inflight(c, now, &fl);
+	if (nfl < 0) {
+		probe_warn(&c->o, "cannot list the threads off CPU now: %s", strerror(-nfl));
+		nfl = 0;
+	}
+	ncg = by_cgroup(rows, n, &cg);
 	uf = calloc(1, sizeof(*uf));
 	kf = calloc(1, sizeof(*kf));
-	if (!uf || !kf) {
+	if (!uf || !kf || ncg < 0) {
 		free(rows);
+		free(fl);
+		free(cg);
 		free(uf);
 		free(kf);
 		return -ENOMEM;
@@ -242,13 +498,16 @@ static int oc_tick(void *ctx, bool final)
 	for (i = 0; i < n; i++)
 		total += rows[i].v.total_ns;
 	top = c->top ? c->top : (c->o.json || c->folded ? n : 10);
+	fltop = c->top ? c->top : (c->o.json ? 100 : 10);
+	probe_stamp(at, sizeof(at));
 
 	if (c->o.json) {
 		json_init(&j, stdout);
 		json_obj_open(&j, NULL);
 		json_str(&j, "schema", "qps-tune.probe.offcpu/1");
 		json_bool(&j, "final", final);
-		json_double(&j, "elapsed_s", (probe_now_ns() - c->t0) / 1e9);
+		json_double(&j, "elapsed_s", (now - c->t0) / 1e9);
+		probe_json_stamp(&j, &c->o, c->seq, window);
 		json_str(&j, "method", c->method);
 		json_str(&j, "aggregation", c->per_thread ? "thread" : "process");
 		json_obj_open(&j, "filters");
@@ -257,19 +516,31 @@ static int oc_tick(void *ctx, bool final)
 		else
 			json_null(&j, "pid");
 		json_str(&j, "comm", c->o.comm[0] ? c->o.comm : NULL);
+		json_str(&j, "cgroup", c->o.cgroup);
 		json_uint(&j, "min_us", c->min_us);
 		if (c->max_us)
 			json_uint(&j, "max_us", c->max_us);
 		else
 			json_null(&j, "max_us");
 		json_obj_close(&j);
+		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, &j);
+		json_obj_open(&j, "pid_namespace");
+		json_uint(&j, "level", c->cfg.pidns_level ? c->skel->bss->qps_pidns_level : 0);
+		json_uint(&j, "inode", c->cfg.pidns_ino);
+		json_str(&j, "ids", c->cfg.pidns_level ? "the caller's pid namespace; threads outside it are not traced" :
+			 "the initial pid namespace");
+		json_obj_close(&j);
+		json_str(&j, "kernel_symbols", c->ksyms ? "named (/proc/kallsyms)" : c->kallsyms_why);
 		json_double(&j, "total_us", total / 1e3);
 		json_uint(&j, "stacks_total", n);
 		json_arr_open(&j, "stacks");
 	} else if (!c->folded) {
-		printf("%s %.1f s (%s), off-CPU time by stack, per %s, %d stacks, %.3f s in all\n",
-		       final ? "offcpu" : "offcpu (so far)", (probe_now_ns() - c->t0) / 1e9, c->method,
-		       c->per_thread ? "thread" : "process", n, total / 1e9);
+		printf("%s %.1f s (%s) at %s, off-CPU time by stack, per %s, %d stacks, %.3f s in all%s\n",
+		       final ? "offcpu" : "offcpu (interval)", (now - c->t0) / 1e9, c->method, at,
+		       c->per_thread ? "thread" : "process", n, total / 1e9,
+		       deltas ? (c->seq > 1 ? "; since the previous report" : "; since the start") : "");
+		if (!c->ksyms)
+			printf("kernel frames are addresses: %s\n", c->kallsyms_why);
 	}
 	for (i = 0; i < n && i < top; i++) {
 		const struct oc_row *r = &rows[i];
@@ -284,18 +555,10 @@ static int oc_tick(void *ctx, bool final)
 			if (c->per_thread)
 				json_uint(&j, "tid", r->k.pid);
 			json_str(&j, "comm", r->k.comm);
+			json_uint(&j, "cgroup_id", r->k.cgid);
 			json_double(&j, "total_us", r->v.total_ns / 1e3);
 			json_uint(&j, "count", r->v.count);
-			json_arr_open(&j, "kernel");
-			for (f = 0; f < kf->n; f++)
-				json_str(&j, NULL, kf->name[f]);
-			json_arr_close(&j);
-			json_arr_open(&j, "user");
-			for (f = 0; f < uf->n; f++)
-				json_str(&j, NULL, uf->name[f]);
-			json_arr_close(&j);
-			json_bool(&j, "kernel_lost", kf->lost);
-			json_bool(&j, "user_lost", uf->lost);
+			json_frames(&j, kf, uf);
 			json_obj_close(&j);
 		} else if (c->folded) {
 			/* root first: user frames outermost..innermost, then kernel */
@@ -313,15 +576,7 @@ static int oc_tick(void *ctx, bool final)
 			printf(" %llu\n", (unsigned long long)(r->v.total_ns / 1000));
 		} else {
 			printf("\n");
-			for (f = 0; f < kf->n; f++)
-				printf("    %s\n", kf->name[f]);
-			if (kf->lost)
-				printf("    [kernel stack lost]\n");
-			printf("    --\n");
-			for (f = 0; f < uf->n; f++)
-				printf("    %s\n", uf->name[f]);
-			if (uf->lost)
-				printf("    [user stack lost]\n");
+			print_frames_text(kf, uf);
 			if (c->per_thread)
 				printf("    -                %s (%u/%u)\n", escape_comm(comm, r->k.comm), r->k.tgid, r->k.pid);
 			else
@@ -332,40 +587,112 @@ static int oc_tick(void *ctx, bool final)
 	}
 	if (c->o.json) {
 		json_arr_close(&j);
-		print_lost(stdout, c, true, &j);
-		json_obj_close(&j);
+		json_arr_open(&j, "cgroups");
+		for (i = 0; i < ncg; i++) {
+			probe_cgroup_path(cg[i].cgid, path, sizeof(path));
+			json_obj_open(&j, NULL);
+			json_str(&j, "cgroup", path);
+			json_uint(&j, "id", cg[i].cgid);
+			json_double(&j, "total_us", cg[i].total_ns / 1e3);
+			json_uint(&j, "count", cg[i].count);
+			json_obj_close(&j);
+		}
+		json_arr_close(&j);
+		json_obj_open(&j, "in_flight");
+		json_bool(&j, "available", c->iter != NULL);
+		json_str(&j, "why_not", c->iter ? NULL : c->inflight_why);
+		json_uint(&j, "total", nfl);
+		json_uint(&j, "not_visible", c->skel->bss->inflight_invisible);
+		json_arr_open(&j, "threads");
 	} else if (!c->folded) {
 		if (n > top)
 			printf("\n(%d more stacks; --top N shows more)\n", n - top);
-		print_lost(stdout, c, false, NULL);
+		if (ncg > 1 || (ncg == 1 && c->o.cgroup)) {
+			printf("\nby cgroup (where threads were when they left the CPU):\n");
+			for (i = 0; i < ncg && i < top; i++) {
+				probe_cgroup_path(cg[i].cgid, path, sizeof(path));
+				printf("  %12.3f ms %8llu periods  %s\n", cg[i].total_ns / 1e6,
+				       (unsigned long long)cg[i].count, path);
+			}
+		}
+		if (!c->iter)
+			printf("\nin flight: not listed (%s)\n", c->inflight_why);
+		else
+			printf("\nin flight at %s: %d thread%s off CPU now%s\n", at, nfl, nfl == 1 ? "" : "s",
+			       nfl > fltop ? " (longest first; --top N shows more)" : nfl ? " (longest first)" : "");
+	}
+	for (i = 0; !c->folded && i < nfl && i < fltop; i++) {
+		const struct offcpu_inflight *r = &fl[i].r;
+
+		inflight_frames(c, r, kf, uf);
+		probe_cgroup_path(r->cgid, path, sizeof(path));
+		if (c->o.json) {
+			json_obj_open(&j, NULL);
+			json_uint(&j, "pid", r->tgid);
+			json_uint(&j, "tid", r->tid);
+			json_str(&j, "comm", r->comm);
+			json_str(&j, "state", state_name(r->state));
+			json_uint(&j, "state_raw", r->state);
+			json_double(&j, "off_us", fl[i].off_ns / 1e3);
+			json_bool(&j, "since_before_start", !r->since_ns);
+			json_double(&j, "since_s", r->since_ns ? (r->since_ns - c->t0) / 1e9 : 0);
+			json_str(&j, "cgroup", path);
+			json_frames(&j, kf, uf);
+			json_obj_close(&j);
+		} else {
+			printf("\n");
+			print_frames_text(kf, uf);
+			printf("    -                %s (%u/%u) %s, %s\n", r->comm, r->tgid, r->tid, state_name(r->state), path);
+			if (r->since_ns)
+				printf("        off CPU for %.3f s (since %.3f s into the run)\n", fl[i].off_ns / 1e9,
+				       (r->since_ns - c->t0) / 1e9);
+			else
+				printf("        off CPU for more than %.3f s (since before the probe started)\n",
+				       fl[i].off_ns / 1e9);
+		}
+	}
+	if (c->o.json) {
+		json_arr_close(&j);
+		json_obj_close(&j);
+		print_lost(stdout, c, true, &j, final);
+		json_obj_close(&j);
+	} else if (!c->folded) {
+		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, stdout, NULL);
+		print_lost(stdout, c, false, NULL, final);
 		if (!final)
 			printf("\n");
 	} else {
-		print_lost(stderr, c, false, NULL);
+		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, NULL);
+		print_lost(stderr, c, false, NULL, final);
 	}
 	fflush(stdout);
 	frames_reset(uf);
 	frames_reset(kf);
+	c->last_ns = now;
 	free(uf);
 	free(kf);
+	free(fl);
+	free(cg);
 	free(rows);
 	/* images of processes gone and not shown in this report are dropped */
 	usyms_sweep(c->usyms);
 	return 0;
 }
 
-static int oc_load(struct oc *c, bool btf_tp, struct offcpu_bpf **out)
+static int oc_load(struct oc *c, bool btf_tp, bool iter, struct offcpu_bpf **out)
 {
 	struct offcpu_bpf *k = offcpu_bpf__open();
 	int err;
 
 	if (!k)
 		return -errno;
-	k->rodata->target_tgid = (uint32_t)c->o.pid;
-	k->rodata->self_tgid = (uint32_t)getpid();
+	k->rodata->qps_cfg = c->cfg;
 	k->rodata->per_thread = c->per_thread;
 	k->rodata->kernel_threads = c->kthreads;
 	k->rodata->min_ns = c->min_us * 1000;
+	/* tests shrink the thread table to fill it with a small fork storm */
+	if (getenv("QPS_PROBE_OFFCPU_THREADS"))
+		bpf_map__set_max_entries(k->maps.starts, (uint32_t)strtoul(getenv("QPS_PROBE_OFFCPU_THREADS"), NULL, 10) ?: 1);
 	k->rodata->max_ns = c->max_us ? c->max_us * 1000 : ~0ull;
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
@@ -377,6 +704,9 @@ static int oc_load(struct oc *c, bool btf_tp, struct offcpu_bpf **out)
 	bpf_program__set_autoload(k->progs.oc_exec_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.oc_switch_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.oc_exit_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.oc_inflight, iter);
+	if (!iter)
+		bpf_map__set_max_entries(k->maps.inflight_buf, 1);
 	err = offcpu_bpf__load(k);
 	if (!err)
 		err = offcpu_bpf__attach(k);
@@ -450,11 +780,17 @@ int probe_offcpu(int argc, char **argv)
 		fprintf(stderr, "qps-tune: probe offcpu: --folded and --json exclude each other\n");
 		return 2;
 	}
+	if (c.o.cumulative && c.o.interval <= 0) {
+		fprintf(stderr, "qps-tune: probe offcpu: --cumulative needs --interval\n");
+		return 2;
+	}
 	if (c.max_us && c.max_us < c.min_us) {
 		fprintf(stderr, "qps-tune: probe offcpu: --max-us is below --min-us\n");
 		return 2;
 	}
 	if (probe_check_env(&c.o))
+		return 1;
+	if (probe_cfg_init(&c.o, c.kthreads, &c.cfg, &c.target))
 		return 1;
 	probe_setup(&c.o);
 	if (!probe_kernel_has_tp("sched_switch")) {
@@ -466,17 +802,35 @@ int probe_offcpu(int argc, char **argv)
 		probe_err(&c.o, "cannot initialize libelf: %s", strerror(errno));
 		return 1;
 	}
-	err = probe_try_tp_btf() ? oc_load(&c, true, &c.skel) : -ENOTSUP;
-	c.method = "tp_btf/sched_switch + tp_btf/sched_process_exit + tp_btf/sched_process_exec";
-	if (err) {
-		if (c.o.verbose)
-			fprintf(stderr, "offcpu: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
-		err = oc_load(&c, false, &c.skel);
-		c.method = "raw_tp/sched_switch + raw_tp/sched_process_exit + raw_tp/sched_process_exec";
-	}
-	if (err) {
-		probe_load_err(&c.o, "load and attach the offcpu BPF programs", err);
-		goto out;
+	/* plans: tp_btf or raw_tp, each with the in-flight iterator, then without */
+	{
+		static const struct { bool btf, iter; } plans[] = {
+			{ true, true }, { false, true }, { true, false }, { false, false },
+		};
+		int iter_err = 0;
+
+		err = -ENOENT;
+		for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]) && err; i++) {
+			if (plans[i].btf && !probe_try_tp_btf())
+				continue;
+			err = oc_load(&c, plans[i].btf, plans[i].iter, &c.skel);
+			if (c.o.verbose)
+				fprintf(stderr, "offcpu: plan %zu (%s%s): %s\n", i, plans[i].btf ? "tp_btf" : "raw_tp",
+					plans[i].iter ? " + iter.s/task" : "", err ? strerror(-err) : "loaded");
+			if (err && plans[i].iter && !iter_err)
+				iter_err = err;
+			if (!err) {
+				c.method = plans[i].btf ?
+					"tp_btf/sched_switch + tp_btf/sched_process_exit + tp_btf/sched_process_exec" :
+					"raw_tp/sched_switch + raw_tp/sched_process_exit + raw_tp/sched_process_exec";
+				if (plans[i].iter)
+					c.iter = c.skel->links.oc_inflight;
+				else
+					snprintf(c.inflight_why, sizeof(c.inflight_why),
+						 "the sleepable task iterator (iter.s/task, Linux >= 6.1) did not load: %s",
+						 strerror(-iter_err));
+			}
+		}
 	}
 	c.rb = ring_buffer__new(bpf_map__fd(c.skel->maps.events), oc_event, &c, NULL);
 	if (!c.rb) {
@@ -488,15 +842,14 @@ int probe_offcpu(int argc, char **argv)
 	 * (and skipped); a failure only costs names */
 	c.ksyms = ksyms_load(NULL);
 	if (!c.ksyms) {
-		char why[256] = "";
+		int e = errno;
 
-		err = errno;
-		if (err == EPERM)
-			ksyms_hidden_reason(why, sizeof(why));
-		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kernel frames stay addresses%s%s",
-			   strerror(err), *why ? ": " : "", why);
+		probe_kallsyms_why(c.kallsyms_why, sizeof(c.kallsyms_why));
+		if (!c.kallsyms_why[0])
+			snprintf(c.kallsyms_why, sizeof(c.kallsyms_why), "cannot read '/proc/kallsyms': %s", strerror(e));
+		probe_warn(&c.o, "kernel frames stay addresses: %s", c.kallsyms_why);
 	}
-	c.t0 = probe_now_ns();
+	c.t0 = c.last_ns = probe_now_ns();
 	probe_note(&c.o, "tracing off-CPU time (%s); Ctrl-C to end", c.method);
 	ret = probe_run(&c.o, oc_tick, oc_poll, &c) ? 1 : 0;
 out:
@@ -504,5 +857,6 @@ out:
 	offcpu_bpf__destroy(c.skel);
 	ksyms_free(c.ksyms);
 	usyms_free(c.usyms);
+	free(c.prev);
 	return ret;
 }

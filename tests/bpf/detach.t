@@ -13,7 +13,7 @@ command -v bpftool >/dev/null || skip_rest "bpftool not installed"
 for spec in acceptq:INT syslat:INT offcpu:TERM; do
 	name=${spec%%:*} sig=${spec##*:}
 	bpf_ids prog > "$TMP/prog.before"; bpf_ids link > "$TMP/link.before"
-	"${PROBE[@]}" "$name" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	"${PROBE[@]}" "$name" --json > "$TMP/$name.out" 2> "$TMP/$name.err" &
 	pid=$!
 	wait_for "$TMP/$name.err" tracing 10
 	bpf_ids prog > "$TMP/prog.during"; bpf_ids link > "$TMP/link.during"
@@ -23,7 +23,9 @@ for spec in acceptq:INT syslat:INT offcpu:TERM; do
 	kill -s "$sig" $pid
 	wait $pid; rc=$?
 	is "$rc" 0 "$name: SIG$sig -> exit 0" || diag "$(cat "$TMP/$name.err")"
-	like "$(head -1 "$TMP/$name.out")" "^$name " "$name: final report printed after SIG$sig"
+	# one complete JSON document, marked final, with the probe's schema
+	is "$(jq -s -r 'if length == 1 then "\(.[0].schema) \(.[0].final)" else "\(length) documents" end' "$TMP/$name.out" 2>/dev/null)" \
+		"qps-tune.probe.$name/1 true" "$name: one complete final report printed after SIG$sig"
 	# the kernel frees programs after an RCU grace period: allow it 3 s
 	for i in $(seq 30); do
 		bpf_ids prog > "$TMP/prog.after"; bpf_ids link > "$TMP/link.after"

@@ -1,29 +1,54 @@
 #!/usr/bin/env bash
 # Options shared by the probes: --interval (one JSON document per line, then
-# the final one), --comm, --min-us, --per-process, --top, --per-thread.
+# the final one; per-interval figures that add up to the run's, --cumulative
+# for running totals), --comm, --min-us, --per-process, --top, --per-thread,
+# offcpu --min-us/--max-us (in microseconds), acceptq --pid.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 12
+plan 18
 need_bpf
 
-# syslat: 100 x 1 ms sleeps by a process named probe-helper, 3 interval reports
-"$HELPER" sleep 100 1000 "$TMP/go" > "$TMP/h.out" &
+# syslat: 100 x 12 ms sleeps by a process named probe-helper, 4 interval reports
+"$HELPER" sleep 100 12000 "$TMP/go" > "$TMP/h.out" &
 hpid=$!
 wait_for "$TMP/h.out" ready 5
-"${PROBE[@]}" syslat --comm probe-helper --min-us 500 --per-process --top 5 --interval 0.6 \
-	--duration 2 --json > "$TMP/sl.json" 2> "$TMP/sl.err" &
+# (--pid as well as --comm: other programs named probe-helper may run on a shared host)
+"${PROBE[@]}" syslat --pid "$hpid" --comm probe-helper --min-us 500 --per-process --interval 0.6 \
+	--duration 2.5 --json > "$TMP/sl.json" 2> "$TMP/sl.err" &
 ppid=$!
-wait_for "$TMP/sl.err" tracing 10
-touch "$TMP/go"; wait $hpid; wait $ppid
+"${PROBE[@]}" syslat --pid "$hpid" --syscall clock_nanosleep --interval 0.6 --cumulative \
+	--duration 2.5 --json > "$TMP/slc.json" 2> "$TMP/slc.err" &
+pc=$!
+wait_for "$TMP/sl.err" tracing 10; wait_for "$TMP/slc.err" tracing 10
+touch "$TMP/go"; wait $hpid; wait $ppid; wait $pc
 n=$(wc -l < "$TMP/sl.json")
-cmp_ok "$n" -ge 3 "--interval 0.6 --duration 2: interval documents then the final one ($n lines)"
+cmp_ok "$n" -ge 3 "--interval 0.6 --duration 2.5: interval documents then the final one ($n lines)"
 is "$(jq -s '[.[] | .schema == "qps-tune.probe.syslat/1"] | all' "$TMP/sl.json" 2>/dev/null)" true "every line is one JSON document"
 is "$(jq -s '[.[] | .final] | (.[-1] == true) and ([.[:-1][] | not] | all)' "$TMP/sl.json" 2>/dev/null)" true "only the last one is final"
-L=$(tail -1 "$TMP/sl.json")
-is "$(jq -r '[.syscalls[] | select(.name == "clock_nanosleep")][0].count' <<<"$L")" 100 "--comm: the helper's 100 sleeps"
-is "$(jq -r '[.syscalls[] | .hist_us[] | select(.hi < 500)] | length' <<<"$L")" 0 "--min-us 500: no histogram slot entirely below 500 us"
-is "$(jq -r "[.processes[] | select(.pid == $hpid and .name == \"clock_nanosleep\")][0].count" <<<"$L")" 100 "--per-process: the pair (pid, clock_nanosleep)"
-cmp_ok "$(jq -r '.syscalls | length' <<<"$L")" -le 5 "--top 5 limits the rows"
+is "$(jq -s '[.[] | .interval] == [range(1; length + 1)] and ([.[] | .at | test("^20[0-9-]+T[0-9:.]+Z$")] | all) and ([.[] | .cumulative] | any | not)' "$TMP/sl.json" 2>/dev/null)" true \
+	"each report is stamped (at, interval 1..N) and not cumulative"
+per=$(jq -s '[.[] | .syscalls[] | select(.name == "clock_nanosleep") | .count]' "$TMP/sl.json" 2>/dev/null | jq -c .)
+diag "clock_nanosleep per interval: $per; cumulative run: $(jq -s -c '[.[] | .syscalls[0].count]' "$TMP/slc.json" 2>/dev/null)"
+is "$(jq 'add' <<<"${per:-null}")" 100 "--comm, --interval: the per-interval counts add up to the helper's 100 sleeps"
+cmp_ok "$(jq 'length' <<<"${per:-null}")" -ge 2 "the sleeps are split over at least two reports (deltas, not totals)"
+is "$(tail -1 "$TMP/slc.json" | jq -r '"\(.cumulative) \(.syscalls[0].count)"' 2>/dev/null)" "true 100" "--cumulative: the last report has the run's 100"
+is "$(jq -s '[.[] | .syscalls[] | .hist_us[] | select(.hi < 500)] | length' "$TMP/sl.json" 2>/dev/null)" 0 "--min-us 500: no histogram slot entirely below 500 us"
+is "$(jq -s "[.[] | .processes[] | select(.pid == $hpid and .name == \"clock_nanosleep\") | .count] | add" "$TMP/sl.json" 2>/dev/null)" 100 "--per-process: the pair (pid, clock_nanosleep), 100 over the reports"
+
+# --top: a process making 4 kinds of syscalls; --top 2 keeps the 2 largest
+"$HELPER" pipeblock 20 20 "$TMP/gt" > "$TMP/ht.out" &
+hpid=$!
+wait_for "$TMP/ht.out" ready 5
+"${PROBE[@]}" syslat --pid "$hpid" --json --duration 2 > "$TMP/all.json" 2> "$TMP/all.err" &
+pa=$!
+"${PROBE[@]}" syslat --pid "$hpid" --top 2 --json --duration 2 > "$TMP/top.json" 2> "$TMP/top.err" &
+pt=$!
+wait_for "$TMP/all.err" tracing 10; wait_for "$TMP/top.err" tracing 10
+touch "$TMP/gt"; wait $hpid; wait $pa; wait $pt
+diag "all: $(jq -c '[.syscalls[] | {name, total_us}]' "$TMP/all.json" 2>/dev/null)"
+cmp_ok "$(jq '.syscalls | length' "$TMP/all.json" 2>/dev/null)" -ge 3 "without --top: 3 or more syscalls"
+is "$(jq -r '[.syscalls[] | .name] | sort | join(" ")' "$TMP/top.json" 2>/dev/null)" "$(jq -r '[.syscalls[0:2][] | .name] | sort | join(" ")' "$TMP/all.json" 2>/dev/null)" \
+	"--top 2: exactly the 2 syscalls with the most time"
 
 # offcpu --per-thread: the blocked thread has its own tid
 "$HELPER" pipeblock 2 200 "$TMP/go2" > "$TMP/h2.out" &
@@ -36,7 +61,8 @@ touch "$TMP/go2"; wait $hpid; wait $ppid
 S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))][0]' "$TMP/oc.json" 2>/dev/null)
 cmp_ok "$(jq -r '.tid // 0' <<<"${S:-null}")" -gt "$hpid" "--per-thread: the reader thread's tid (not the pid)"
 is "$(jq -r '[.stacks[] | select(.total_us < 100000 * .count)] | length' "$TMP/oc.json" 2>/dev/null)" 0 "--min-us 100000: no shorter period"
-# offcpu --max-us: the 200 ms blocks are left out
+# offcpu --max-us: the 200 ms blocks are left out, the 1 ms sleeps kept (a
+# --max-us read as ns, 100 us, would drop them too)
 "$HELPER" pipeblock 2 200 "$TMP/go3" > "$TMP/h3.out" &
 hpid=$!
 wait_for "$TMP/h3.out" ready 5
@@ -45,6 +71,27 @@ ppid=$!
 wait_for "$TMP/oc3.err" tracing 10
 touch "$TMP/go3"; wait $hpid; wait $ppid
 is "$(jq -r '[.stacks[] | select(.total_us > 100000 * .count)] | length' "$TMP/oc3.json" 2>/dev/null)" 0 "--max-us 100000: no longer period"
+"$HELPER" sleep 100 1000 "$TMP/go4" > "$TMP/h4.out" &
+hpid=$!
+wait_for "$TMP/h4.out" ready 5
+"${PROBE[@]}" offcpu --pid "$hpid" --max-us 100000 --json --duration 1.5 > "$TMP/oc4.json" 2> "$TMP/oc4.err" &
+ppid=$!
+wait_for "$TMP/oc4.err" tracing 10
+touch "$TMP/go4"; wait $hpid; wait $ppid
+S=$(jq -c '[.stacks[] | select(any(.kernel[]; test("nanosleep")))] | max_by(.count)' "$TMP/oc4.json" 2>/dev/null)
+diag "sleep stack: $(jq -c '{count, total_us}' <<<"${S:-null}" 2>/dev/null)"
+cmp_ok "$(jq -r '.count // 0' <<<"${S:-null}")" -ge 100 "--max-us 100000 keeps the 100 sleeps of 1 ms (microseconds, not ns)"
+# offcpu --comm and --top: every stack is that program's; --top 1 shows one of several
+"$HELPER" pipeblock 3 100 "$TMP/go5" > "$TMP/h5.out" &
+hpid=$!
+wait_for "$TMP/h5.out" ready 5
+"${PROBE[@]}" offcpu --comm probe-helper --top 1 --json --duration 1.5 > "$TMP/oc5.json" 2> "$TMP/oc5.err" &
+ppid=$!
+wait_for "$TMP/oc5.err" tracing 10
+touch "$TMP/go5"; wait $hpid; wait $ppid
+diag "stacks_total $(jq .stacks_total "$TMP/oc5.json" 2>/dev/null), comms $(jq -c '[.stacks[].comm] | unique' "$TMP/oc5.json" 2>/dev/null)"
+is "$(jq -r '"\(.stacks | length) \(.stacks_total > 1) \([.stacks[].comm] | unique | join(","))"' "$TMP/oc5.json" 2>/dev/null)" "1 true probe-helper" \
+	"--comm probe-helper --top 1: one stack shown of several, all of probe-helper"
 
 # acceptq --pid: the listener lives in another network namespace; the probe
 # enters it for sock_diag and the counters

@@ -13,6 +13,11 @@
  *   probe-helper syscalls N                 N x getppid(2), best ns/call of 5 batches
  *   probe-helper pingpong N                 N pipe round trips between two threads,
  *                                           best process CPU ns per round trip
+ *   probe-helper spawn N                    N children (this binary, "exit"), one at
+ *                                           a time: a fork storm of short-lived processes
+ *   probe-helper exit                       exits 0 at once (the storm's child)
+ *   probe-helper failopen N [GOFILE]        N x open(2) of a missing file (ENOENT) and
+ *                                           N x close(-1) (EBADF), after GOFILE exists
  * Prints "ready" on stdout (flushed) once set up.
  */
 #include <arpa/inet.h>
@@ -27,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,8 +268,51 @@ static int do_pingpong(long n)
 	return 0;
 }
 
+static int do_spawn(int n)
+{
+	char self[4096] = "", *args[] = { self, "exit", NULL };
+	extern char **environ;
+	int ok = 0;
+
+	/* by its real path: the children's comm is this binary's name */
+	if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		pid_t p;
+		int st;
+
+		if (posix_spawn(&p, self, NULL, NULL, args, environ) == 0 &&
+		    waitpid(p, &st, 0) == p)
+			ok++;
+	}
+	printf("spawned %d\n", ok);
+	return ok == n ? 0 : 1;
+}
+
+static int do_failopen(int n, const char *go)
+{
+	int fails = 0;
+
+	ready();
+	wait_go(go);
+	for (int i = 0; i < n; i++) {
+		if (open("/nonexistent/qps-probe-test", O_RDONLY) < 0 && errno == ENOENT)
+			fails++;
+		if (close(-1) < 0 && errno == EBADF)
+			fails++;
+	}
+	printf("failed %d\n", fails);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "exit"))
+		return 0;
+	if (argc == 3 && !strcmp(argv[1], "spawn"))
+		return do_spawn(atoi(argv[2]));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "failopen"))
+		return do_failopen(atoi(argv[2]), argc == 4 ? argv[3] : NULL);
 	if (argc == 3 && !strcmp(argv[1], "syscalls"))
 		return do_syscalls(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "pingpong"))
@@ -279,6 +329,6 @@ int main(int argc, char **argv)
 		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "pipeblock"))
 		return do_pipeblock(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | reuseport PORT BACKLOG SECS | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N\n");
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | reuseport PORT BACKLOG SECS | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N | spawn N | exit | failopen N [GOFILE]\n");
 	return 2;
 }

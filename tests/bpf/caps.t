@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Capabilities only (CAP_BPF + CAP_PERFMON, no CAP_SYS_ADMIN, no CAP_SYSLOG),
+# as a service granted just those would run: the probes load, and what the
+# missing CAP_SYSLOG hides is said exactly. The kernel shows /proc/kallsyms
+# addresses when kptr_restrict is 0 and perf_event_paranoid <= 1, or to
+# CAP_SYSLOG when kptr_restrict <= 1 (kallsyms_show_value()); the test reads
+# both sysctls itself to know what to expect. With CAP_SYSLOG added back,
+# kernel frames are named again: that capability is the cause.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/probe-lib.sh"
+plan 9
+need_bpf
+command -v setpriv >/dev/null || skip_rest "setpriv (util-linux) is not installed"
+
+kr=$(cat /proc/sys/kernel/kptr_restrict) par=$(cat /proc/sys/kernel/perf_event_paranoid)
+caps() { local c=$1; shift; setpriv --inh-caps=-all,$c --ambient-caps=-all,$c --bounding-set=-all,$c "$@"; }
+is "$(caps +bpf,+perfmon grep CapEff /proc/self/status | awk '{print $2}')" 000000c000000000 "setpriv leaves exactly CAP_BPF and CAP_PERFMON"
+
+"$HELPER" pipeblock 2 300 "$TMP/go" > "$TMP/h.out" &
+h=$!
+wait_for "$TMP/h.out" ready 5
+caps +bpf,+perfmon "${PROBE[@]}" offcpu --pid "$h" --json --duration 1.5 > "$TMP/oc.json" 2> "$TMP/oc.err" &
+p1=$!
+caps +bpf,+perfmon,+syslog "${PROBE[@]}" offcpu --pid "$h" --json --duration 1.5 > "$TMP/ocs.json" 2> "$TMP/ocs.err" &
+p2=$!
+wait_for "$TMP/oc.err" tracing 10; wait_for "$TMP/ocs.err" tracing 10
+touch "$TMP/go"; wait $h; wait $p1; rc=$?; wait $p2
+is "$rc" 0 "offcpu runs with CAP_BPF + CAP_PERFMON only" || diag "$(cat "$TMP/oc.err")"
+S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("offcpu_test_")))] | max_by(.total_us)' "$TMP/oc.json" 2>/dev/null)
+diag "kptr_restrict $kr, perf_event_paranoid $par; kernel_symbols: $(jq -r .kernel_symbols "$TMP/oc.json" 2>/dev/null); kernel: $(jq -c .kernel <<<"${S:-null}" 2>/dev/null)"
+if [ "$kr" -ge 2 ] || [ "$par" -gt 1 ] || [ "$kr" = 1 ]; then
+	if [ "$kr" -ge 2 ]; then want="kernel.kptr_restrict is $kr"; elif [ "$kr" = 1 ]; then want="kptr_restrict is 1 and this process lacks CAP_SYSLOG"; else want="lacks CAP_SYSLOG and kernel.perf_event_paranoid is $par"; fi
+	like "$(jq -r .kernel_symbols "$TMP/oc.json" 2>/dev/null)" "$want" "offcpu JSON names the cause ($want)"
+	like "$(cat "$TMP/oc.err")" "warning: kernel frames stay addresses: .*$want" "... and warns on stderr"
+	like "$(jq -r '.kernel | join(" ")' <<<"${S:-null}")" '^0x[0-9a-f]+( 0x[0-9a-f]+)*$' "kernel frames are addresses, visibly"
+else
+	is "$(jq -r .kernel_symbols "$TMP/oc.json" 2>/dev/null)" "named (/proc/kallsyms)" "sysctls show addresses to all: symbols named"
+	is "$(grep -c warning "$TMP/oc.err")" 0 "... and no warning"
+	like "$(jq -r '.kernel | join(";")' <<<"${S:-null}")" 'pipe_read' "kernel frames named"
+fi
+S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("offcpu_test_")))] | max_by(.total_us)' "$TMP/ocs.json" 2>/dev/null)
+if [ "$kr" -ge 2 ]; then
+	skip "kernel.kptr_restrict is $kr: even CAP_SYSLOG sees no addresses" "CAP_SYSLOG added: kernel frames named"
+else
+	like "$(jq -r '.kernel | join(";")' <<<"${S:-null}")" 'pipe_read' "CAP_SYSLOG added back: kernel frames named (pipe_read)"
+fi
+user=$(jq -r '.user | join(";")' <<<"${S:-null}")
+like "$user" 'offcpu_test_' "user frames are named either way"
+
+# acceptq: without kernel symbols, drops on the listener are told apart by reason only
+unshare -n sh -c 'ip link set lo up; exec "$0" listen 18083 2 6' "$HELPER" > "$TMP/l.out" &
+lpid=$!
+wait_for "$TMP/l.out" ready 5
+nsenter -t "$lpid" -n setpriv --inh-caps=-all,+bpf,+perfmon --ambient-caps=-all,+bpf,+perfmon --bounding-set=-all,+bpf,+perfmon \
+	"${PROBE[@]}" acceptq --json --duration 1 > "$TMP/aq.json" 2> "$TMP/aq.err"; rc=$?
+kill $lpid 2>/dev/null
+if [ "$kr" -ge 1 ] || [ "$par" -gt 1 ]; then
+	is "$rc:$(jq -r '.listeners | length' "$TMP/aq.json" 2>/dev/null)" "0:1" "acceptq runs with the two capabilities and sees the listener" || diag "$(cat "$TMP/aq.err")"
+	like "$(jq -r .method.kernel_symbols "$TMP/aq.json" 2>/dev/null)" "CAP_SYSLOG|kptr_restrict" "acceptq JSON names why drops are attributed by reason only"
+else
+	is "$rc:$(jq -r '.listeners | length' "$TMP/aq.json" 2>/dev/null)" "0:1" "acceptq runs with the two capabilities and sees the listener"
+	is "$(jq -r .method.kernel_symbols "$TMP/aq.json" 2>/dev/null)" "named (/proc/kallsyms)" "acceptq: symbols named"
+fi
+done_testing
