@@ -18,6 +18,7 @@ static const struct {
 	{ "acceptq", probe_acceptq, "accept-queue saturation and drops per TCP listener" },
 	{ "syslat", probe_syslat, "syscall counts and latency histograms" },
 	{ "offcpu", probe_offcpu, "off-CPU time by kernel+user stack" },
+	{ "oncpu", probe_oncpu, "on-CPU profile (cpu-clock samples) by kernel+user stack" },
 };
 
 static void probe_usage(FILE *f)
