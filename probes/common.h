@@ -115,5 +115,6 @@ int probe_acceptq(int argc, char **argv);
 int probe_syslat(int argc, char **argv);
 int probe_offcpu(int argc, char **argv);
 int probe_oncpu(int argc, char **argv);
+int probe_tcpdrop(int argc, char **argv);
 
 #endif

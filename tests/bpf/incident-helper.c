@@ -14,11 +14,18 @@
  *   incident-helper clients PORT N SECS       N connections to 127.0.0.1:PORT, closed
  *                                             after 0.3 s (the server's CLOSE_WAIT);
  *                                             stays SECS
+ *   incident-helper overflow PORT N SECS      a TCP_DEFER_ACCEPT listener (backlog 64) on
+ *                                             127.0.0.1 and N clients that connect; then
+ *                                             the backlog shrinks to 2 (listen again) and
+ *                                             each client sends a byte: the children
+ *                                             overflow the accept queue on the ACK path
+ *                                             only (no SYN arrives while it is full)
  * Prints "ready PID" on stdout (flushed) once set up.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -208,6 +215,44 @@ static int do_clients(int port, int n, double secs)
 	return 0;
 }
 
+static int do_overflow(int port, int n, double secs)
+{
+	struct sockaddr_in a;
+	int one = 1, defer = 30, l = socket(AF_INET, SOCK_STREAM, 0);
+	int *fds = calloc(n, sizeof(int));
+	double end = now() + secs;
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	if (!fds || addr_of("127.0.0.1", port, &a) || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(l, 64)) {
+		perror("incident-helper: overflow");
+		return 1;
+	}
+	ready();
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&a, sizeof(a)))
+			perror("incident-helper: overflow connect");
+	}
+	/* the requests wait in the SYN queue (deferred); now shrink the
+	 * accept queue, then make the children */
+	poll(NULL, 0, 100);
+	if (listen(l, 2))
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0 && write(fds[i], "x", 1) != 1)
+			perror("incident-helper: overflow write");
+	while (now() < end)
+		poll(NULL, 0, 100);
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	close(l);
+	free(fds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -221,6 +266,8 @@ int main(int argc, char **argv)
 		return do_leaky(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "clients"))
 		return do_clients(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
-	fprintf(stderr, "usage: incident-helper spin SECS [GOFILE] | sink ADDR PORT SECS | bulk ADDR PORT SECS | leaky PORT N SECS | clients PORT N SECS\n");
+	if (argc == 5 && !strcmp(argv[1], "overflow"))
+		return do_overflow(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+	fprintf(stderr, "usage: incident-helper overflow PORT N SECS | spin SECS [GOFILE] | sink ADDR PORT SECS | bulk ADDR PORT SECS | leaky PORT N SECS | clients PORT N SECS\n");
 	return 2;
 }
