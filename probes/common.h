@@ -116,5 +116,6 @@ int probe_syslat(int argc, char **argv);
 int probe_offcpu(int argc, char **argv);
 int probe_oncpu(int argc, char **argv);
 int probe_tcpdrop(int argc, char **argv);
+int probe_runqlat(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "syslat", probe_syslat, "syscall counts and latency histograms" },
 	{ "offcpu", probe_offcpu, "off-CPU time by kernel+user stack" },
 	{ "oncpu", probe_oncpu, "on-CPU profile (cpu-clock samples) by kernel+user stack" },
+	{ "runqlat", probe_runqlat, "run-queue latency per process and cgroup; CFS throttling" },
 	{ "tcpdrop", probe_tcpdrop, "packet drops by kernel reason and place; TCP retransmits and resets" },
 };
 

@@ -3,7 +3,9 @@
  *
  *   incident-helper spin SECS [GOFILE]       spins in oncpu_test_spin() for SECS
  *                                             (wall clock) after GOFILE exists;
- *                                             prints "cpu_ns N" (its own CPU time)
+ *                                             prints "cpu_ns N" (its own CPU time) and
+ *                                             "run_delay_ns N" (its run-queue wait per
+ *                                             /proc/thread-self/schedstat) over the spin
  *   incident-helper sink ADDR PORT SECS       accepts one TCP connection and reads
  *                                             until EOF or SECS; prints "bytes N"
  *   incident-helper bulk ADDR PORT SECS       connects and writes for SECS; prints
@@ -71,16 +73,32 @@ __attribute__((noinline)) void oncpu_test_spin(double until)
 	} while (now() < until);
 }
 
+/* the kernel's own run-queue wait of this thread (sched_info run_delay, ns) */
+static long long run_delay(void)
+{
+	long long cpu = 0, delay = -1;
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+
+	if (f && fscanf(f, "%lld %lld", &cpu, &delay) != 2)
+		delay = -1;
+	if (f)
+		fclose(f);
+	return delay;
+}
+
 static int do_spin(double secs, const char *go)
 {
 	struct timespec c0, c1;
+	long long d0;
 
 	ready();
 	wait_go(go);
+	d0 = run_delay();
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	oncpu_test_spin(now() + secs);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-	printf("cpu_ns %lld\n", (long long)(c1.tv_sec - c0.tv_sec) * 1000000000ll + (c1.tv_nsec - c0.tv_nsec));
+	printf("cpu_ns %lld\nrun_delay_ns %lld\n",
+	       (long long)(c1.tv_sec - c0.tv_sec) * 1000000000ll + (c1.tv_nsec - c0.tv_nsec), run_delay() - d0);
 	return 0;
 }
 
