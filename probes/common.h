@@ -117,5 +117,6 @@ int probe_offcpu(int argc, char **argv);
 int probe_oncpu(int argc, char **argv);
 int probe_tcpdrop(int argc, char **argv);
 int probe_runqlat(int argc, char **argv);
+int probe_leaks(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
 	{ "offcpu", probe_offcpu, "off-CPU time by kernel+user stack" },
 	{ "oncpu", probe_oncpu, "on-CPU profile (cpu-clock samples) by kernel+user stack" },
 	{ "runqlat", probe_runqlat, "run-queue latency per process and cgroup; CFS throttling" },
+	{ "leaks", probe_leaks, "descriptor and connection growth of one process (--pid)" },
 	{ "tcpdrop", probe_tcpdrop, "packet drops by kernel reason and place; TCP retransmits and resets" },
 };
 
