@@ -38,3 +38,10 @@ $(BUILD)/tests/bpf/incident-helper: tests/bpf/incident-helper.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(QPS_CFLAGS) -O1 -fno-omit-frame-pointer -fno-inline $< -o $@ $(QPS_LDFLAGS)
+
+# folded stacks -> SVG through probes/flamegraph.c alone (tests/bpf/flamegraph.t)
+PROBE_TEST_BINS += $(BUILD)/tests/bpf/fg-folded
+TEST_BINS += $(BUILD)/tests/bpf/fg-folded
+$(BUILD)/tests/bpf/fg-folded: $(BUILD)/tests/bpf/fg-folded.o $(BUILD)/probes/flamegraph.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(QPS_CFLAGS) $^ -o $@ $(QPS_LDFLAGS)
