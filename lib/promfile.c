@@ -120,7 +120,44 @@ static void write_value(FILE *f, double v)
 	else if (v == (double)(long long)v && fabs(v) < 9e15)
 		fprintf(f, "%lld", (long long)v);
 	else
-		fprintf(f, "%.17g", v);
+		fprintf(f, "%.10g", v);
+}
+
+/* Length of the well-formed UTF-8 sequence at @s, 0 if there is none. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+
+	if (n == 2 && s[0] < 0xc2)
+		return 0;		/* overlong */
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A label value: \\, \" and \n escaped; other control bytes and invalid
+ * UTF-8 (a process name can hold anything) become '?', as the format wants
+ * UTF-8 text. */
+static void write_label_value(FILE *f, const char *v)
+{
+	const unsigned char *s = (const unsigned char *)v;
+
+	while (*s) {
+		int n = utf8_len(s);
+
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (n == 0 || *s < 0x20 || *s == 0x7f)
+			fputc('?', f);
+		else
+			fwrite(s, 1, n, f);
+		s += n ? n : 1;
+	}
 }
 
 static void write_labels(struct promfile *p, const char *const *labels, const char *le)
@@ -138,16 +175,7 @@ static void write_labels(struct promfile *p, const char *const *labels, const ch
 			return;
 		}
 		fprintf(p->f, "%s%s=\"", n ? "," : "", labels[i]);
-		for (; *v; v++) {
-			if (*v == '\\')
-				fputs("\\\\", p->f);
-			else if (*v == '"')
-				fputs("\\\"", p->f);
-			else if (*v == '\n')
-				fputs("\\n", p->f);
-			else
-				fputc(*v, p->f);
-		}
+		write_label_value(p->f, v);
 		fputc('"', p->f);
 	}
 	if (le)
@@ -175,24 +203,19 @@ void promfile_log2_hist(struct promfile *p, const char *name, const char *const 
 {
 	char metric[256], le[64];
 	unsigned long long cum = 0;
-	int last = -1;
 
 	if (p->err)
 		return;
-	if (strlen(name) > 200 || !valid_name(name, false)) {
+	if (strlen(name) > 200 || !valid_name(name, false) || nslots > 63) {
 		p->err = -EINVAL;
 		return;
 	}
-	for (int i = 0; i < nslots; i++)
-		if (slots[i])
-			last = i;
 	snprintf(metric, sizeof(metric), "%s_bucket", name);
-	/* every bound up to the last used slot: a stable set of series as the
-	 * distribution grows (buckets only ever get added at the top) */
-	for (int i = 0; i <= last; i++) {
+	/* every bound, empty or not: the same set of series at every write */
+	for (int i = 0; i < nslots; i++) {
 		cum += slots[i];
 		/* slot i holds integers up to 2^(i+1) - 1 */
-		snprintf(le, sizeof(le), "%.17g", (double)((1ull << (i + 1)) - 1) * scale);
+		snprintf(le, sizeof(le), "%.9g", (double)((1ull << (i + 1)) - 1) * scale);
 		fputs(metric, p->f);
 		write_labels(p, labels, le);
 		fprintf(p->f, " %llu\n", cum);
