@@ -107,7 +107,8 @@ int flamegraph_add_folded(struct flamegraph *fg, const char *line)
 		len--;
 	for (sp = line + len; sp > line && sp[-1] != ' '; sp--)
 		;
-	if (sp == line || sp == line + len)
+	/* a count after a space, and at least one frame before it */
+	if (sp == line || sp == line + len || sp - 1 == line || line[0] == ' ')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(sp, &end, 10);
