@@ -29,3 +29,19 @@ $(BUILD)/syscall_names.h: $(SYSCALL_HDR) probes/build.mk
 	$(Q)echo "/* generated from '$(SYSCALL_HDR)' by probes/build.mk */" > $@
 	$(Q)[ -z "$(SYSCALL_HDR)" ] || awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { printf "\t[%s] = \"%s\",\n", $$3, substr($$2, 6) }' $(SYSCALL_HDR) >> $@
 $(BUILD)/probes/syscalls.o: $(BUILD)/syscall_names.h
+
+# the newer probes' provoker (oncpu, tcpdrop, runqlat, leaks); frame pointers
+# so that oncpu can walk its user stacks
+PROBE_TEST_BINS += $(BUILD)/tests/bpf/incident-helper
+TEST_BINS += $(BUILD)/tests/bpf/incident-helper
+$(BUILD)/tests/bpf/incident-helper: tests/bpf/incident-helper.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(QPS_CFLAGS) -O1 -fno-omit-frame-pointer -fno-inline $< -o $@ $(QPS_LDFLAGS)
+
+# folded stacks -> SVG through probes/flamegraph.c alone (tests/bpf/flamegraph.t)
+PROBE_TEST_BINS += $(BUILD)/tests/bpf/fg-folded
+TEST_BINS += $(BUILD)/tests/bpf/fg-folded
+$(BUILD)/tests/bpf/fg-folded: $(BUILD)/tests/bpf/fg-folded.o $(BUILD)/probes/flamegraph.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(QPS_CFLAGS) $^ -o $@ $(QPS_LDFLAGS)

@@ -172,5 +172,9 @@ void probe_json_hist(struct json *j, const char *key, const unsigned long long *
 int probe_acceptq(int argc, char **argv);
 int probe_syslat(int argc, char **argv);
 int probe_offcpu(int argc, char **argv);
+int probe_oncpu(int argc, char **argv);
+int probe_tcpdrop(int argc, char **argv);
+int probe_runqlat(int argc, char **argv);
+int probe_leaks(int argc, char **argv);
 
 #endif

@@ -10,9 +10,12 @@ set -eu
 
 # build: compiler, BPF toolchain, the four libraries qps-tune links
 BUILD_PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libmnl-dev bpftool pkg-config"
-# tests: namespaces, cross-check tools, fuzzer runtime, fleet test, packaging
+# tests: namespaces, cross-check tools, fuzzer runtime, fleet test, packaging;
+# witnesses of the probes' outputs: go tool pprof (--pprof), promtool (--prom),
+# headless chromium (--svg)
 TEST_PKGS="iproute2 procps util-linux libcap2-bin curl jq gawk python3 libclang-rt-14-dev \
-libbpf-tools openssh-server openssh-client ansible-core ansible-lint yamllint dpkg-dev man-db valgrind"
+libbpf-tools openssh-server openssh-client ansible-core ansible-lint yamllint dpkg-dev man-db valgrind \
+golang-go prometheus chromium"
 BENCH_PKGS="wrk nginx-light apache2-utils h2o"
 
 mode=${1:-}

@@ -18,6 +18,10 @@ static const struct {
 	{ "acceptq", probe_acceptq, "accept-queue saturation and drops per TCP listener" },
 	{ "syslat", probe_syslat, "syscall counts and latency histograms" },
 	{ "offcpu", probe_offcpu, "off-CPU time by kernel+user stack" },
+	{ "oncpu", probe_oncpu, "on-CPU profile (cpu-clock samples) by kernel+user stack" },
+	{ "runqlat", probe_runqlat, "run-queue latency per process and cgroup; CFS throttling" },
+	{ "leaks", probe_leaks, "descriptor and connection growth of one process (--pid)" },
+	{ "tcpdrop", probe_tcpdrop, "packet drops by kernel reason and place; TCP retransmits and resets" },
 };
 
 static void probe_usage(FILE *f)

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcpdrop.bpf.c - packet drops by reason and place; TCP retransmits and
+ * resets by remote end, aggregated in the kernel.
+ *
+ * skb:kfree_skb gives the reason (enum skb_drop_reason) and the freeing
+ * address; the local port comes from the packet's headers (or its socket)
+ * and the namespace from its device (or socket). tcp:tcp_retransmit_skb,
+ * tcp:tcp_send_reset and tcp:tcp_receive_reset are keyed by the remote
+ * address/port, local port and TCP state; a reset sent for a packet that
+ * matched no socket takes its addresses from that packet. tp_btf first,
+ * raw_tp twins as the fallback (same code): no kprobe, no tracefs.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "tcpdrop.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+
+const volatile __u32 target_netns = 0;	/* 0: every namespace */
+const volatile __u16 target_port = 0;	/* 0: every port; else local or remote port */
+const volatile bool with_stacks = false;
+const volatile bool all_protocols = false;	/* count drops of non-TCP packets too */
+
+__u64 lost_drops = 0;		/* drops map full */
+__u64 lost_conns = 0;		/* conns map full */
+__u64 lost_stacks = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPDROP_MAX_DROPS);
+	__type(key, struct tcpdrop_drop_key);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPDROP_MAX_CONNS);
+	__type(key, struct tcpdrop_conn_key);
+	__type(value, struct tcpdrop_conn_val);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, TCPDROP_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, TCPDROP_MAX_DEPTH * sizeof(__u64));
+} stack_traces SEC(".maps");
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline __u32 skb_netns(const struct sk_buff *skb)
+{
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct sock *sk;
+
+	if (dev)
+		return BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	sk = BPF_CORE_READ(skb, sk);
+	return sk ? sk_netns(sk) : 0;
+}
+
+/* The IP protocol, source and destination ports (host order) and, with
+ * @raddr, the source address of @skb's headers. Returns the protocol, or 0
+ * when the headers are not (yet) there. */
+static __always_inline __u8 skb_ports(const struct sk_buff *skb, __u16 *sport, __u16 *dport,
+				      __u8 *family, __u8 *raddr)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header), th = BPF_CORE_READ(skb, transport_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u8 ipproto = 0;
+	__be16 ports[2];
+
+	if (!head || nh == (__u16)~0U)
+		return 0;
+	if (proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return 0;
+		ipproto = ip.protocol;
+		*family = AF_INET;
+		if (raddr)
+			__builtin_memcpy(raddr, &ip.saddr, 4);
+		if (th == (__u16)~0U || th == nh)
+			th = nh + ip.ihl * 4;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return 0;
+		ipproto = ip6.nexthdr;		/* extension headers: not followed */
+		*family = AF_INET6;
+		if (raddr)
+			bpf_probe_read_kernel(raddr, 16, &ip6.saddr);
+		if (th == (__u16)~0U || th == nh)
+			th = nh + sizeof(ip6);
+	} else {
+		return 0;
+	}
+	if (ipproto != IPPROTO_TCP && ipproto != IPPROTO_UDP)
+		return ipproto;
+	if (bpf_probe_read_kernel(ports, sizeof(ports), head + th))
+		return 0;
+	*sport = bpf_ntohs(ports[0]);
+	*dport = bpf_ntohs(ports[1]);
+	return ipproto;
+}
+
+static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *location, __u32 reason)
+{
+	struct tcpdrop_drop_key k = { .reason = reason, .kstack = -1 };
+	__u16 sport = 0, dport = 0;
+	__u8 family = 0, proto;
+	struct sock *sk;
+	__u64 one = 1, *v;
+
+	if (reason <= 1)	/* SKB_NOT_DROPPED_YET, SKB_CONSUMED */
+		return;
+	k.netns = skb_netns(skb);
+	if (target_netns && k.netns != target_netns)
+		return;
+	proto = skb_ports(skb, &sport, &dport, &family, NULL);
+	if (proto != IPPROTO_TCP && !all_protocols)
+		return;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		k.proto = proto;
+		/* a packet we send has our port as its source */
+		sk = BPF_CORE_READ(skb, sk);
+		k.lport = sk && BPF_CORE_READ(sk, __sk_common.skc_num) == sport ? sport : dport;
+	}
+	if (target_port && sport != target_port && dport != target_port)
+		return;
+	k.location = (__u64)location;
+	if (with_stacks) {
+		k.kstack = bpf_get_stackid(ctx, &stack_traces, 0);
+		if (k.kstack < 0)
+			__sync_fetch_and_add(&lost_stacks, 1);
+	}
+	v = bpf_map_lookup_elem(&drops, &k);
+	if (v) {
+		__sync_fetch_and_add(v, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&drops, &k, &one, BPF_NOEXIST)) {
+		v = bpf_map_lookup_elem(&drops, &k);
+		if (v)
+			__sync_fetch_and_add(v, 1);
+		else
+			__sync_fetch_and_add(&lost_drops, 1);
+	}
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(td_drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	on_drop(ctx, skb, location, reason);
+	return 0;
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(td_drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	on_drop(ctx, skb, location, reason);
+	return 0;
+}
+
+static __always_inline void count_conn(struct tcpdrop_conn_key *k, __u64 segs)
+{
+	struct tcpdrop_conn_val *v, zero = {};
+
+	if (target_netns && k->netns != target_netns)
+		return;
+	if (target_port && k->lport != target_port && k->rport != target_port)
+		return;
+	v = bpf_map_lookup_elem(&conns, k);
+	if (!v) {
+		if (bpf_map_update_elem(&conns, k, &zero, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, k)) {
+			__sync_fetch_and_add(&lost_conns, 1);
+			return;
+		}
+		v = bpf_map_lookup_elem(&conns, k);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->events, 1);
+	__sync_fetch_and_add(&v->segs, segs);
+}
+
+/* remote end, local port, state and namespace of @sk */
+static __always_inline void sk_key(const struct sock *sk, struct tcpdrop_conn_key *k)
+{
+	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	k->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k->netns = sk_netns(sk);
+	if (k->family == AF_INET6)
+		BPF_CORE_READ_INTO(&k->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	else
+		BPF_CORE_READ_INTO((__u32 *)k->raddr, sk, __sk_common.skc_daddr);
+}
+
+static __always_inline void on_retrans(const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct tcpdrop_conn_key k = { .kind = TCPDROP_RETRANS };
+	struct tcp_skb_cb *cb;
+	__u16 segs = 0;
+
+	if (!sk)
+		return;
+	sk_key(sk, &k);
+	k.err = err < 0 ? (err < -255 ? 255 : -err) : 0;
+	if (skb) {
+		cb = (struct tcp_skb_cb *)&skb->cb[0];
+		segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	}
+	count_conn(&k, segs ? segs : 1);
+}
+
+/* kernels before 6.10 have no err argument (and fire on success only):
+ * the raw_tp/_noerr twins read two arguments */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(td_retrans_btf, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	on_retrans(sk, skb, err);
+	return 0;
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(td_retrans_raw, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	on_retrans(sk, skb, err);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(td_retrans_btf_noerr, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_retrans(sk, skb, 0);
+	return 0;
+}
+
+static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb)
+{
+	struct tcpdrop_conn_key k = { .kind = TCPDROP_RST_SENT };
+	__u16 sport = 0, dport = 0;
+	__u8 family = 0;
+
+	if (sk && BPF_CORE_READ(sk, __sk_common.skc_state) != 12 /* TCP_NEW_SYN_RECV */) {
+		sk_key(sk, &k);
+	} else if (skb) {
+		/* no full socket: the reset answers @skb, whose source is the remote */
+		if (skb_ports(skb, &sport, &dport, &family, k.raddr) != IPPROTO_TCP)
+			return;
+		k.family = family;
+		k.rport = sport;
+		k.lport = dport;
+		k.netns = skb_netns(skb);
+		if (!k.netns && sk)
+			k.netns = sk_netns(sk);
+		k.state = sk ? 12 : 0;
+	} else {
+		return;
+	}
+	count_conn(&k, 1);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(td_send_reset_btf, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_send_reset(sk, skb);
+	return 0;
+}
+
+SEC("raw_tp/tcp_send_reset")
+int BPF_PROG(td_send_reset_raw, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_send_reset(sk, skb);
+	return 0;
+}
+
+static __always_inline void on_receive_reset(const struct sock *sk)
+{
+	struct tcpdrop_conn_key k = { .kind = TCPDROP_RST_RECV };
+
+	if (!sk)
+		return;
+	sk_key(sk, &k);
+	count_conn(&k, 1);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(td_recv_reset_btf, const struct sock *sk)
+{
+	on_receive_reset(sk);
+	return 0;
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(td_recv_reset_raw, const struct sock *sk)
+{
+	on_receive_reset(sk);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# oncpu: a process spinning in oncpu_test_spin() for 3 s, sampled at 99 Hz.
+# Witnesses: the process's own CPU time (CLOCK_PROCESS_CPUTIME_ID, printed by
+# the helper): samples == CPU seconds x 99 within 10 % (297 when the CPU was
+# all its own); >= 90 % of them on a stack naming the function; and
+# `go tool pprof -top` (Go's reader, not ours) on the --pprof file names it as
+# the top function with the same total.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/probe-lib.sh"
+plan 11
+need_bpf
+IH=$BUILD/tests/bpf/incident-helper
+
+"$IH" spin 3 "$TMP/go" > "$TMP/spin.out" &
+hpid=$!
+wait_for "$TMP/spin.out" ready 5
+"${PROBE[@]}" oncpu --pid "$hpid" --json --duration 5 --pprof "$TMP/prof.pb.gz" --svg "$TMP/on.svg" \
+	> "$TMP/report.json" 2> "$TMP/probe.err" &
+ppid=$!
+wait_for "$TMP/probe.err" tracing 10
+touch "$TMP/go"
+wait $hpid
+wait $ppid; rc=$?
+is "$rc" 0 "probe oncpu exits 0" || diag "$(cat "$TMP/probe.err")"
+J=$TMP/report.json
+is "$(jq -r .schema "$J" 2>/dev/null)" "qps-tune.probe.oncpu/1" "one JSON document with the versioned schema"
+cpu_ns=$(awk '/^cpu_ns/ {print $2}' "$TMP/spin.out")
+samples=$(jq -r '.samples // 0' "$J" 2>/dev/null)
+want=$(awk -v c="${cpu_ns:-0}" 'BEGIN { printf "%d", c / 1e9 * 99 + 0.5 }')
+diag "samples $samples; helper CPU time ${cpu_ns:-?} ns -> $want expected at 99 Hz (297 for 3 s of a whole CPU)"
+cmp_ok "$want" -gt 150 "the spinner got at least half a CPU for 3 s (else the machine is too loaded to judge)"
+d=$(( samples > want ? samples - want : want - samples ))
+cmp_ok $((d * 10)) -le "$want" "samples ($samples) == CPU time x 99 Hz ($want) within 10 %"
+on=$(jq -r '[.stacks[] | select(any(.user[]; . == "oncpu_test_spin")) | .samples] | add // 0' "$J")
+cmp_ok $((on * 100)) -ge $((samples * 90)) "$on of $samples samples (>= 90 %) on a stack naming oncpu_test_spin"
+is "$(jq -r '.functions[0].name' "$J")" oncpu_test_spin "top function by self samples is oncpu_test_spin"
+is "$(jq -r '.functions[] | select(.name == "do_spin") | .total' "$J")" "$on" "its caller do_spin has the same total (stack walk through frame pointers)"
+
+# go tool pprof reads the profile written by our encoder
+top=$(HOME=$TMP GOFLAGS= go tool pprof -top -nodecount=5 "$TMP/prof.pb.gz" 2>"$TMP/pprof.err")
+diag "$(printf '%s\n' "$top" | sed -n '1,8p')"
+first=$(printf '%s\n' "$top" | awk '/flat%/ { getline; print $NF; exit }')
+is "$first" oncpu_test_spin "go tool pprof -top: top flat function is oncpu_test_spin" || diag "$(cat "$TMP/pprof.err")"
+tot=$(printf '%s\n' "$top" | sed -nE 's/.*Total samples = ([0-9.]+)(m?s).*/\1 \2/p')
+tot_ms=$(awk -v t="${tot% *}" -v u="${tot#* }" 'BEGIN { printf "%d", u == "s" ? t * 1000 + 0.5 : t + 0.5 }')
+all_ms=$(jq -r '[.stacks[].samples] | add // 0 | . * 1000 / 99 | floor' "$J")
+d=$(( tot_ms > all_ms ? tot_ms - all_ms : all_ms - tot_ms ))
+cmp_ok "$d" -le 15 "pprof total ($tot_ms ms) == samples x 1/99 s ($all_ms ms)"
+
+# the text report and --folded agree on the top function
+"$IH" spin 1.5 "$TMP/go2" > "$TMP/spin2.out" &
+h2=$!
+wait_for "$TMP/spin2.out" ready 5
+"${PROBE[@]}" oncpu --pid "$h2" --folded --duration 2.5 > "$TMP/folded.txt" 2> "$TMP/probe2.err" &
+p2=$!
+wait_for "$TMP/probe2.err" tracing 10
+touch "$TMP/go2"
+wait $h2; wait $p2
+line=$(sort -t' ' -k2 -nr "$TMP/folded.txt" | head -1)
+like "$line" '^incident-helper;(.*;)?main;do_spin;oncpu_test_spin [0-9]+$' "--folded: comm;...;main;do_spin;oncpu_test_spin COUNT"
+"${PROBE[@]}" oncpu --pid "$$" --cgroup /nonexistent-cgroup --duration 1 > /dev/null 2> "$TMP/cg.err"
+is "$?" 1 "--cgroup of a missing directory fails with exit 1"
+done_testing
