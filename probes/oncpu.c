@@ -35,7 +35,7 @@
 #include "promfile.h"
 #include "usyms.h"
 
-enum { ON_FREQ = 0x200, ON_CGROUP, ON_TOP, ON_FOLDED, ON_PPROF, ON_SVG, ON_PROM };
+enum { ON_FREQ = 0x200, ON_TOP, ON_FOLDED, ON_PPROF, ON_SVG, ON_PROM };
 
 #define ON_MAX_CPUS 1024
 #define ON_NAME 96			/* bytes per frame name */
@@ -673,7 +673,6 @@ int probe_oncpu(int argc, char **argv)
 	static const struct option longopts[] = {
 		PROBE_COMMON_LONGOPTS,
 		{ "freq", required_argument, NULL, ON_FREQ },
-		{ "cgroup", required_argument, NULL, ON_CGROUP },
 		{ "top", required_argument, NULL, ON_TOP },
 		{ "folded", no_argument, NULL, ON_FOLDED },
 		{ "pprof", required_argument, NULL, ON_PPROF },
@@ -709,9 +708,6 @@ int probe_oncpu(int argc, char **argv)
 			}
 			c.top = (int)v;
 			continue;
-		case ON_CGROUP:
-			c.cgroup = optarg;
-			continue;
 		case ON_FOLDED:
 			c.folded = true;
 			continue;
@@ -731,6 +727,7 @@ int probe_oncpu(int argc, char **argv)
 	end = probe_args_end(&c.o, help, argc, argv, usage);
 	if (end >= 0)
 		return end;
+	c.cgroup = c.o.cgroup;	/* the common --cgroup */
 	if (c.folded && c.o.json) {
 		fprintf(stderr, "qps-tune: probe oncpu: --folded and --json exclude each other\n");
 		return 2;

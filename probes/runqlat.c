@@ -30,7 +30,7 @@
 #include "promfile.h"
 #include "runqlat.skel.h"
 
-enum { RQ_CGROUP = 0x200, RQ_TOP, RQ_PROM };
+enum { RQ_TOP = 0x200, RQ_PROM };
 
 #define RQ_MAX_WALK 20000		/* cgroup directories visited to name ids */
 
@@ -576,7 +576,6 @@ int probe_runqlat(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		PROBE_COMMON_LONGOPTS,
-		{ "cgroup", required_argument, NULL, RQ_CGROUP },
 		{ "top", required_argument, NULL, RQ_TOP },
 		{ "prom", required_argument, NULL, RQ_PROM },
 		{ NULL, 0, NULL, 0 },
@@ -595,9 +594,6 @@ int probe_runqlat(int argc, char **argv)
 		if (err)
 			continue;
 		switch (ch) {
-		case RQ_CGROUP:
-			c.cgroup_arg = optarg;
-			continue;
 		case RQ_TOP:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
 				fprintf(stderr, "qps-tune: probe runqlat: invalid --top '%s'\n", optarg);
@@ -615,6 +611,7 @@ int probe_runqlat(int argc, char **argv)
 	end = probe_args_end(&c.o, help, argc, argv, usage);
 	if (end >= 0)
 		return end;
+	c.cgroup_arg = c.o.cgroup;	/* the common --cgroup (v1 cpu hierarchy too) */
 	if (probe_check_env(&c.o))
 		return 1;
 	if (c.cgroup_arg) {

@@ -5,10 +5,14 @@
 # addresses when kptr_restrict is 0 and perf_event_paranoid <= 1, or to
 # CAP_SYSLOG when kptr_restrict <= 1 (kallsyms_show_value()); the test reads
 # both sysctls itself to know what to expect. With CAP_SYSLOG added back,
-# kernel frames are named again: that capability is the cause.
+# kernel frames are named again: that capability is the cause. User frames
+# need the mapped files, opened only through /proc/PID/map_files or
+# /proc/PID/root (never the bare path): without CAP_SYS_PTRACE (or
+# CAP_SYS_ADMIN) another process's files stay closed and frames print as
+# file+offset, never as a guessed name.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 9
+plan 11
 need_bpf
 command -v setpriv >/dev/null || skip_rest "setpriv (util-linux) is not installed"
 
@@ -21,12 +25,12 @@ h=$!
 wait_for "$TMP/h.out" ready 5
 caps +bpf,+perfmon "${PROBE[@]}" offcpu --pid "$h" --json --duration 1.5 > "$TMP/oc.json" 2> "$TMP/oc.err" &
 p1=$!
-caps +bpf,+perfmon,+syslog "${PROBE[@]}" offcpu --pid "$h" --json --duration 1.5 > "$TMP/ocs.json" 2> "$TMP/ocs.err" &
+caps +bpf,+perfmon,+syslog,+sys_ptrace "${PROBE[@]}" offcpu --pid "$h" --json --duration 1.5 > "$TMP/ocs.json" 2> "$TMP/ocs.err" &
 p2=$!
 wait_for "$TMP/oc.err" tracing 10; wait_for "$TMP/ocs.err" tracing 10
 touch "$TMP/go"; wait $h; wait $p1; rc=$?; wait $p2
 is "$rc" 0 "offcpu runs with CAP_BPF + CAP_PERFMON only" || diag "$(cat "$TMP/oc.err")"
-S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("offcpu_test_")))] | max_by(.total_us)' "$TMP/oc.json" 2>/dev/null)
+S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("probe-helper+0x")))] | max_by(.total_us)' "$TMP/oc.json" 2>/dev/null)
 diag "kptr_restrict $kr, perf_event_paranoid $par; kernel_symbols: $(jq -r .kernel_symbols "$TMP/oc.json" 2>/dev/null); kernel: $(jq -c .kernel <<<"${S:-null}" 2>/dev/null)"
 if [ "$kr" -ge 2 ] || [ "$par" -gt 1 ] || [ "$kr" = 1 ]; then
 	if [ "$kr" -ge 2 ]; then want="kernel.kptr_restrict is $kr"; elif [ "$kr" = 1 ]; then want="kptr_restrict is 1 and this process lacks CAP_SYSLOG"; else want="lacks CAP_SYSLOG and kernel.perf_event_paranoid is $par"; fi
@@ -42,10 +46,13 @@ S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("offcpu_test_")))] | max_
 if [ "$kr" -ge 2 ]; then
 	skip "kernel.kptr_restrict is $kr: even CAP_SYSLOG sees no addresses" "CAP_SYSLOG added: kernel frames named"
 else
-	like "$(jq -r '.kernel | join(";")' <<<"${S:-null}")" 'pipe_read' "CAP_SYSLOG added back: kernel frames named (pipe_read)"
+	like "$(jq -r '.kernel | join(";")' <<<"${S:-null}")" 'pipe_read' "CAP_SYSLOG (+ CAP_SYS_PTRACE) added: kernel frames named (pipe_read)"
 fi
+like "$(jq -r '.user | join(";")' <<<"${S:-null}")" 'offcpu_test_' "with CAP_SYS_PTRACE user frames are named"
+S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("probe-helper")))] | max_by(.total_us)' "$TMP/oc.json" 2>/dev/null)
 user=$(jq -r '.user | join(";")' <<<"${S:-null}")
-like "$user" 'offcpu_test_' "user frames are named either way"
+like "$user" 'probe-helper\+0x[0-9a-f]+' "without it the helper's frames are file+offset (its files were not opened)"
+case $user in *offcpu_test_*) fail "... and never a guessed name" "$user" ;; *) pass "... and never a guessed name" ;; esac
 
 # acceptq: without kernel symbols, drops on the listener are told apart by reason only
 unshare -n sh -c 'ip link set lo up; exec "$0" listen 18083 2 6' "$HELPER" > "$TMP/l.out" &
