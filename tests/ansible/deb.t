@@ -6,7 +6,7 @@
 # runs in a private mount namespace with a stub deb-systemd-invoke; qps-server's
 # default listener and the textfile refresher run in scratch network namespaces.
 source "$(dirname "$0")/../lib.sh"
-plan 39
+plan 37
 
 T=$(mktemp -d /tmp/qps-deb.XXXXXX)
 trap 'rm -rf "$T"' EXIT
