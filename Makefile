@@ -9,7 +9,7 @@
 #   make fuzz            libFuzzer runs: HTTP parser, maps lines, ELF symbolizer (FUZZ_SECONDS=60 each)
 #   make deps            install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
-#   make deb             Debian package in build/
+#   make deb             Debian package in build/ (binaries rebuilt with HARDEN=1 in build/pkg)
 # V=1 shows the commands. CC, CLANG, BPFTOOL are overridable.
 
 CC       ?= cc
@@ -31,6 +31,12 @@ QPS_LDFLAGS = $(LDFLAGS)
 ifdef SAN
 QPS_CFLAGS  += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
 QPS_LDFLAGS += -fsanitize=$(SAN)
+endif
+# HARDEN=1: Debian's hardening flags (dpkg-buildflags with hardening=+all);
+# scripts/mkdeb.sh builds the packaged binaries with it into $(BUILD)/pkg
+ifdef HARDEN
+QPS_CFLAGS  += -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wformat -Werror=format-security
+QPS_LDFLAGS += -Wl,-z,relro,-z,now
 endif
 
 ifeq ($(V),1)
@@ -127,6 +133,8 @@ install: all
 	install -m 0644 man/qps-tune.8 man/qps-server.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0644 man/qps-tune.profile.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/share/qps-tune/dashboards
+	install -m 0644 dashboards/*.json $(DESTDIR)$(PREFIX)/share/qps-tune/dashboards/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qps-server $(DESTDIR)$(PREFIX)/sbin/qps-tune

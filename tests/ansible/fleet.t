@@ -259,7 +259,7 @@ like "$(fatal_msg h4)" "qps-tune apply failed on this host \(exit 1\): .*cannot 
 	"apply: h4 fails with a clear message (qps-tune's own)"
 diag "h4: $(fatal_msg h4)"
 task_hosts() {  # task_hosts TASK-NAME STATUS: hosts with that status in that task, in $LOG
-	awk -v t="TASK [qps_tune : $1]" 'index($0, "TASK [") == 1 { on = index($0, t) == 1; next } on' "$LOG" |
+	awk -v t="TASK [qps_tune.qps_tune.qps_tune : $1]" 'index($0, "TASK [") == 1 { on = index($0, t) == 1; next } on' "$LOG" |
 		grep -oE "^$2: \[[^]]+\]" | grep -oE '\[[^]]+\]' | tr -d '[]' | sort | tr '\n' ' ' | sed 's/ $//'
 }
 is "$(task_hosts 'Audit after applying' ok)" "h1 h2 h3" "apply: h1-h3 ran the role to its end (audit after applying)"

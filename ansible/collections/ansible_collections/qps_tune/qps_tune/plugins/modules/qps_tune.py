@@ -1,5 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright (c) 2026 qps-tune maintainers
+# SPDX-License-Identifier: BSD-2-Clause
 # qps_tune - a thin Ansible module around `qps-tune --json`.
 #
 # All tuning logic (what to check, what to write, how to journal and roll back)
@@ -14,15 +16,20 @@ DOCUMENTATION = r'''
 ---
 module: qps_tune
 short_description: Run qps-tune audit, apply, rollback or probe and report as Ansible data
+version_added: "0.1.0"
 description:
   - Runs C(qps-tune --json COMMAND) on the host and returns its JSON document.
   - C(apply) writes a host profile file (C(inherit PROFILE) plus per-host rules) and
-    applies it; in check mode it runs C(apply --dry-run) against a temporary copy of
+    applies it; in check mode it runs C(apply --dry-run) against a private copy of
     that file and changes nothing. C(changed) is true exactly when qps-tune reports
-    changed > 0 or the host profile file changed. Diff mode shows key = old -> new.
+    changed > 0 or the host profile file changed. Diff mode shows C(key = old) and
+    C(key = new) per value, and the host profile file the module manages.
   - C(audit) never changes anything; exit 3 (drift) is a result, not a failure.
   - C(rollback) restores qps-tune's journal and removes the host profile file.
-  - C(probe) attaches a probe for I(duration) seconds and writes its JSON to I(dest).
+  - C(probe) attaches a probe for I(duration) seconds and writes its JSON to I(dest)
+    (mode 0600, since a report names processes and addresses).
+  - The module never writes a sysctl itself; every change goes through C(qps-tune),
+    which journals the old value so that C(command=rollback) can restore it.
 options:
   command:
     description: The qps-tune command.
@@ -34,17 +41,20 @@ options:
     type: path
     default: /usr/sbin/qps-tune
   profile:
-    description: Profile name (built-in or in /etc/qps-tune/profiles) or path to inherit from.
+    description:
+      - Profile name (built-in or in /etc/qps-tune/profiles) or absolute path to inherit from.
+      - One word; a newline, a control character, whitespace or C(#) is refused (it would
+        become a profile directive of its own).
     type: str
     default: web-10k
   overrides:
     description:
-      - Per-host sysctl rules, KEY -> "OP VALUE" (OP one of >=, <=, =, in).
+      - Per-host sysctl rules, KEY -> "OP VALUE" (OP one of C(>=), C(<=), C(=), C(in)).
       - A bare value means "= VALUE".
     type: dict
     default: {}
   extra_lines:
-    description: Extra profile lines (qps-tune directives such as C(nofile >= 65536)).
+    description: Extra profile lines (qps-tune directives such as C(nofile >= 65536)), one line each.
     type: list
     elements: str
     default: []
@@ -68,7 +78,9 @@ options:
     type: bool
     default: false
   state_dir:
-    description: qps-tune journal directory (C(--state-dir)); one per host.
+    description:
+      - qps-tune journal directory (C(--state-dir)); one per host. C(audit) reads it too
+        (a listener whose backlog predates the last apply is judged from it).
     type: path
   root:
     description: Re-roots the /etc files qps-tune persists (C(--root)); tests only.
@@ -81,7 +93,7 @@ options:
     type: int
     default: 10
   dest:
-    description: File on the host that receives the probe's JSON report.
+    description: File on the host that receives the probe's JSON report (written 0600).
     type: path
   extra_args:
     description: More qps-tune arguments, appended as is.
@@ -94,58 +106,153 @@ options:
         instead of failing the task (the fleet report lists the host as an error).
     type: bool
     default: true
-author: qps-tune
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: C(apply) runs C(qps-tune apply --dry-run) on a private copy of the host profile; C(rollback) and C(probe) do nothing.
+  diff_mode:
+    support: full
+    details: >-
+      Values as C(key = old) / C(key = new), and the host profile file. Files that qps-tune
+      persists are listed by path and size, never with their contents.
+  platform:
+    platforms: debian
+notes:
+  - The role M(qps_tune.qps_tune.qps_tune) wraps this module for whole fleets (install, audit report, rollback).
+  - File contents are never returned; C(apply.changes[].old/new) of a persisted file are replaced by their size.
+seealso:
+  - name: qps-tune(8)
+    description: The CLI this module runs.
+    link: https://manpages.debian.org/qps-tune
+author:
+  - qps-tune maintainers (@qps-tune)
+'''
+
+EXAMPLES = r'''
+- name: Audit a host against web-10k (never changes anything)
+  qps_tune.qps_tune.qps_tune:
+    command: audit
+    profile: web-10k
+  register: audit
+
+- name: Apply web-10k with a per-host override and persist it
+  qps_tune.qps_tune.qps_tune:
+    command: apply
+    profile: web-10k
+    profile_file: /etc/qps-tune/ansible-{{ inventory_hostname }}.profile
+    overrides:
+      net.core.somaxconn: ">= 16384"
+    extra_lines:
+      - nofile >= 65536
+    persist: true
+  when: audit.drift
+
+- name: Roll back what qps-tune applied
+  qps_tune.qps_tune.qps_tune:
+    command: rollback
+    profile_file: /etc/qps-tune/ansible-{{ inventory_hostname }}.profile
+
+- name: Watch the accept queues for 30 seconds
+  qps_tune.qps_tune.qps_tune:
+    command: probe
+    probe: acceptq
+    duration: 30
+    dest: /var/tmp/qps-tune-acceptq.json
 '''
 
 RETURN = r'''
 exit_code:
-  description: qps-tune exit code.
+  description: qps-tune exit code (0, or 3 for an audit that found drift).
   type: int
   returned: when qps-tune ran
+  sample: 3
 cmd:
   description: The command line that ran.
   type: list
+  elements: str
   returned: when qps-tune ran
+  sample: [/usr/sbin/qps-tune, --json, audit, --profile, web-10k]
 audit:
-  description: The C(qps-tune.audit/1) document.
+  description: The C(qps-tune.audit/N) document (checks, summary, host).
   type: dict
   returned: command=audit
 failing:
-  description: The audit checks whose status is fail.
+  description: The audit checks whose status is C(fail); a C(fix) naming a profile names I(profile_file).
   type: list
+  elements: dict
   returned: command=audit
 drift:
-  description: True when the audit found at least one failing check (exit 3).
+  description: True when the audit found at least one failing check (exit 3); null when the audit could not run.
   type: bool
   returned: command=audit
 apply:
-  description: The C(qps-tune.apply/1) document (dry run in check mode).
+  description: The C(qps-tune.apply/N) document (a dry run in check mode), persisted file contents replaced by their size.
   type: dict
   returned: command=apply
+summary:
+  description: One line per change (a key with its old and new value, or a file path and whether it was written or removed).
+  type: list
+  elements: str
+  returned: command=apply
+  sample: ["net.core.somaxconn: 128 -> 4096"]
+profile_file_changed:
+  description: Whether the host profile file was (or in check mode would be) rewritten.
+  type: bool
+  returned: command=apply
 rollback:
-  description: The C(qps-tune.rollback/1) document.
+  description: The C(qps-tune.rollback/N) document; null in check mode.
   type: dict
   returned: command=rollback
 report:
-  description: The probe's JSON report.
+  description: The probe's JSON report; null in check mode.
   type: dict
   returned: command=probe
+dest:
+  description: Where the probe report was written on the host.
+  type: str
+  returned: command=probe
 error:
-  description: qps-tune's error message when fail_on_error=false.
+  description: Why the audit could not run, when I(fail_on_error=false).
   type: str
   returned: on error with fail_on_error=false
+stderr:
+  description: qps-tune's standard error, when it failed.
+  type: str
+  returned: on failure
+msg:
+  description: A human summary (why a check-mode run did nothing, or what failed).
+  type: str
+  returned: on failure and in check mode for rollback and probe
 '''
 
+import errno
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 OPS = ('>=', '<=', '=', 'in')
 KEY_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.\-/]*(\[[0-9]+\])?$')
+# a profile line is one line: no newline, CR or other control character
+CTRL_RE = re.compile(r'[\x00-\x1f\x7f]')
+# what `inherit` takes: one word, a name or a path, never a comment or a directive
+PROFILE_RE = re.compile(r'^[^\s#\x00-\x1f\x7f]+$')
+# the largest host profile the module reads back (its own file is a few hundred bytes)
+MAX_PROFILE_BYTES = 1 << 20
+
+
+def check_profile(name):
+    """Raises ValueError unless NAME can follow `inherit ` as one word."""
+    if not PROFILE_RE.match(name or ''):
+        raise ValueError("invalid profile %r: one word (a name or a path) without "
+                         "whitespace, '#' or control characters" % (name,))
+    return name
 
 
 def rule_text(key, spec):
@@ -155,7 +262,7 @@ def rule_text(key, spec):
     if isinstance(spec, bool):
         spec = int(spec)
     spec = str(spec).strip()
-    if not spec or '\n' in spec or '#' in spec:
+    if not spec or CTRL_RE.search(spec) or '#' in spec:
         raise ValueError("invalid rule '%s' for '%s' in overrides" % (spec, key))
     op, _, rest = spec.partition(' ')
     if op in OPS and rest.strip():
@@ -169,25 +276,67 @@ def rule_text(key, spec):
 def profile_text(p):
     lines = ['# Managed by Ansible (role qps_tune): host profile for this host.',
              '# Edit the inventory (qps_tune_profile, qps_tune_sysctl_overrides), not this file.',
-             'inherit %s' % p['profile']]
+             'inherit %s' % check_profile(p['profile'])]
     for key in sorted(p['overrides']):
         lines.append(rule_text(key, p['overrides'][key]))
     for line in p['extra_lines']:
-        if '\n' in line:
-            raise ValueError("extra_lines entries must be single lines")
+        if CTRL_RE.search(line):
+            raise ValueError("extra_lines entries must be single lines without control characters: %r" % (line,))
         lines.append(line)
     return '\n'.join(lines) + '\n'
 
 
 def read_file(path):
+    """The contents of the regular file PATH; None when it does not exist.
+    Raises ValueError for a symlink, anything but a regular file, or a file too
+    large to be ours: its contents would end up in the diff."""
     try:
-        with open(path) as f:
-            return f.read()
-    except (IOError, OSError):
-        return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return None
+        if e.errno == errno.ELOOP:
+            raise ValueError("'%s' is a symlink: refusing to read or replace it" % path)
+        raise ValueError("cannot read '%s': %s" % (path, e.strerror))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("'%s' is not a regular file: refusing to read or replace it" % path)
+        if st.st_size > MAX_PROFILE_BYTES:
+            raise ValueError("'%s' is larger than %d bytes: not a host profile" % (path, MAX_PROFILE_BYTES))
+        with os.fdopen(os.dup(fd), 'rb') as f:
+            data = f.read(MAX_PROFILE_BYTES + 1)
+        return data.decode('utf-8', 'replace')
+    finally:
+        os.close(fd)
 
 
-def write_atomic(module, path, content):
+def redact_files(doc):
+    """Replaces the contents of persisted files in an apply document by their
+    size: they are file contents, which a task result must not carry."""
+    for k in ('changes', 'planned'):
+        for c in (doc or {}).get(k) or []:
+            if isinstance(c, dict) and c.get('kind') == 'file':
+                for side in ('old', 'new'):
+                    v = c.get(side)
+                    if isinstance(v, str):
+                        c[side] = '(%d bytes)' % len(v.encode('utf-8'))
+    return doc
+
+
+def replace_path(obj, old, new):
+    """Every string in OBJ with OLD replaced by NEW (a private temp profile in
+    an audit's `fix` hints becomes the host profile file apply writes)."""
+    if isinstance(obj, str):
+        return obj.replace(old, new)
+    if isinstance(obj, list):
+        return [replace_path(v, old, new) for v in obj]
+    if isinstance(obj, dict):
+        return dict((k, replace_path(v, old, new)) for k, v in obj.items())
+    return obj
+
+
+def write_atomic(module, path, content, mode=0o644):
     d = os.path.dirname(path) or '.'
     if not os.path.isdir(d):
         os.makedirs(d, 0o755)
@@ -197,7 +346,7 @@ def write_atomic(module, path, content):
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.rename(tmp, path)
     except Exception:
         if os.path.exists(tmp):
@@ -260,8 +409,10 @@ class Runner(object):
     def check_bin(self):
         b = self.p['bin']
         if not (os.path.isfile(b) and os.access(b, os.X_OK)):
-            msg = ("qps-tune not found at '%s' on this host: install the qps-tune package "
-                   "(qps_tune_install: true with qps_tune_deb) or set qps_tune_bin" % b)
+            # audit, rollback and probe never install: say how to, once
+            msg = ("qps-tune not found at '%s' on this host: install the package first "
+                   "(role qps_tune.qps_tune.qps_tune with qps_tune_action=install, e.g. "
+                   "playbooks/install.yml; apply.yml installs it too) or set qps_tune_bin" % b)
             if self.p['command'] == 'audit' and not self.p['fail_on_error']:
                 self.m.exit_json(changed=False, error=msg, drift=None, failing=[], audit=None)
             self.m.fail_json(msg=msg)
@@ -269,15 +420,19 @@ class Runner(object):
     def profile_arg(self, for_write):
         """Returns (profile argument, file diff or None, file changed?)."""
         p = self.p
+        try:
+            check_profile(p['profile'])
+        except ValueError as e:
+            self.m.fail_json(msg=str(e))
         if not p['profile_file']:
             if p['overrides'] or p['extra_lines']:
                 self.m.fail_json(msg="overrides/extra_lines need profile_file")
             return p['profile'], None, False
         try:
             want = profile_text(p)
+            have = read_file(p['profile_file'])
         except ValueError as e:
             self.m.fail_json(msg=str(e))
-        have = read_file(p['profile_file'])
         changed = have != want
         diff = dict(before_header='%s (host profile)' % p['profile_file'],
                     after_header='%s (host profile)' % p['profile_file'],
@@ -311,15 +466,18 @@ class Runner(object):
     def audit(self):
         self.check_bin()
         prof, _, _ = self.profile_arg(for_write=False)
-        args = ['audit'] + self.profile_opts(prof)
-        if self.p['root']:
-            args += ['--root', self.p['root']]
+        # --state-dir too: the journal says which listeners predate the last apply
+        args = ['audit'] + self.profile_opts(prof) + self.common()
         rc, doc, err = self.run(args, ok_rcs=(0, 3))
         if err:
             if not self.p['fail_on_error']:
                 self.m.exit_json(changed=False, error=err['msg'], exit_code=rc, drift=None,
                                  failing=[], audit=None, cmd=err['cmd'], stderr=err['stderr'])
             self.fail(err)
+        if prof != self.p['profile_file'] and self.p['profile_file']:
+            # audited against a private copy that is gone when the task ends: the
+            # hints name the host profile file that apply writes
+            doc = replace_path(doc, prof, self.p['profile_file'])
         failing = [c for c in doc.get('checks', []) if c.get('status') == 'fail']
         self.m.exit_json(changed=False, exit_code=rc, audit=doc, failing=failing, drift=rc == 3,
                          ansible_facts=dict(qps_tune_audit=doc))
@@ -337,6 +495,7 @@ class Runner(object):
         rc, doc, err = self.run(args)
         if err:
             self.fail(err, profile_file_changed=fchanged)
+        doc = redact_files(doc)
         # a dry run lists what it would do in "planned" and reports changed 0
         if doc.get('dry_run'):
             changes = doc.get('planned', doc.get('changes', [])) or []
@@ -356,10 +515,14 @@ class Runner(object):
                                for c in values),
                 after=''.join('%s %s = %s\n' % (c.get('kind', 'sysctl'), c.get('key'), c.get('new'))
                               for c in values)))
-        for c in files:
-            path = c.get('path') or c.get('key')
-            diff.append(dict(before_header=path, after_header=path,
-                             before=c.get('old') or '', after=c.get('new') or ''))
+        if files:
+            # paths and sizes only: file contents never go into a task result
+            diff.append(dict(
+                before_header='persisted files (before)', after_header='persisted files (after)',
+                before=''.join('file %s: %s\n' % (c.get('path') or c.get('key'), c.get('old') or 'absent')
+                               for c in files),
+                after=''.join('file %s: %s\n' % (c.get('path') or c.get('key'), c.get('new') or 'removed')
+                              for c in files)))
         summary = ['%s: %s -> %s' % (c.get('key'), c.get('old'), c.get('new')) for c in values] + \
                   ['%s: %s' % (c.get('path') or c.get('key'), 'written' if c.get('new') else 'removed')
                    for c in files]
@@ -412,7 +575,8 @@ class Runner(object):
         if err:
             self.fail(err)
         if self.p['dest']:
-            write_atomic(self.m, self.p['dest'], json.dumps(doc, indent=1, sort_keys=True) + '\n')
+            # 0600: the report names processes, commands and addresses
+            write_atomic(self.m, self.p['dest'], json.dumps(doc, indent=1, sort_keys=True) + '\n', mode=0o600)
         # attaching a probe observes; it changes nothing on the host
         self.m.exit_json(changed=False, exit_code=rc, report=doc, dest=self.p['dest'])
 
