@@ -13,7 +13,9 @@
 #include "knob.h"
 #include "procfs.h"
 #include "profile.h"
+#include "engine.h"
 #include "tuner.h"
+#include <sys/stat.h>
 
 struct builtin_profile {
 	const char *name;
@@ -536,6 +538,8 @@ int profile_parse(struct profile *p, const char *text, const char *origin,
 			r->kind = RULE_DISABLE;
 			if (!check_id_valid(rest))
 				PERR("%s: disable: malformed check id '%s' (want e.g. LQ-008)", where, rest);
+			if (!check_find(rest))
+				PERR("%s: disable: unknown check id '%s' (see 'qps-tune checks')", where, rest);
 			snprintf(r->key, sizeof(r->key), "%s", rest);
 		} else {
 			PERR("%s: unknown directive '%s'", where, dir);
@@ -606,6 +610,7 @@ static char *find_text(const char *spec, const char *base_dir, char *name, size_
 {
 	const char *t, *slash;
 	char path[PATH_MAX], etc[PATH_MAX];
+	struct stat st;
 
 	if (is_path(spec)) {
 		if (spec[0] != '/' && base_dir && *base_dir)
@@ -624,9 +629,15 @@ static char *find_text(const char *spec, const char *base_dir, char *name, size_
 		return NULL;
 	}
 	snprintf(name, name_size, "%s", spec);
-	snprintf(path, sizeof(path), "/etc/qps-tune/profiles/%s.profile", spec);
-	root_path(path, etc, sizeof(etc));
-	if (access(etc, F_OK) == 0) {
+	/* the host's own /etc, never --root: a profile sets host sysctls, so only
+	 * root may write it (a tree's profile could set kernel.core_pattern) */
+	snprintf(etc, sizeof(etc), "/etc/qps-tune/profiles/%s.profile", spec);
+	if (lstat(etc, &st) == 0) {
+		if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+			snprintf(err, err_size, "refusing profile '%s': not a regular file owned by root and "
+				 "writable only by it", etc);
+			return NULL;
+		}
 		snprintf(source, source_size, "%s", etc);
 		return read_text(etc, err, err_size);
 	}

@@ -127,6 +127,8 @@ void report_table(const struct report *r, FILE *out, bool colour, int verbose)
 	fprintf(out, "\n%d pass, %d fail, %d skip, %d info",
 		report_count(r, CHK_PASS), report_count(r, CHK_FAIL),
 		report_count(r, CHK_SKIP), report_count(r, CHK_INFO));
+	if (r->ndisabled)
+		fprintf(out, ", %d disabled by the profile (not run)", r->ndisabled);
 	if (report_count(r, CHK_FAIL))
 		fprintf(out, " - drift found (exit 3); 'qps-tune apply --profile %s%s' fixes the sysctl and limit rules\n",
 			r->profile, r->conns ? "" : "");
@@ -172,6 +174,10 @@ void report_json(const struct report *r, FILE *out)
 		json_str(&j, "fix", c->fix);
 		json_obj_close(&j);
 	}
+	json_arr_close(&j);
+	json_arr_open(&j, "disabled");
+	for (i = 0; i < r->ndisabled; i++)
+		json_str(&j, NULL, r->disabled[i]);
 	json_arr_close(&j);
 	json_obj_open(&j, "summary");
 	json_int(&j, "pass", report_count(r, CHK_PASS));

@@ -33,6 +33,9 @@ struct report {
 	char target[96];	/* "pid 123 (nginx)", "port 8080" or "" */
 	double duration;	/* seconds the audit took */
 	int sample;		/* --sample seconds, 0 = none */
+#define REPORT_MAX_DISABLED 64
+	char disabled[REPORT_MAX_DISABLED][16];	/* check ids the profile disabled: not run */
+	int ndisabled;
 };
 
 /* Appends a zeroed check; NULL on allocation failure (the report keeps what it had). */

@@ -5,6 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 33
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'rm -rf "$T"' EXIT
 
 out=$("$QPS_TUNE" help); rc=$?

@@ -20,6 +20,7 @@ done
 [ -n "$CG" ] || skip_rest "no cgroup hierarchy to create a scratch unit cgroup in (cgroupfs read-only here)"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 R=$T/root
 cleanup() {
 	kill $(jobs -p) 2>/dev/null
