@@ -463,6 +463,12 @@ static void plan_nofile(struct run *R, const struct rule *r)
 
 			if (!s->unit[0])
 				continue;
+			if (!unit_name_valid(s->unit)) {
+				/* a delegated cgroup can be named anything: never a path */
+				plan_na(R, "LimitNOFILE drop-in", "the cgroup of pid %d names no valid systemd service "
+					"unit; no drop-in written", (int)s->pid);
+				continue;
+			}
 			read_unit_limit_x(R->env, s->unit, true, lim, sizeof(lim), src, sizeof(src));
 			if (lim[0] && !parse_limit(lim, &us, &uh))
 				us = uh = 0;
