@@ -253,18 +253,20 @@ static int open_parent(const struct tenv *e, const char *path, bool create, char
 	}
 }
 
-/* Removes temp files of writers that were killed (their pid is gone). */
+/* Removes temp files of writers that were killed (their pid is gone):
+ * ".NAME.qps-tune.PID", and "NAME.tmp.PID" of qps-tune before 0.2. */
 static void sweep_stale(int dfd, const char *name)
 {
-	char prefix[NAME_MAX + 16];
+	char prefix[NAME_MAX + 16], old[NAME_MAX + 16];
 	struct dirent *de;
 	DIR *d;
 	int fd = dup(dfd);
-	size_t n;
+	size_t n, on;
 
 	if (fd < 0)
 		return;
 	n = (size_t)snprintf(prefix, sizeof(prefix), ".%s.qps-tune.", name);
+	on = (size_t)snprintf(old, sizeof(old), "%s.tmp.", name);
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -275,9 +277,12 @@ static void sweep_stale(int dfd, const char *name)
 		char *end;
 		long pid;
 
-		if (strncmp(de->d_name, prefix, n))
+		if (!strncmp(de->d_name, prefix, n))
+			pid = strtol(de->d_name + n, &end, 10);
+		else if (!strncmp(de->d_name, old, on))
+			pid = strtol(de->d_name + on, &end, 10);
+		else
 			continue;
-		pid = strtol(de->d_name + n, &end, 10);
 		if (*end || pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
 			unlinkat(dfd, de->d_name, 0);
 	}
