@@ -14,7 +14,7 @@
 #   6. a restore that fails stays in the journal; a second rollback finishes
 #   7. no journal; a --pid that exited
 . "$(dirname "$0")/../lib.sh"
-plan 30
+plan 29
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
