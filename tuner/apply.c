@@ -502,7 +502,7 @@ int apply_run(const struct tenv *env, const struct apply_opts *o, struct apply_r
 	struct journal jr, prev;
 	struct run r;
 	struct plan *p = &res->plan;
-	char err[1024];
+	char err[3 * PATH_MAX];
 	bool have_prev = false, journaled = false;
 	int lock = -1, dfd = -1, e, i, done = 0, failed = -1;
 

@@ -91,8 +91,14 @@ static void chk_listeners(struct run *a)
 			if (!c)
 				return;
 			c->scope = "listener";
-			CSET(c->current, "queue %u/%u", l->queue, l->backlog);
-			CSET(c->target, "queue < backlog, drops +0");
+			/* the row says what its evidence says: queue now and the drops counted */
+			if (a->sample)
+				CSET(c->current, "queue %u/%u, drops +%u/%ds", l->queue, l->backlog,
+				     d1 >= d0 && d1 != UINT32_MAX ? d1 - d0 : 0, a->sample);
+			else
+				CSET(c->current, "queue %u/%u, drops %u", l->queue, l->backlog,
+				     l->drops == UINT32_MAX ? 0 : l->drops);
+			CSET(c->target, "queue < backlog, no drops");
 			CSET(c->reason, "a full accept queue drops handshakes: clients wait 1 s, 3 s... "
 			     "for SYN retransmits");
 			if (a->sample)

@@ -27,7 +27,7 @@ int do_audit(int argc, char **argv)
 	unsigned long conns = 0, pid = 0, port = 0, sample = 0;
 	struct report rep;
 	struct tenv env;
-	char err[1024];
+	char err[3 * PATH_MAX];
 	bool prom = false;
 	int opt, e, rc;
 

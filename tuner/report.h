@@ -3,6 +3,7 @@
  * node_exporter textfile format. */
 #ifndef QPS_REPORT_H
 #define QPS_REPORT_H
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -13,12 +14,12 @@ struct check {
 	const char *severity;	/* crit|high|med|low|info (static string) */
 	enum chk_status status;
 	char key[128];		/* sysctl key or object: "listener 0.0.0.0:80", "pid 12 nofile" */
-	char current[200];
-	char target[96];
+	char current[512];
+	char target[512];
 	const char *scope;	/* netns|global|host|process|listener|device|system|cgroup|file */
-	char reason[200];	/* one line: why it matters */
-	char evidence[512];	/* what was read, with its source */
-	char fix[256];		/* what to run or change */
+	char reason[512];	/* one line: why it matters */
+	char evidence[4 * PATH_MAX];	/* what was read, with its source */
+	char fix[2 * PATH_MAX];		/* what to run or change */
 };
 
 struct report {

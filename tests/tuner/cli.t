@@ -3,7 +3,7 @@
 # codes, audit output formats on this host (read-only), profiles, --conns
 # scaling, errors as JSON. Nothing here writes a sysctl.
 . "$(dirname "$0")/../lib.sh"
-plan 33
+plan 38
 T=$(mktemp -d)
 export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'rm -rf "$T"' EXIT
@@ -90,7 +90,12 @@ else
 fi
 ok "dry run wrote no state" test ! -e "$T/st-irq"
 
-# errors
+# errors: usage errors too go through the one reporter ({"error"} under --json)
+for args in "--json audit --bogus" "--json nosuchcmd" "audit --json --conns 0" "--json probe nosuchprobe" \
+	"--json rollback extra"; do
+	out=$("$QPS_TUNE" $args 2>/dev/null); rc=$?
+	is "$rc $(printf '%s' "$out" | jq -r .error 2>/dev/null | grep -c .)" "2 1" "usage error as JSON: qps-tune $args"
+done
 out=$("$QPS_TUNE" audit --json --profile no-such 2>/dev/null); rc=$?
 is "$rc" 1 "unknown profile: exit 1"
 is "$(printf '%s' "$out" | jq -r .error)" "unknown profile 'no-such' (built-in: base, web-10k, web-100k, proxy, latency; or give a path)" \
