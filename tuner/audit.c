@@ -181,6 +181,21 @@ int audit_run(struct report *rep, const struct tenv *env, const char *profile_sp
 	} else {
 		r.s1 = r.s0;
 	}
+	if (r.s1.have_tcpext) {
+		report_counter(rep, "listen_overflows", "TcpExtListenOverflows of the audited netns since boot.",
+			       r.s1.overflows);
+		report_counter(rep, "listen_drops", "TcpExtListenDrops of the audited netns since boot.", r.s1.drops);
+		report_counter(rep, "syncookies_sent", "TcpExtSyncookiesSent of the audited netns since boot.",
+			       r.s1.cookies);
+		report_counter(rep, "reqq_full_drops", "TcpExtTCPReqQFullDrop of the audited netns since boot.",
+			       r.s1.reqq_drop);
+	}
+	if (r.s1.have_softnet) {
+		report_counter(rep, "softnet_dropped", "Packets dropped by the per-CPU backlog (softnet_stat), all CPUs.",
+			       r.s1.softnet_drop);
+		report_counter(rep, "softnet_time_squeeze", "NAPI runs out of budget (softnet_stat), all CPUs.",
+			       r.s1.softnet_squeeze);
+	}
 	find_daemons(&r);
 	/* each area function once, in registry order, if one of its checks is enabled */
 	tab = checks_table(&n);

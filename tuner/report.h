@@ -34,6 +34,14 @@ struct report {
 	char target[96];	/* "pid 123 (nginx)", "port 8080" or "" */
 	double duration;	/* seconds the audit took */
 	int sample;		/* --sample seconds, 0 = none */
+	/* counters since boot of the audited netns (audit --prom exports them) */
+#define REPORT_MAX_COUNTERS 8
+	struct {
+		const char *name;	/* "listen_overflows": qps_tune_<name>_total */
+		const char *help;
+		unsigned long long v;
+	} counters[REPORT_MAX_COUNTERS];
+	int ncounters;
 #define REPORT_MAX_DISABLED 64
 	char disabled[REPORT_MAX_DISABLED][16];	/* check ids the profile disabled: not run */
 	int ndisabled;
@@ -49,7 +57,12 @@ int report_count(const struct report *r, enum chk_status st);
 
 void report_table(const struct report *r, FILE *out, bool colour, int verbose);
 void report_json(const struct report *r, FILE *out);
+/* node_exporter textfile format (promtool check metrics clean): stable
+ * series - no pid or instance labels (a pid in a check's key is dropped,
+ * repeats are merged), label values escaped to ASCII. */
 void report_prom(const struct report *r, FILE *out);
+/* Adds a counter for report_prom. */
+void report_counter(struct report *r, const char *name, const char *help, unsigned long long v);
 const char *chk_status_str(enum chk_status st);
 
 /* printf into a fixed-size member of a check: CSET(c->evidence, "%d", n) */

@@ -61,8 +61,8 @@ like "$(cat "$T/a.prom")" '# TYPE qps_tune_check_failed gauge' "prom: TYPE lines
 ok "prom: every sample line is well formed" bash -c \
 	"grep -v '^#' '$T/a.prom' | grep -vE '^[a-z_]+(\\{([a-z_]+=\"([^\"\\\\]|\\\\.)*\",?)*\\})? -?[0-9.e+-]+$' | (! grep -q .)"
 is "$(grep -c '^qps_tune_check_failed{' "$T/a.prom")" \
-	"$(jq -r '[.checks[] | select(.status=="pass" or .status=="fail")] | length' "$T/a.json")" \
-	"prom has a sample per pass/fail check"
+	"$(jq -r '[.checks[] | select(.status=="pass" or .status=="fail") | .id+" "+(.key|sub("^pid [0-9]+ ";""))] | unique | length' "$T/a.json")" \
+	"prom has a sample per pass/fail check and object"
 
 "$QPS_TUNE" audit --prom > "$T/host.prom"
 is "$(grep -v '^#' "$T/host.prom" | sed -E 's/ [^ ]+$//' | sort | uniq -d)" "" \
