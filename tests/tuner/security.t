@@ -3,7 +3,8 @@
 # (issue 15). Each attack as the attacker would run it: as user nobody
 # (setpriv) in a tree or directory nobody owns; root's qps-tune in a scratch
 # netns. Nothing outside the temp dir is touched.
-#   1. a --root tree's profile is never loaded (kernel.core_pattern payload)
+#   1. a --root tree's profile is never loaded (kernel.core_pattern payload),
+#      nor one in the real /etc/qps-tune/profiles that root does not own
 #   2. a 90-qps-tune.conf symlinked to a 0600 secret: not printed, not copied
 #   3. audit --root does not follow a sysctl.d symlink to a credentials file
 #   4. etc/sysctl.d swapped for a symlink between apply and rollback: rollback
@@ -13,7 +14,7 @@
 #   7. a cgroup named 'default.target<TAB>!<TAB>=evil.service': no drop-in, no
 #      journal line that deletes default.target
 . "$(dirname "$0")/../lib.sh"
-plan 15
+plan 16
 is_root || skip_rest "needs root for unshare -n and setpriv"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -36,6 +37,21 @@ is "$(printf '%s' "$out" | jq -r .error)" "unknown profile 'evil' (built-in: bas
 out=$(unshare -n "$QPS_TUNE" audit --root "$R" --json 2>/dev/null)
 is "$(printf '%s' "$out" | jq -r '[.checks[] | select(.key=="kernel.core_pattern")] | length')" 0 \
 	"the tree's web-10k.profile does not replace the built-in one"
+
+# ... and /etc/qps-tune/profiles/NAME.profile only when root owns it and only
+# root can write it (a private tmpfs over /etc: the host's is not touched)
+unshare -m sh -c '
+	mount -t tmpfs none /etc && mkdir -p /etc/qps-tune/profiles
+	printf "sysctl net.core.somaxconn >= 5\n" > /etc/qps-tune/profiles/mine.profile
+	chown 65534 /etc/qps-tune/profiles/mine.profile
+	"$1" audit --profile mine --json > "$2/p1a.json" 2>/dev/null
+	chown 0 /etc/qps-tune/profiles/mine.profile && chmod 0664 /etc/qps-tune/profiles/mine.profile
+	"$1" audit --profile mine --json > "$2/p1b.json" 2>/dev/null
+	chmod 0644 /etc/qps-tune/profiles/mine.profile
+	"$1" audit --profile mine --json > "$2/p1c.json" 2>/dev/null' _ "$QPS_TUNE" "$T"
+is "$(jq -r .error "$T/p1a.json")|$(jq -r .error "$T/p1b.json")|$(jq -r .profile "$T/p1c.json")" \
+	"refusing profile '/etc/qps-tune/profiles/mine.profile': not a regular file owned by root and writable only by it|refusing profile '/etc/qps-tune/profiles/mine.profile': not a regular file owned by root and writable only by it|mine" \
+	"an /etc/qps-tune profile owned by nobody, or group-writable, is refused; root's 0644 one is used"
 
 # 2. our persisted file symlinked to a secret
 printf 'TOPSECRET\n' > "$T/secret"; chmod 0600 "$T/secret"
