@@ -92,26 +92,36 @@ static void chk_persist(struct run *a)
 			     SYSCTLD_OURS);
 		}
 	}
-	/* shadowing: the same key in several files with different values */
+	/* shadowing: the same key in several files with different values, once
+	 * per key; our own file's value overridden is a failure (apply's fix
+	 * does not hold at boot), anyone else's is worth knowing */
 	for (i = 0; i < sd.n; i++) {
-		const struct sysctld_entry *fin = sysctld_final(&sd, sd.v[i].key);
-		bool ours = strstr(sd.v[i].file, "qps-tune") != NULL;
+		const struct sysctld_entry *fin = sysctld_final(&sd, sd.v[i].key), *shown = NULL;
+		bool ours = false;
 
-		if (fin == &sd.v[i] || !strcmp(fin->value, sd.v[i].value))
-			continue;
 		for (j = 0; j < i; j++)
-			if (!strcmp(sd.v[j].key, sd.v[i].key) && strcmp(sd.v[j].value, sd.v[i].value))
+			if (!strcmp(sd.v[j].key, sd.v[i].key))
 				break;
 		if (j < i)
-			continue;	/* reported once per key */
+			continue;	/* not the key's first entry: done with it already */
+		for (j = i; j < sd.n; j++) {
+			if (strcmp(sd.v[j].key, sd.v[i].key) || &sd.v[j] == fin || !strcmp(sd.v[j].value, fin->value))
+				continue;
+			if (!shown || (!ours && strstr(sd.v[j].file, "qps-tune"))) {
+				shown = &sd.v[j];
+				ours = strstr(sd.v[j].file, "qps-tune") != NULL;
+			}
+		}
+		if (!shown)
+			continue;
 		c = report_add(a->rep, "PERS-002", "med", ours ? CHK_FAIL : CHK_INFO, sd.v[i].key);
 		if (!c)
 			break;
 		c->scope = "file";
 		CSET(c->current, "%s", fin->value);
 		CSET(c->reason, "a later sysctl.d file overrides an earlier one: the last value wins at boot");
-		CSET(c->evidence, "%s:%d sets %s, overridden by %s:%d = %s", sd.v[i].file, sd.v[i].line,
-		     sd.v[i].value, fin->file, fin->line, fin->value);
+		CSET(c->evidence, "%s:%d sets %s, overridden by %s:%d = %s", shown->file, shown->line,
+		     shown->value, fin->file, fin->line, fin->value);
 		if (ours)
 			CSET(c->fix, "remove %s from %s", sd.v[i].key, fin->file);
 	}
