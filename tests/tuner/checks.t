@@ -6,7 +6,7 @@
 # run: the file only PERS-003 reads keeps its access time (tmpfs with
 # strictatime), while with the check enabled the same audit reads it.
 . "$(dirname "$0")/../lib.sh"
-plan 12
+plan 13
 T=$(mktemp -d)
 export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
@@ -59,4 +59,8 @@ is "$(cat "$T/atime-off")" "$(date -d '2001-01-01 00:00:00' +%s)" \
 cmp_ok "$(cat "$T/atime-on")" -gt "$(date -d '2002-01-01' +%s)" "enabled, the same audit reads it (the witness works)"
 is "$(jq -r '[.checks[] | select(.id|test("^PERS-|^PORT-005"))] | length' "$T/off.json") $(jq -r '.disabled | length' "$T/off.json")" \
 	"0 6" "no disabled id in the report, and the report lists the 6 disabled"
+printf 'inherit web-10k\ndisable LQ-001\n' > "$T/nolq1.profile"
+unshare -n sh -c 'sysctl -qw net.core.somaxconn=128; "$1" apply --profile "$2/nolq1.profile" --state-dir "$2/st" > /dev/null
+	cat /proc/sys/net/core/somaxconn' _ "$QPS_TUNE" "$T" > "$T/somax-off"
+is "$(cat "$T/somax-off")" 128 "apply leaves the setting of a disabled check alone"
 done_testing
