@@ -18,6 +18,7 @@
 #include "procfs.h"
 #include "rootfs.h"
 #include "sysctld.h"
+#include "journal.h"
 
 /* ---- persistence and drift */
 
@@ -194,9 +195,28 @@ static void chk_persist(struct run *a)
 		c = report_add(a->rep, "PERS-005", "info", CHK_INFO, "qps-tune journal");
 		if (c) {
 			c->scope = "file";
-			CSET(c->current, "present");
+			char err[512];
+			struct journal jr;
+			pid_t holder;
+			int where = -1, dfd = state_dir_open(a->env->state_dir, false, err, sizeof(err));
+
+			if (dfd >= 0 && journal_load(dfd, &jr, err, sizeof(err)) == 0) {
+				where = journal_where(&jr, &holder);
+				journal_release(&jr);
+			}
+			if (dfd >= 0)
+				close(dfd);
+			c->scope = "file";
+			CSET(c->current, where == 0 ? "stale" : where == 2 ? "other netns" : "present");
 			CSET(c->reason, "qps-tune apply recorded old values: 'qps-tune rollback' restores them");
-			CSET(c->evidence, "%s", path);
+			if (where == 0)
+				CSET(c->evidence, "%s: stale, its network namespace is gone; discard it with 'qps-tune "
+				     "rollback --discard-stale --state-dir %s'", path, a->env->state_dir);
+			else if (where == 2)
+				CSET(c->evidence, "%s: written in another network namespace (still alive); roll it back "
+				     "there", path);
+			else
+				CSET(c->evidence, "%s", path);
 		}
 	}
 	sysctld_release(&sd);

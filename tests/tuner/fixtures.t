@@ -228,7 +228,7 @@ is "$(jq -r '[.checks[] | select(.id=="ENV-002")] | length' "$T/env2a.json")" 0 
 SEEN_A[ENV-002]=1
 is "$(jq -r '[.checks[] | select(.id=="PERS-005")] | length' "$T/pers5a.json")" 0 "PERS-005 absent without a journal"
 SEEN_A[PERS-005]=1
-assert "$T/pers5b.json" PERS-005 "qps-tune journal" info present "$T/st/journal" B
+assert "$T/pers5b.json" PERS-005 "qps-tune journal" info present "^$T/st/journal$" B
 assert "$T/env2a.json" ENV-001 environment info ".+" "init_netns=no" A
 SEEN_B[ENV-001]=1	# report-only: one outcome
 

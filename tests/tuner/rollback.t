@@ -14,7 +14,7 @@
 #   6. a restore that fails stays in the journal; a second rollback finishes
 #   7. no journal; a --pid that exited
 . "$(dirname "$0")/../lib.sh"
-plan 29
+plan 30
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -64,6 +64,7 @@ unshare -n bash -c "
 	'$QPS_TUNE' rollback --state-dir '$T/s3' > '$T/o3' 2> '$T/e3'; echo \$? > '$T/rc3'
 	cat $somax > '$T/v3'
 	'$QPS_TUNE' apply --state-dir '$T/s3' > /dev/null 2> '$T/e3a'; echo \$? > '$T/rc3a'
+	'$QPS_TUNE' audit --state-dir '$T/s3' --json > '$T/a3.json'
 	'$QPS_TUNE' rollback --discard-stale --state-dir '$T/s3' > '$T/o3d' 2>&1; echo \$? > '$T/rc3d'
 	'$QPS_TUNE' apply --state-dir '$T/s3' > /dev/null 2>&1; echo \$? > '$T/rc3b'
 	'$QPS_TUNE' rollback --state-dir '$T/s3' > /dev/null 2>&1
@@ -73,6 +74,9 @@ like "$(cat "$T/e3")" "is stale: it was written in netns net:\\[[0-9]+\\] \\(coo
 	"it says the journal is stale, where it was written, and how to discard it"
 is "$(cat "$T/rc3a")" 1 "apply over a stale journal is refused..."
 like "$(cat "$T/e3a")" "is stale.*qps-tune rollback --discard-stale --state-dir $T/s3" "...saying how to clear it"
+like "$(jq -r '.checks[] | select(.id=="PERS-005") | .current+" "+.evidence' "$T/a3.json")" \
+	"^stale $T/s3/journal: stale, its network namespace is gone; discard it with 'qps-tune rollback --discard-stale" \
+	"audit reports the stale journal and how to discard it"
 is "$(cat "$T/rc3d") $(cat "$T/rc3b") $(cat "$T/v3b")" "0 0 999" \
 	"--discard-stale removes it; apply and rollback work again"
 
