@@ -91,6 +91,12 @@ static const struct knob_info knobs[] = {
 	  "a full conntrack table drops new connections silently" },
 };
 
+const struct knob_info *knob_all(size_t *n)
+{
+	*n = sizeof(knobs) / sizeof(knobs[0]);
+	return knobs;
+}
+
 const struct knob_info *knob_lookup(const char *key)
 {
 	size_t i;
