@@ -9,7 +9,7 @@
 #   4. an error naming a long profile path is not cut
 # All in scratch network namespaces; values read back from /proc/sys.
 . "$(dirname "$0")/../lib.sh"
-plan 13
+plan 14
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -66,6 +66,11 @@ unshare -n bash -c "
 is "$(jq -r '.checks[] | select(.key=="net.ipv4.tcp_fastopen") | .status+" "+.current' "$T/a4.json")" "fail 1" \
 	"tcp_fastopen=1 (client only) fails for a server"
 is "$(( $(cat "$T/v4") & 3 ))" 3 "apply sets the server bit and keeps the client bit"
+
+# ... and tcp_syncookies=2 is ip-sysctl.rst's test mode (cookies for every SYN): not a pass
+unshare -n sh -c 'echo 2 > /proc/sys/net/ipv4/tcp_syncookies; "$1" audit --json' _ "$QPS_TUNE" > "$T/a5.json"
+is "$(jq -r '.checks[] | select(.key=="net.ipv4.tcp_syncookies") | .status+" "+.current+" "+.target' "$T/a5.json")" \
+	"fail 2 = 1" "tcp_syncookies=2 (always, a test mode) fails; the target is 1"
 
 # 4. long paths in errors are whole
 long=$T/$(printf 'd%.0s' $(seq 240))/$(printf 'e%.0s' $(seq 200))

@@ -41,7 +41,7 @@ ip link set lo up
 import socket, time, os
 s = socket.socket(); s.bind(("127.0.0.1", 18070)); s.listen(128)
 open(os.environ["T"] + "/ready", "w").write(str(os.getpid())); time.sleep(20)') &
-for _ in $(seq 100); do [ -e "$T/ready" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.05; done	# -s: the pid is written at close
 echo "$(cat "$T/ready")" > "$CG/cgroup.procs"
 "$Q" audit --root "$R" --json > "$T/a.json"
 "$Q" apply --persist --root "$R" --state-dir "$T/st" --json > "$T/apply.json" 2> "$T/apply.err"
