@@ -1,7 +1,9 @@
-# tuner/ - the qps-tune CLI. TUNER_CORE_OBJS: everything but main, for unit tests.
+# tuner/ - qps-tune. TUNER_CORE_OBJS: the engine (everything but the CLI
+# layer: main.c, cli_*.c, profilecmd.c, probe.c), for unit tests.
 TUNER_SRCS      := $(wildcard tuner/*.c)
 TUNER_OBJS      := $(patsubst %.c,$(BUILD)/%.o,$(TUNER_SRCS))
-TUNER_CORE_OBJS := $(filter-out $(BUILD)/tuner/main.o,$(TUNER_OBJS))
+TUNER_CLI_OBJS  := $(patsubst %.c,$(BUILD)/%.o,tuner/main.c $(wildcard tuner/cli_*.c) tuner/profilecmd.c tuner/probe.c)
+TUNER_CORE_OBJS := $(filter-out $(TUNER_CLI_OBJS),$(TUNER_OBJS))
 QPS_TUNE_LIBS   := -lbpf -lelf -lz -lmnl -lpthread
 ALL             += $(BUILD)/qps-tune
 PROFILES        := $(sort $(wildcard profiles/*.profile))
@@ -22,3 +24,11 @@ $(TUNER_OBJS): CFLAGS += $(TUNER_NOWARN)
 $(BUILD)/qps-tune: $(TUNER_OBJS) $(PROBE_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(QPS_CFLAGS) $^ -o $@ $(QPS_LDFLAGS) $(QPS_TUNE_LIBS)
+
+# docs/checks.md is generated from the registry (tuner/checks.c); tests/tuner/checks.t
+# fails when the committed file differs
+docs/checks.md: $(BUILD)/qps-tune
+	$(call msg,GEN,$@)
+	$(Q)$(BUILD)/qps-tune checks --markdown > $@
+.PHONY: docs-checks
+docs-checks: docs/checks.md

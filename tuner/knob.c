@@ -19,7 +19,7 @@ static const struct knob_info knobs[] = {
 	{ "net.ipv4.tcp_max_syn_backlog", "LQ-004", "med", KNOB_NETNS, 1, 0, I32,
 	  "the SYN queue should hold at least an accept queue's worth of handshakes" },
 	{ "net.ipv4.tcp_syncookies", "LQ-005", "high", KNOB_NETNS, 1, 0, 2,
-	  "without SYN cookies a full SYN queue drops new connections" },
+	  "without SYN cookies a full SYN queue drops new connections; 2 (always) is a test mode" },
 	{ "net.ipv4.tcp_abort_on_overflow", "LQ-006", "low", KNOB_NETNS, 1, 0, 1,
 	  "with 1 an accept-queue overflow sends RST instead of letting the client retry" },
 	{ "net.ipv4.tcp_migrate_req", "LQ-008", "low", KNOB_NETNS, 1, 0, 1,
@@ -90,6 +90,12 @@ static const struct knob_info knobs[] = {
 	{ "net.netfilter.nf_conntrack_max", "CT-001", "high", KNOB_HOST_RO, 1, 0, I32,
 	  "a full conntrack table drops new connections silently" },
 };
+
+const struct knob_info *knob_all(size_t *n)
+{
+	*n = sizeof(knobs) / sizeof(knobs[0]);
+	return knobs;
+}
 
 const struct knob_info *knob_lookup(const char *key)
 {

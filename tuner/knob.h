@@ -25,6 +25,8 @@ struct knob_info {
 	const char *reason;	/* one line: why the rule matters */
 };
 
+/* The whole table, @*n rows (tests check it against the check registry). */
+const struct knob_info *knob_all(size_t *n);
 /* NULL when @key is not in the table. */
 const struct knob_info *knob_lookup(const char *key);
 /* Scope of any key: the table's, else derived from the prefix (net.* -> NETNS). */

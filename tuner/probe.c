@@ -1,14 +1,17 @@
-/* probe.c - `qps-tune probe NAME`: dispatch to the loaders in probes/. */
+/* probe.c - `qps-tune probe NAME`: dispatch to the loaders in probes/.
+ * Also linked without the rest of the CLI (tests/bpf/qps-probe): the CLI's
+ * options and error reporter are weak references there, and errors then go
+ * to stderr only. */
 #include <stdio.h>
 #include <string.h>
 
 #include "../probes/common.h"
 #include "../probes/probe.h"
-#include "tuner.h"
+#include "cli.h"
 
-/* main.c's global options (-j/-v before the command); weak so that unit
- * tests linking this file without main.c still link. */
-extern struct tuner_opts g_opt __attribute__((weak));
+extern struct cli_opts *cli(void) __attribute__((weak));
+extern int cli_usage_err(const char *fmt, ...) __attribute__((weak, format(printf, 1, 2)));
+extern int cli_finish(int rc) __attribute__((weak));
 
 static const struct {
 	const char *name;
@@ -32,16 +35,24 @@ static void probe_usage(FILE *f)
 	fprintf(f, "'qps-tune probe NAME --help' lists the options of one probe.\n");
 }
 
+/* Through the CLI's reporter when linked into qps-tune (honours --json). */
+static int usage_error(const char *msg, const char *arg)
+{
+	probe_usage(stderr);
+	if (cli_usage_err)
+		return cli_usage_err("probe: %s%s%s%s", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+	fprintf(stderr, "qps-tune: probe: %s%s%s%s\n", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+	return 2;
+}
+
 int do_probe(int argc, char **argv)
 {
-	int rc = 2;
+	int rc;
 
-	if (&g_opt)
-		probe_set_global_flags(g_opt.json, g_opt.verbose > 0);
-	if (argc < 2) {
-		probe_usage(stderr);
-		return 2;
-	}
+	if (cli)
+		probe_set_global_flags(cli()->json, cli()->verbose > 0);
+	if (argc < 2)
+		return usage_error("name a probe", NULL);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		probe_usage(stdout);
 		return 0;
@@ -49,6 +60,8 @@ int do_probe(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		if (strcmp(argv[1], probes[i].name) == 0) {
 			rc = probes[i].fn(argc - 1, argv + 1);
+			if (cli_finish)
+				return cli_finish(rc);
 			if (fflush(stdout) != 0 || ferror(stdout)) {
 				fprintf(stderr, "qps-tune: probe: cannot write to stdout\n");
 				rc = 1;
@@ -56,7 +69,5 @@ int do_probe(int argc, char **argv)
 			return rc;
 		}
 	}
-	fprintf(stderr, "qps-tune: probe: unknown probe '%s'\n", argv[1]);
-	probe_usage(stderr);
-	return 2;
+	return usage_error("unknown probe", argv[1]);
 }

@@ -13,7 +13,9 @@
 #include "knob.h"
 #include "procfs.h"
 #include "profile.h"
+#include "engine.h"
 #include "tuner.h"
+#include <sys/stat.h>
 
 struct builtin_profile {
 	const char *name;
@@ -53,6 +55,7 @@ const char *rule_op_str(enum rule_op op)
 	case OP_EQ: return "=";
 	case OP_IN: return "in";
 	case OP_SET: return "";
+	case OP_HAS: return "has";
 	}
 	return "?";
 }
@@ -378,8 +381,10 @@ static int parse_sysctl(struct rule *r, char *rest, const char *where, char *err
 		r->op = OP_EQ;
 	else if (!strcmp(optok, "in"))
 		r->op = OP_IN;
+	else if (!strcmp(optok, "has"))
+		r->op = OP_HAS;
 	else
-		PERR("%s: %s: unknown operator '%s' (want >=, <=, = or in)", where, r->key, optok);
+		PERR("%s: %s: unknown operator '%s' (want >=, <=, =, in or has)", where, r->key, optok);
 	if (strlen(val) >= sizeof(r->value))
 		PERR("%s: %s: value too long", where, r->key);
 	snprintf(r->value, sizeof(r->value), "%s", val);
@@ -387,8 +392,19 @@ static int parse_sysctl(struct rule *r, char *rest, const char *where, char *err
 	if (r->field >= 0 && k && r->field >= k->nfields)
 		PERR("%s: %s has %d field%s, no field %d", where, r->key, k->nfields,
 		     k->nfields > 1 ? "s" : "", r->field);
-	if (r->field >= 0 && (r->op == OP_EQ || r->op == OP_IN))
+	if (r->field >= 0 && (r->op == OP_EQ || r->op == OP_IN || r->op == OP_HAS))
 		PERR("%s: %s[%d]: a field takes '>=' or '<='", where, r->key, r->field);
+	if (r->op == OP_HAS) {
+		char *end;
+		long long m = strtoll(val, &end, 0);
+
+		if (end == val || *end || m <= 0)
+			PERR("%s: %s: malformed bit mask '%s' (want a positive number, e.g. 2 or 0x2)", where,
+			     r->key, val);
+		if (k && k->nfields > 1)
+			PERR("%s: %s has %d fields: 'has' takes a single-value key", where, r->key, k->nfields);
+		return 0;
+	}
 	if (r->op == OP_GE || r->op == OP_LE) {
 		int e, n;
 
@@ -439,7 +455,7 @@ int profile_parse(struct profile *p, const char *text, const char *origin,
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char buf[512], where[160], *s, *dir, *rest, *hash;
+		char buf[512], where[PATH_MAX + 32], *s, *dir, *rest, *hash;
 		struct rule *r;
 		int i;
 
@@ -536,6 +552,8 @@ int profile_parse(struct profile *p, const char *text, const char *origin,
 			r->kind = RULE_DISABLE;
 			if (!check_id_valid(rest))
 				PERR("%s: disable: malformed check id '%s' (want e.g. LQ-008)", where, rest);
+			if (!check_find(rest))
+				PERR("%s: disable: unknown check id '%s' (see 'qps-tune checks')", where, rest);
 			snprintf(r->key, sizeof(r->key), "%s", rest);
 		} else {
 			PERR("%s: unknown directive '%s'", where, dir);
@@ -606,6 +624,7 @@ static char *find_text(const char *spec, const char *base_dir, char *name, size_
 {
 	const char *t, *slash;
 	char path[PATH_MAX], etc[PATH_MAX];
+	struct stat st;
 
 	if (is_path(spec)) {
 		if (spec[0] != '/' && base_dir && *base_dir)
@@ -624,9 +643,15 @@ static char *find_text(const char *spec, const char *base_dir, char *name, size_
 		return NULL;
 	}
 	snprintf(name, name_size, "%s", spec);
-	snprintf(path, sizeof(path), "/etc/qps-tune/profiles/%s.profile", spec);
-	root_path(path, etc, sizeof(etc));
-	if (access(etc, F_OK) == 0) {
+	/* the host's own /etc, never --root: a profile sets host sysctls, so only
+	 * root may write it (a tree's profile could set kernel.core_pattern) */
+	snprintf(etc, sizeof(etc), "/etc/qps-tune/profiles/%s.profile", spec);
+	if (lstat(etc, &st) == 0) {
+		if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+			snprintf(err, err_size, "refusing profile '%s': not a regular file owned by root and "
+				 "writable only by it", etc);
+			return NULL;
+		}
 		snprintf(source, source_size, "%s", etc);
 		return read_text(etc, err, err_size);
 	}
@@ -645,10 +670,10 @@ static char *find_text(const char *spec, const char *base_dir, char *name, size_
 }
 
 static struct profile *load_rec(const char *spec, const char *base_dir, int depth,
-				char chain[][256], char *err, size_t err_size)
+				char chain[][PATH_MAX], char *err, size_t err_size)
 {
 	struct profile *p = NULL, *parent = NULL;
-	char parent_spec[256], origin[300], dir[PATH_MAX];
+	char parent_spec[PATH_MAX], origin[PATH_MAX + 16], dir[PATH_MAX];
 	char *text = NULL;
 	int i, j;
 
@@ -667,7 +692,7 @@ static struct profile *load_rec(const char *spec, const char *base_dir, int dept
 			goto fail;
 		}
 	}
-	snprintf(chain[depth], 256, "%s", p->source[0] == 'b' ? p->name : p->source);
+	snprintf(chain[depth], PATH_MAX, "%s", p->source[0] == 'b' ? p->name : p->source);
 	if (!strcmp(p->source, "built-in"))
 		snprintf(origin, sizeof(origin), "%s.profile", p->name);
 	else
@@ -689,7 +714,7 @@ static struct profile *load_rec(const char *spec, const char *base_dir, int dept
 	}
 	parent = load_rec(parent_spec, dir, depth + 1, chain, err, err_size);
 	if (!parent) {
-		char inner[512];
+		char inner[3 * PATH_MAX];
 
 		snprintf(inner, sizeof(inner), "%s", err);
 		snprintf(err, err_size, "%s:%d: inherit %s: %s", origin, p->inherit_line, parent_spec, inner);
@@ -735,7 +760,7 @@ fail:
 
 struct profile *profile_load(const char *spec, char *err, size_t err_size)
 {
-	char chain[MAX_DEPTH][256];
+	char chain[MAX_DEPTH][PATH_MAX];
 	struct profile *p = load_rec(spec, NULL, 0, chain, err, err_size);
 
 	if (p && p->conns <= 0)
@@ -762,6 +787,15 @@ static int resolve_one(struct profile *p, struct rule *r, long conns, char *err,
 	r->numeric = false;
 	switch (r->kind) {
 	case RULE_SYSCTL:
+		if (r->op == OP_HAS) {
+			r->num = strtoll(r->value, NULL, 0);
+			if (k && (r->num < k->min || r->num > k->max))
+				PERR("%s: %s: mask %lld out of range [%lld, %lld]", r->origin, r->key, r->num, k->min,
+				     k->max);
+			r->numeric = true;
+			snprintf(r->resolved, sizeof(r->resolved), "%lld", r->num);
+			break;
+		}
 		if (r->op == OP_EQ || r->op == OP_IN) {
 			snprintf(r->resolved, sizeof(r->resolved), "%s", r->value);
 			n = knob_fields(r->value, f, 16);
@@ -923,7 +957,14 @@ int rule_eval(const struct rule *r, const char *cur, char *want, size_t want_siz
 	n = knob_fields(cur, f, 16);
 	if (n < 0)
 		return -EINVAL;
-	if (r->numeric) {
+	if (r->numeric && r->op == OP_HAS) {
+		if (n != 1)
+			return -EINVAL;
+		if ((f[0] & r->num) != r->num) {
+			ok = false;
+			f[0] |= r->num;	/* add the missing bits, keep the others */
+		}
+	} else if (r->numeric) {
 		int idx = r->field < 0 ? 0 : r->field;
 
 		if (idx >= n || (r->field < 0 && n != 1))

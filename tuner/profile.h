@@ -4,7 +4,8 @@
  *   inherit web-10k            (or a path; must be the first directive)
  *   description "text"
  *   conns 10000                (default for --conns)
- *   sysctl KEY OP VALUE        OP: >= <= = in ; KEY may name a field: tcp_rmem[2]
+ *   sysctl KEY OP VALUE        OP: >= <= = in has; KEY may name a field: tcp_rmem[2]
+ *                              ("has MASK": every bit of MASK set, e.g. tcp_fastopen has 2)
  *   nofile >= EXPR             soft and hard RLIMIT_NOFILE of the server processes
  *   rps all|off|CPULIST        RPS mask on RX queues when RX queues < CPUs
  *   xps spread|off             one CPU per TX queue
@@ -20,10 +21,11 @@
 #ifndef QPS_PROFILE_H
 #define QPS_PROFILE_H
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 
 enum rule_kind { RULE_SYSCTL, RULE_NOFILE, RULE_RPS, RULE_XPS, RULE_AFFINITY, RULE_DISABLE, RULE_IRQ };
-enum rule_op { OP_GE, OP_LE, OP_EQ, OP_IN, OP_SET };
+enum rule_op { OP_GE, OP_LE, OP_EQ, OP_IN, OP_SET, OP_HAS };
 
 #define RULE_VAL_MAX 192
 
@@ -33,7 +35,7 @@ struct rule {
 	char key[96];		/* sysctl key without the [field]; check id for disable */
 	int field;		/* 0-based field of a multi-value sysctl, -1 = whole value */
 	char value[RULE_VAL_MAX];	/* as written */
-	char origin[128];	/* "web-10k.profile:12" */
+	char origin[PATH_MAX + 32];	/* "web-10k.profile:12": file path and line */
 	/* set by profile_resolve() */
 	bool numeric;		/* target is the number @num (GE/LE, nofile) */
 	long long num;
@@ -43,7 +45,7 @@ struct rule {
 
 struct profile {
 	char name[64];
-	char source[256];	/* file path, or "built-in" */
+	char source[PATH_MAX];	/* file path, or "built-in" */
 	char description[160];
 	long conns;		/* default concurrency target */
 	int inherit_line;	/* line of the 'inherit' directive, 0 if none */

@@ -6,21 +6,21 @@
 
 #include "json.h"
 #include "profile.h"
-#include "tuner.h"
+#include "cli.h"
 
 int do_profiles(int argc, char **argv)
 {
-	static const struct option longopts[] = { TUNER_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	const char *const *names = profile_builtin_names();
 	struct json j;
 	int opt, i;
 
-	while ((opt = getopt_long(argc, argv, "jv", longopts, NULL)) != -1)
-		if (!tuner_common_opt(opt, optarg)) {
-			fprintf(stderr, "usage: qps-tune profiles [--json]\n");
+	while ((opt = cli_getopt(argc, argv, "jv", longopts)) != -1)
+		if (!cli_common_opt(opt, optarg))
 			return EXIT_USAGE;
-		}
-	if (g_opt.json) {
+	if (optind < argc)
+		return cli_usage_err("profiles: unexpected argument '%s'", argv[optind]);
+	if (cli()->json) {
 		json_init(&j, stdout);
 		json_obj_open(&j, NULL);
 		json_str(&j, "schema", "qps-tune.profiles/1");
@@ -30,7 +30,7 @@ int do_profiles(int argc, char **argv)
 		char err[256];
 		struct profile *p = profile_load(names[i], err, sizeof(err));
 
-		if (g_opt.json) {
+		if (cli()->json) {
 			json_obj_open(&j, NULL);
 			json_str(&j, "name", names[i]);
 			json_str(&j, "source", p ? p->source : "built-in");
@@ -45,11 +45,11 @@ int do_profiles(int argc, char **argv)
 		}
 		profile_free(p);
 	}
-	if (g_opt.json) {
+	if (cli()->json) {
 		json_arr_close(&j);
 		json_obj_close(&j);
 	}
-	return tuner_finish(EXIT_OK);
+	return cli_finish(EXIT_OK);
 }
 
 static const char *kind_word(enum rule_kind k)
@@ -62,7 +62,7 @@ static const char *kind_word(enum rule_kind k)
 int do_profile(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		TUNER_COMMON_LONGOPTS,
+		CLI_COMMON_LONGOPTS,
 		{ "resolved", no_argument, NULL, 'r' },
 		{ "conns", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
@@ -73,32 +73,27 @@ int do_profile(int argc, char **argv)
 	char err[512];
 	int opt, i;
 
-	while ((opt = getopt_long(argc, argv, "jvr", longopts, NULL)) != -1) {
-		if (tuner_common_opt(opt, optarg))
+	while ((opt = cli_getopt(argc, argv, "jvr", longopts)) != -1) {
+		if (cli_common_opt(opt, optarg))
 			continue;
 		if (opt == 'r') {
 			resolved = true;
 		} else if (opt == 'c') {
-			if (parse_ulong(optarg, 100000000, &conns) || !conns) {
-				tuner_err("invalid --conns '%s' (want 1..100000000)", optarg);
-				return EXIT_USAGE;
-			}
+			if (parse_ulong(optarg, 100000000, &conns) || !conns)
+				return cli_usage_err("invalid --conns '%s' (want 1..100000000)", optarg);
 		} else {
-			fprintf(stderr, "usage: qps-tune profile show NAME|PATH [--resolved] [--conns N]\n");
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 2 || strcmp(argv[optind], "show")) {
-		fprintf(stderr, "usage: qps-tune profile show NAME|PATH [--resolved] [--conns N]\n");
-		return EXIT_USAGE;
-	}
-	if (!resolved && !g_opt.json) {
+	if (argc - optind != 2 || strcmp(argv[optind], "show"))
+		return cli_usage_err("profile: want 'show NAME|PATH'");
+	if (!resolved && !cli()->json) {
 		/* the text as written, for a built-in or a file */
 		const char *t = profile_builtin_text(argv[optind + 1]);
 
 		p = profile_load(argv[optind + 1], err, sizeof(err));
 		if (!p) {
-			tuner_err("%s", err);
+			cli_err(EXIT_FAIL, "%s", err);
 			return EXIT_FAIL;
 		}
 		if (!strcmp(p->source, "built-in") && t) {
@@ -109,7 +104,7 @@ int do_profile(int argc, char **argv)
 			size_t n;
 
 			if (!f) {
-				tuner_err("cannot open '%s': %s", p->source, strerror(errno));
+				cli_err(EXIT_FAIL, "cannot open '%s': %s", p->source, strerror(errno));
 				profile_free(p);
 				return EXIT_FAIL;
 			}
@@ -118,15 +113,15 @@ int do_profile(int argc, char **argv)
 			fclose(f);
 		}
 		profile_free(p);
-		return tuner_finish(EXIT_OK);
+		return cli_finish(EXIT_OK);
 	}
 	p = profile_load(argv[optind + 1], err, sizeof(err));
 	if (!p || profile_resolve(p, (long)conns, err, sizeof(err))) {
-		tuner_err("%s", err);
+		cli_err(EXIT_FAIL, "%s", err);
 		profile_free(p);
 		return EXIT_FAIL;
 	}
-	if (g_opt.json) {
+	if (cli()->json) {
 		struct json j;
 
 		json_init(&j, stdout);
@@ -155,7 +150,7 @@ int do_profile(int argc, char **argv)
 		json_arr_close(&j);
 		json_obj_close(&j);
 		profile_free(p);
-		return tuner_finish(EXIT_OK);
+		return cli_finish(EXIT_OK);
 	}
 	printf("# profile %s (%s), resolved for conns %ld\n# %s\n", p->name, p->source,
 	       conns ? (long)conns : p->conns, p->description);
@@ -181,5 +176,5 @@ int do_profile(int argc, char **argv)
 		}
 	}
 	profile_free(p);
-	return tuner_finish(EXIT_OK);
+	return cli_finish(EXIT_OK);
 }

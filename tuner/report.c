@@ -127,6 +127,8 @@ void report_table(const struct report *r, FILE *out, bool colour, int verbose)
 	fprintf(out, "\n%d pass, %d fail, %d skip, %d info",
 		report_count(r, CHK_PASS), report_count(r, CHK_FAIL),
 		report_count(r, CHK_SKIP), report_count(r, CHK_INFO));
+	if (r->ndisabled)
+		fprintf(out, ", %d disabled by the profile (not run)", r->ndisabled);
 	if (report_count(r, CHK_FAIL))
 		fprintf(out, " - drift found (exit 3); 'qps-tune apply --profile %s%s' fixes the sysctl and limit rules\n",
 			r->profile, r->conns ? "" : "");
@@ -173,6 +175,10 @@ void report_json(const struct report *r, FILE *out)
 		json_obj_close(&j);
 	}
 	json_arr_close(&j);
+	json_arr_open(&j, "disabled");
+	for (i = 0; i < r->ndisabled; i++)
+		json_str(&j, NULL, r->disabled[i]);
+	json_arr_close(&j);
 	json_obj_open(&j, "summary");
 	json_int(&j, "pass", report_count(r, CHK_PASS));
 	json_int(&j, "fail", report_count(r, CHK_FAIL));
@@ -184,54 +190,123 @@ void report_json(const struct report *r, FILE *out)
 
 /* ---- node_exporter textfile collector */
 
+void report_counter(struct report *r, const char *name, const char *help, unsigned long long v)
+{
+	if (r->ncounters == REPORT_MAX_COUNTERS)
+		return;
+	r->counters[r->ncounters].name = name;
+	r->counters[r->ncounters].help = help;
+	r->counters[r->ncounters].v = v;
+	r->ncounters++;
+}
+
+/* Label values must be UTF-8 with \\ " \n escaped: anything but printable
+ * ASCII (a comm can hold any byte) is written as the text \xNN. */
 static void prom_label(FILE *out, const char *name, const char *val, bool comma)
 {
-	const char *p;
+	const unsigned char *p;
 
 	fprintf(out, "%s%s=\"", comma ? "," : "", name);
-	for (p = val; *p; p++) {
+	for (p = (const unsigned char *)val; *p; p++) {
 		if (*p == '\\' || *p == '"')
 			fprintf(out, "\\%c", *p);
 		else if (*p == '\n')
 			fputs("\\n", out);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(out, "\\\\x%02x", *p);
 		else
 			fputc(*p, out);
 	}
 	fputc('"', out);
 }
 
+/* The object of a check without the pid: "pid 12 nginx nofile" -> "nginx nofile". */
+static void prom_object(const struct check *c, char *buf, size_t size)
+{
+	const char *k = c->key;
+
+	if (!strncmp(k, "pid ", 4)) {
+		const char *p = k + 4;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == ' ')
+			k = p + 1;
+	}
+	snprintf(buf, size, "%s", k);
+}
+
+static bool pf(const struct check *c)
+{
+	return c->status == CHK_PASS || c->status == CHK_FAIL;
+}
+
 void report_prom(const struct report *r, FILE *out)
 {
 	static const enum chk_status all[] = { CHK_PASS, CHK_FAIL, CHK_SKIP, CHK_INFO };
+	char obj[256], obj2[256];
 	size_t s;
-	int i;
+	int i, j;
 
-	fprintf(out, "# HELP qps_tune_check_failed 1 when the audit check failed, 0 when it passed.\n"
-		     "# TYPE qps_tune_check_failed gauge\n");
+	fprintf(out, "# HELP qps_tune_audit_info The audit that wrote this file.\n"
+		     "# TYPE qps_tune_audit_info gauge\nqps_tune_audit_info{");
+	prom_label(out, "profile", r->profile, false);
+	prom_label(out, "kernel", r->kernel, true);
+	fprintf(out, "} 1\n");
+	fprintf(out, "# HELP qps_tune_check_failed 1 when the audit check failed, 0 when it passed (any "
+		     "process or listener of the object).\n# TYPE qps_tune_check_failed gauge\n");
 	for (i = 0; i < r->n; i++) {
 		const struct check *c = &r->v[i];
-		int j, dup = 0;
+		bool seen = false, failed = c->status == CHK_FAIL;
 
-		if (c->status != CHK_PASS && c->status != CHK_FAIL)
+		if (!pf(c))
 			continue;
-		/* the textfile collector rejects two samples with the same labels
-		 * (SO_REUSEPORT listeners share an address): number the repeats */
-		for (j = 0; j < i; j++)
-			dup += (r->v[j].status == CHK_PASS || r->v[j].status == CHK_FAIL) &&
-			       !strcmp(r->v[j].id, c->id) && !strcmp(r->v[j].key, c->key);
+		prom_object(c, obj, sizeof(obj));
+		/* one series per (id, object): several workers or reuseport listeners merge */
+		for (j = 0; j < r->n && !seen; j++) {
+			if (j == i || !pf(&r->v[j]) || strcmp(r->v[j].id, c->id))
+				continue;
+			prom_object(&r->v[j], obj2, sizeof(obj2));
+			if (strcmp(obj, obj2))
+				continue;
+			if (j < i)
+				seen = true;
+			failed |= r->v[j].status == CHK_FAIL;
+		}
+		if (seen)
+			continue;
 		fprintf(out, "qps_tune_check_failed{");
 		prom_label(out, "id", c->id, false);
 		prom_label(out, "severity", c->severity, true);
-		prom_label(out, "key", c->key, true);
-		prom_label(out, "profile", r->profile, true);
-		if (dup) {
-			char n[16];
-
-			snprintf(n, sizeof(n), "%d", dup + 1);
-			prom_label(out, "instance", n, true);
-		}
-		fprintf(out, "} %d\n", c->status == CHK_FAIL);
+		prom_label(out, "object", obj, true);
+		fprintf(out, "} %d\n", failed);
 	}
+	fprintf(out, "# HELP qps_tune_check_info Checks that report rather than judge (status info or skip).\n"
+		     "# TYPE qps_tune_check_info gauge\n");
+	for (i = 0; i < r->n; i++) {
+		const struct check *c = &r->v[i];
+		bool seen = false;
+
+		if (pf(c))
+			continue;
+		prom_object(c, obj, sizeof(obj));
+		for (j = 0; j < i && !seen; j++) {
+			prom_object(&r->v[j], obj2, sizeof(obj2));
+			seen = !pf(&r->v[j]) && !strcmp(r->v[j].id, c->id) && !strcmp(obj, obj2) &&
+			       r->v[j].status == c->status;
+		}
+		if (seen)
+			continue;
+		fprintf(out, "qps_tune_check_info{");
+		prom_label(out, "id", c->id, false);
+		prom_label(out, "object", obj, true);
+		prom_label(out, "status", chk_status_str(c->status), true);
+		fprintf(out, "} 1\n");
+	}
+	for (i = 0; i < r->ncounters; i++)
+		fprintf(out, "# HELP qps_tune_%s_total %s\n# TYPE qps_tune_%s_total counter\nqps_tune_%s_total %llu\n",
+			r->counters[i].name, r->counters[i].help, r->counters[i].name, r->counters[i].name,
+			r->counters[i].v);
 	fprintf(out, "# HELP qps_tune_audit_checks Audit checks by status.\n"
 		     "# TYPE qps_tune_audit_checks gauge\n");
 	for (s = 0; s < sizeof(all) / sizeof(all[0]); s++)

@@ -3,6 +3,7 @@
  * node_exporter textfile format. */
 #ifndef QPS_REPORT_H
 #define QPS_REPORT_H
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -13,12 +14,12 @@ struct check {
 	const char *severity;	/* crit|high|med|low|info (static string) */
 	enum chk_status status;
 	char key[128];		/* sysctl key or object: "listener 0.0.0.0:80", "pid 12 nofile" */
-	char current[200];
-	char target[96];
+	char current[512];
+	char target[512];
 	const char *scope;	/* netns|global|host|process|listener|device|system|cgroup|file */
-	char reason[200];	/* one line: why it matters */
-	char evidence[512];	/* what was read, with its source */
-	char fix[256];		/* what to run or change */
+	char reason[512];	/* one line: why it matters */
+	char evidence[4 * PATH_MAX];	/* what was read, with its source */
+	char fix[2 * PATH_MAX];		/* what to run or change */
 };
 
 struct report {
@@ -33,6 +34,17 @@ struct report {
 	char target[96];	/* "pid 123 (nginx)", "port 8080" or "" */
 	double duration;	/* seconds the audit took */
 	int sample;		/* --sample seconds, 0 = none */
+	/* counters since boot of the audited netns (audit --prom exports them) */
+#define REPORT_MAX_COUNTERS 8
+	struct {
+		const char *name;	/* "listen_overflows": qps_tune_<name>_total */
+		const char *help;
+		unsigned long long v;
+	} counters[REPORT_MAX_COUNTERS];
+	int ncounters;
+#define REPORT_MAX_DISABLED 64
+	char disabled[REPORT_MAX_DISABLED][16];	/* check ids the profile disabled: not run */
+	int ndisabled;
 };
 
 /* Appends a zeroed check; NULL on allocation failure (the report keeps what it had). */
@@ -45,7 +57,12 @@ int report_count(const struct report *r, enum chk_status st);
 
 void report_table(const struct report *r, FILE *out, bool colour, int verbose);
 void report_json(const struct report *r, FILE *out);
+/* node_exporter textfile format (promtool check metrics clean): stable
+ * series - no pid or instance labels (a pid in a check's key is dropped,
+ * repeats are merged), label values escaped to ASCII. */
 void report_prom(const struct report *r, FILE *out);
+/* Adds a counter for report_prom. */
+void report_counter(struct report *r, const char *name, const char *help, unsigned long long v);
 const char *chk_status_str(enum chk_status st);
 
 /* printf into a fixed-size member of a check: CSET(c->evidence, "%d", n) */

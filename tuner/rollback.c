@@ -1,219 +1,415 @@
-/* rollback.c - `qps-tune rollback`: restore every value the journal recorded
- * (in reverse order of application), remove the files apply created, then
- * delete the journal. Runs in the netns the journal was written in: the
- * current one, or the one of the journal's --pid if that process still lives.
+/* rollback.c - the rollback engine: restore every value the journal
+ * recorded (in reverse order of application), remove the files apply
+ * created, then delete the journal.
+ *
+ * Only where the journal was written: the same network namespace (inode and
+ * SO_NETNS_COOKIE) and boot; the journal's --pid namespace is entered if it
+ * still lives. A journal whose namespace is gone is stale: refused, and
+ * `rollback --discard-stale` removes it.
+ * Only what apply left: a value changed since apply is kept and named (exit
+ * 1) - or, when a later apply in another state dir changed it, that journal
+ * inherits our old value, so interleaved rollbacks end at the original.
+ * `--force` restores it anyway. A file is touched only while it is still the
+ * one apply wrote (device, inode, content hash). What could not be restored
+ * stays in the journal: a second rollback finishes.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "apply.h"
+#include "cpuset.h"
 #include "ctx.h"
 #include "journal.h"
-#include "json.h"
 #include "procfs.h"
+#include "rollback.h"
+#include "rootfs.h"
 #include "tuner.h"
 
-int do_rollback(int argc, char **argv)
+static char *xfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xfmt(const char *fmt, ...)
 {
-	static const struct option longopts[] = { TUNER_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
-	char jpath[PATH_MAX], err[512];
-	struct journal j;
-	struct json js;
-	int opt, lock, e, i, bad = 0, nrest = 0, nrem = 0;
-	int rc = EXIT_FAIL;
-	bool *ok = NULL;
+	va_list ap;
+	char *s = NULL;
 
-	memset(&j, 0, sizeof(j));
-	while ((opt = getopt_long(argc, argv, "jv", longopts, NULL)) != -1)
-		if (!tuner_common_opt(opt, optarg)) {
-			fprintf(stderr, "usage: qps-tune rollback [--state-dir DIR] [--root DIR] [--json]\n");
-			return EXIT_USAGE;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static void add_line(struct rb_result *res, enum rb_what w, enum jkind kind, const char *key,
+		     const char *value, const char *detail)
+{
+	struct rb_line *v = realloc(res->v, (size_t)(res->n + 1) * sizeof(*v));
+
+	if (!v)
+		return;
+	res->v = v;
+	v[res->n].what = w;
+	v[res->n].kind = jkind_str(kind);
+	v[res->n].key = key ? strdup(key) : NULL;
+	v[res->n].value = value ? strdup(value) : NULL;
+	v[res->n].detail = detail ? strdup(detail) : NULL;
+	res->n++;
+}
+
+static void add_step(struct rb_result *res, char *s)
+{
+	char **v;
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < res->nsteps; i++)
+		if (!strcmp(res->steps[i], s)) {
+			free(s);
+			return;
 		}
-	if (optind < argc) {
-		tuner_err("rollback: unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
+	v = realloc(res->steps, (size_t)(res->nsteps + 1) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return;
 	}
-	snprintf(jpath, sizeof(jpath), "%s/journal", g_opt.state_dir);
-	if (access(g_opt.state_dir, F_OK) && errno == ENOENT)
-		goto nothing;
-	lock = state_lock(g_opt.state_dir, false, err, sizeof(err));
-	if (lock < 0) {
-		tuner_err("%s", err);
-		return EXIT_FAIL;
+	res->steps = v;
+	v[res->nsteps++] = s;
+}
+
+void rb_result_release(struct rb_result *res)
+{
+	int i;
+
+	for (i = 0; i < res->n; i++) {
+		free(res->v[i].key);
+		free(res->v[i].value);
+		free(res->v[i].detail);
 	}
-	e = journal_load(jpath, &j);
-	if (e == -ENOENT) {
-		close(lock);
-		goto nothing;
+	free(res->v);
+	for (i = 0; i < res->nsteps; i++)
+		free(res->steps[i]);
+	free(res->steps);
+	free(res->err);
+	memset(res, 0, sizeof(*res));
+}
+
+static void label_of(const struct tenv *env, const struct jentry *en, char *buf, size_t size)
+{
+	if (en->kind == J_RLIMIT || en->kind == J_AFFINITY)
+		snprintf(buf, size, "pid %d %s", atoi(en->key), en->kind == J_RLIMIT ? "nofile" : "affinity");
+	else if (en->kind == J_FILE)
+		show_path(env, en->key, buf, size);
+	else
+		snprintf(buf, size, "%s", en->key);
+}
+
+/* Is the live object still what apply left? 1 yes, 0 changed since (the
+ * value now in *@now), -errno when it cannot be read. */
+static int still_applied(const struct tenv *env, const struct jentry *en, char **now)
+{
+	struct stat st;
+	int e = apply_read(env, en->kind, en->key, now, &st);
+
+	if (e)
+		return e;
+	if (en->kind == J_FILE) {
+		if (!*now)
+			return 0;	/* removed since */
+		return en->have_meta && (uint64_t)st.st_dev == en->dev && (uint64_t)st.st_ino == en->ino &&
+		       content_hash(*now) == en->hash;
 	}
-	if (e) {
-		tuner_err("cannot read journal '%s': %s", jpath, e == -EINVAL ? "malformed" : strerror(-e));
-		close(lock);
-		return EXIT_FAIL;
+	if (en->kind == J_SYSFS) {
+		struct cpuset a, b;
+
+		if (cpuset_parse_mask(*now, &a) == 0 && cpuset_parse_mask(en->new_, &b) == 0)
+			return cpuset_equal(&a, &b);
 	}
-	if (j.netns != netns_inode(0)) {
-		if (j.pid && netns_inode(j.pid) == j.netns) {
-			e = netns_enter_pid(j.pid);
-			if (e) {
-				tuner_err("cannot enter the network namespace of pid %d: %s", (int)j.pid, strerror(-e));
-				goto out;
+	return value_equal(*now, en->new_);
+}
+
+/* The value is what apply set before it ran (a crash between journal and write). */
+static bool still_old(const struct jentry *en, const char *now)
+{
+	if (en->kind == J_FILE)
+		return (!en->old && !now) || (en->old && now && !strcmp(en->old, now));
+	return now && en->old && value_equal(now, en->old);
+}
+
+/* Another journal (a later apply, other state dir) that recorded our new
+ * value as its old one for the same key: it inherits our old value. */
+static bool hand_over(const struct tenv *env, const struct journal *j, const struct jentry *en, char *to,
+		      size_t to_size)
+{
+	char **dirs = registry_list(env->run_dir), own[PATH_MAX], err[512];
+	bool done = false;
+	int i;
+
+	if (!dirs)
+		return false;
+	if (!realpath(env->state_dir, own))
+		own[0] = '\0';
+	for (i = 0; dirs[i] && !done; i++) {
+		struct journal o;
+		struct jentry *oe;
+		int dfd;
+
+		if (!strcmp(dirs[i], own))
+			continue;
+		dfd = state_dir_open(dirs[i], false, err, sizeof(err));
+		if (dfd < 0)
+			continue;
+		if (journal_load(dfd, &o, err, sizeof(err)) == 0) {
+			oe = journal_find(&o, en->kind, en->key);
+			if (oe && oe->done && o.cookie == j->cookie && !strcmp(o.boot_id, j->boot_id) &&
+			    oe->old && en->new_ && en->kind != J_FILE && value_equal(oe->old, en->new_)) {
+				char *old = en->old ? strdup(en->old) : NULL;
+
+				if (old || !en->old) {
+					free(oe->old);
+					oe->old = old;
+					if (journal_save(dfd, &o) == 0) {
+						snprintf(to, to_size, "%s/journal", dirs[i]);
+						done = true;
+					}
+				}
 			}
-		} else {
-			tuner_err("journal '%s' was written in netns net:[%llu], this is net:[%llu]; run rollback "
-				  "there (nsenter / ip netns exec)", jpath, (unsigned long long)j.netns,
-				  (unsigned long long)netns_inode(0));
+			journal_release(&o);
+		}
+		close(dfd);
+	}
+	for (i = 0; dirs[i]; i++)
+		free(dirs[i]);
+	free(dirs);
+	return done;
+}
+
+static void file_steps(struct rb_result *res, const char *path)
+{
+	if (!strncmp(path, "/etc/systemd/system/", 20)) {
+		const char *u = path + 20, *d = strstr(u, ".d/");
+
+		add_step(res, xfmt("systemctl daemon-reload && systemctl restart %.*s (LimitNOFILE= applies when "
+				   "the service starts)", (int)(d - u), u));
+	} else if (!strcmp(path, "/etc/security/limits.d/90-qps-tune.conf")) {
+		add_step(res, xfmt("log in again: limits.d applies to new login sessions"));
+	} else {
+		add_step(res, xfmt("nothing to run for %s: the live values are restored, the file only acts at boot",
+				   path));
+	}
+}
+
+int rollback_run(const struct tenv *env, bool discard_stale, struct rb_result *res)
+{
+	struct journal j;
+	char err[1024];
+	bool *ok = NULL;
+	int dfd = -1, lock = -1, e, i, bad = 0, kept = 0;
+	pid_t holder;
+
+	memset(res, 0, sizeof(*res));
+	memset(&j, 0, sizeof(j));
+	dfd = state_dir_open(env->state_dir, false, err, sizeof(err));
+	if (dfd == -ENOENT)
+		return 0;	/* nothing to roll back */
+	if (dfd < 0) {
+		res->err = strdup(err);
+		return dfd;
+	}
+	lock = host_lock(env->run_dir, err, sizeof(err));
+	if (lock < 0) {
+		e = lock;
+		res->err = strdup(err);
+		goto out;
+	}
+	e = journal_load(dfd, &j, err, sizeof(err));
+	if (e == -ENOENT) {
+		e = 0;
+		goto out;
+	}
+	snprintf(res->journal, sizeof(res->journal), "%s/journal", env->state_dir);
+	if (e) {
+		res->err = xfmt("refusing journal '%s': %s; nothing restored", res->journal, err[0] ? err : strerror(-e));
+		goto out;
+	}
+	snprintf(res->profile, sizeof(res->profile), "%s", j.profile);
+	snprintf(res->created, sizeof(res->created), "%s", j.created);
+	e = journal_where(&j, &holder);
+	if (discard_stale) {
+		if (e != 0) {
+			res->err = xfmt("journal '%s' is not stale: its network namespace net:[%llu] exists%s; roll it "
+					"back instead", res->journal, (unsigned long long)j.netns,
+					e == 1 ? " (this one)" : "");
+			e = -EBUSY;
 			goto out;
 		}
+		if (unlinkat(dfd, "journal", 0) < 0) {
+			e = -errno;
+			res->err = xfmt("cannot remove '%s': %s", res->journal, strerror(-e));
+			goto out;
+		}
+		registry_remove(env->run_dir, env->state_dir);
+		res->discarded = true;
+		e = 0;
+		goto out;
+	}
+	if (e == 0) {
+		res->err = xfmt("journal '%s' is stale: it was written in netns net:[%llu] (cookie %llu) during boot "
+				"%s, which no longer exists; its values cannot be restored anywhere; discard it with "
+				"'qps-tune rollback --discard-stale --state-dir %s'", res->journal,
+				(unsigned long long)j.netns, (unsigned long long)j.cookie, j.boot_id, env->state_dir);
+		e = -ESTALE;
+		goto out;
+	}
+	if (e == 2) {
+		/* the journal's own --pid still lives there: enter it, and check again */
+		if (j.pid && holder && netns_inode(j.pid) == j.netns && netns_enter_pid(j.pid) == 0 &&
+		    journal_where(&j, &holder) == 1) {
+			e = 1;
+		} else {
+			char where[64] = " (ip netns exec NAME qps-tune rollback)";
+
+			if (holder)
+				snprintf(where, sizeof(where), ": nsenter --net=/proc/%d/ns/net qps-tune rollback",
+					 (int)holder);
+			res->err = xfmt("journal '%s' was written in netns net:[%llu] (cookie %llu), this is net:[%llu]; "
+					"run rollback there%s", res->journal, (unsigned long long)j.netns,
+					(unsigned long long)j.cookie, (unsigned long long)netns_inode(0), where);
+			e = -EXDEV;
+			goto out;
+		}
+	}
+	if (e < 0) {
+		res->err = xfmt("cannot tell where journal '%s' was written: %s", res->journal, strerror(-e));
+		goto out;
+	}
+	if (strcmp(j.root, env->root)) {
+		res->err = xfmt("journal '%s' records files under --root '%s', not '%s': run rollback with --root '%s'",
+				res->journal, j.root, env->root, j.root);
+		e = -EXDEV;
+		goto out;
 	}
 	/* RPS/XPS paths in the journal name this netns's devices: see them, not
 	 * whatever another namespace's sysfs mounted on /sys shows */
 	if (!ctx_in_init_net() && !ctx_private_sysfs()) {
 		for (i = 0; i < j.n; i++)
 			if (j.v[i].kind == J_SYSFS && !strncmp(j.v[i].key, "/sys/", 5)) {
-				tuner_err("cannot mount a sysfs for this network namespace (needs CAP_SYS_ADMIN): "
-					  "'%s' may name another namespace's device; nothing restored", j.v[i].key);
+				res->err = xfmt("cannot mount a sysfs for this network namespace (needs CAP_SYS_ADMIN): "
+						"'%s' may name another namespace's device; nothing restored", j.v[i].key);
+				e = -EPERM;
 				goto out;
 			}
 	}
-	ok = calloc(j.n ? j.n : 1, sizeof(*ok));
+	ok = calloc(j.n ? (size_t)j.n : 1, sizeof(*ok));
 	if (!ok) {
-		tuner_err("out of memory");
+		res->err = strdup("out of memory");
+		e = -ENOMEM;
 		goto out;
 	}
-	if (!g_opt.json)
-		printf("qps-tune rollback: journal %s (profile %s, %s)\n", jpath, j.profile, j.created);
 	for (i = j.n - 1; i >= 0; i--) {
 		const struct jentry *en = &j.v[i];
-		char label[600];
+		char label[PATH_MAX + 64], to[PATH_MAX + 16], *now = NULL, *werr = NULL;
+		int still;
 
+		label_of(env, en, label, sizeof(label));
 		if (en->kind == J_RLIMIT || en->kind == J_AFFINITY) {
 			const char *at = strchr(en->key, '@');
-			pid_t pid = (pid_t)atoi(en->key);
 
-			snprintf(label, sizeof(label), "pid %d %s", (int)pid,
-				 en->kind == J_RLIMIT ? "nofile" : "affinity");
-			if (!at || proc_starttime(pid) != strtoull(at + 1, NULL, 10)) {
+			if (!at || proc_starttime(atoi(en->key)) != strtoull(at + 1, NULL, 10)) {
 				ok[i] = true;	/* exited (or the pid was reused): nothing to restore */
-				if (!g_opt.json)
-					printf("gone       %s: the process exited, not restored\n", label);
+				add_line(res, RB_GONE, en->kind, label, NULL, "the process exited, not restored");
 				continue;
 			}
-		} else {
-			snprintf(label, sizeof(label), "%s", en->key);
 		}
-		if ((en->kind == J_SYSCTL || en->kind == J_SYSFS) && en->new_ && !g_opt.json) {
-			char path[PATH_MAX], cur[4096];
-
-			if (en->kind == J_SYSCTL)
-				sysctl_path(en->key, path, sizeof(path));
-			else
-				snprintf(path, sizeof(path), "%s", en->key);
-			/* someone changed it after apply: say so, restore anyway */
-			if (procfs_read(path, cur, sizeof(cur)) >= 0 && !value_equal(cur, en->new_))
-				printf("note       %s was changed after apply (now '%s', apply set '%s')\n", label,
-				       cur, en->new_);
+		still = still_applied(env, en, &now);
+		if (still < 0) {
+			add_line(res, RB_FAILED, en->kind, label, NULL, strerror(-still));
+			bad++;
+			continue;
 		}
-		e = apply_write(en->kind, en->key, en->old, err, sizeof(err));
+		if (!en->done && still_old(en, now)) {
+			/* the apply that wrote this journal stopped before this write */
+			ok[i] = true;
+			add_line(res, RB_UNTOUCHED, en->kind, label, NULL, "never written (apply stopped before it)");
+			free(now);
+			continue;
+		}
+		if (!still && !en->done && en->kind != J_FILE) {
+			/* not marked done, value neither old nor new: changed by someone */
+			still = 0;
+		}
+		if (!still && !env->force) {
+			if (hand_over(env, &j, en, to, sizeof(to))) {
+				ok[i] = true;
+				add_line(res, RB_HANDED, en->kind, label, now, to);
+			} else {
+				add_line(res, RB_KEPT, en->kind, label, now ? now : "(absent)",
+					 en->kind == J_FILE ? "the file is not the one apply wrote" : en->new_);
+				kept++;
+			}
+			free(now);
+			continue;
+		}
+		free(now);
+		e = apply_write(env, en->kind, en->key, en->old, en->old_mode, en->old_uid, en->old_gid, NULL, &werr);
 		if (e) {
-			tuner_warn("%s", err);
+			add_line(res, RB_FAILED, en->kind, label, NULL, werr ? werr : strerror(-e));
+			free(werr);
 			bad++;
 			continue;
 		}
 		ok[i] = true;
-		if (en->kind == J_FILE && !en->old) {
-			nrem++;
-			if (!g_opt.json)
-				printf("removed    %s\n", en->key);
+		if (en->kind == J_FILE) {
+			add_line(res, en->old ? RB_RESTORED : RB_REMOVED, en->kind, label,
+				 en->old ? "(previous content, mode and owner)" : NULL, NULL);
+			file_steps(res, en->key);
 		} else {
-			nrest++;
-			if (!g_opt.json) {
-				printf("restored   %s = ", label);
-				for (const char *c = en->old; en->kind != J_FILE && *c; c++)
-					putchar(*c == '\t' ? ' ' : *c);
-				if (en->kind == J_FILE)
-					printf("(previous content)");
-				putchar('\n');
-			}
+			add_line(res, RB_RESTORED, en->kind, label, en->old, NULL);
 		}
 	}
-	if (bad) {
-		/* keep only what could not be restored, so a second rollback retries it */
-		struct journal left;
+	if (bad || kept) {
+		/* keep only what was not restored, so a second rollback finishes it */
+		int o = 0, total = j.n;
 
-		memset(&left, 0, sizeof(left));
-		left.netns = j.netns;
-		left.pid = j.pid;
-		memcpy(left.created, j.created, sizeof(left.created));
-		memcpy(left.profile, j.profile, sizeof(left.profile));
-		for (i = 0; i < j.n; i++)
-			if (!ok[i])
-				journal_record(&left, j.v[i].kind, j.v[i].key, j.v[i].old, j.v[i].new_);
-		journal_save(jpath, &left);
-		journal_release(&left);
-		tuner_err("%d of %d values could not be restored; the journal keeps them", bad, j.n);
-		goto out;
-	}
-	if (unlink(jpath) < 0) {
-		tuner_err("cannot remove '%s': %s", jpath, strerror(errno));
-		goto out;
-	}
-	if (g_opt.json) {
-		json_init(&js, stdout);
-		json_obj_open(&js, NULL);
-		json_str(&js, "schema", "qps-tune.rollback/1");
-		json_str(&js, "journal", jpath);
-		json_arr_open(&js, "restored");
-		for (i = j.n - 1; i >= 0; i--) {
-			if (j.v[i].kind == J_FILE && !j.v[i].old)
-				continue;
-			json_obj_open(&js, NULL);
-			json_str(&js, "kind", jkind_str(j.v[i].kind));
-			if (j.v[i].kind == J_RLIMIT || j.v[i].kind == J_AFFINITY) {
-				char label[64];
-
-				snprintf(label, sizeof(label), "pid %d %s", atoi(j.v[i].key),
-					 j.v[i].kind == J_RLIMIT ? "nofile" : "affinity");
-				json_str(&js, "key", label);
+		for (i = 0; i < j.n; i++) {
+			if (ok[i]) {
+				free(j.v[i].key);
+				free(j.v[i].old);
+				free(j.v[i].new_);
 			} else {
-				json_str(&js, "key", j.v[i].key);
+				j.v[o++] = j.v[i];
 			}
-			json_str(&js, "value", j.v[i].old);
-			json_obj_close(&js);
 		}
-		json_arr_close(&js);
-		json_arr_open(&js, "removed");
-		for (i = j.n - 1; i >= 0; i--)
-			if (j.v[i].kind == J_FILE && !j.v[i].old)
-				json_str(&js, NULL, j.v[i].key);
-		json_arr_close(&js);
-		json_obj_close(&js);
-	} else {
-		printf("%d restored, %d removed; journal removed\n", nrest, nrem);
+		j.n = o;
+		journal_save(dfd, &j);
+		if (kept && !bad)
+			res->err = xfmt("%d value%s changed since apply and kept (named above); the journal keeps "
+					"them: 'qps-tune rollback --force' restores them anyway", kept, kept > 1 ? "s" : "");
+		else
+			res->err = xfmt("%d of %d values could not be restored%s; the journal keeps them: run "
+					"rollback again", bad + kept, total, kept ? " (some changed since apply)" : "");
+		e = bad ? -EIO : -EBUSY;
+		goto out;
 	}
-	rc = tuner_finish(EXIT_OK);
+	if (unlinkat(dfd, "journal", 0) < 0) {
+		e = -errno;
+		res->err = xfmt("cannot remove '%s': %s", res->journal, strerror(-e));
+		goto out;
+	}
+	registry_remove(env->run_dir, env->state_dir);
+	e = 0;
 out:
 	free(ok);
 	journal_release(&j);
-	close(lock);
-	return rc;
-nothing:
-	if (g_opt.json) {
-		json_init(&js, stdout);
-		json_obj_open(&js, NULL);
-		json_str(&js, "schema", "qps-tune.rollback/1");
-		json_null(&js, "journal");
-		json_arr_open(&js, "restored");
-		json_arr_close(&js);
-		json_arr_open(&js, "removed");
-		json_arr_close(&js);
-		json_obj_close(&js);
-	} else {
-		printf("nothing to roll back (no journal in %s)\n", g_opt.state_dir);
-	}
-	return tuner_finish(EXIT_OK);
+	if (lock >= 0)
+		close(lock);
+	if (dfd >= 0)
+		close(dfd);
+	return e;
 }

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "sysctld.h"
-#include "tuner.h"
+#include "rootfs.h"
 
 static const char *const dirs[] = {
 	"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
@@ -75,26 +75,18 @@ static int add(struct sysctld *s, const char *key, const char *val, const char *
 	return 0;
 }
 
-static int parse_file(struct sysctld *s, const char *host_path)
+static int parse_file(const struct tenv *env, struct sysctld *s, const char *host_path)
 {
-	char path[PATH_MAX], link[PATH_MAX], buf[1024];
-	ssize_t ln;
+	char link[PATH_MAX], buf[1024];
 	FILE *f;
 	int line = 0, err = 0;
 
-	root_path(host_path, path, sizeof(path));
-	/* an absolute symlink must stay inside --root */
-	ln = readlink(path, link, sizeof(link) - 1);
-	if (ln > 0) {
-		link[ln] = '\0';
-		if (!strcmp(link, "/dev/null"))
-			return 0;	/* masked */
-		if (link[0] == '/')
-			root_path(link, path, sizeof(path));
-	}
-	f = fopen(path, "r");
+	if (root_readlink(env, host_path, link, sizeof(link)) == 0 && !strcmp(link, "/dev/null"))
+		return 0;	/* masked */
+	/* under --root a symlink is refused (ELOOP): not read, like a missing file */
+	f = root_fopen(env, host_path);
 	if (!f)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT || errno == ELOOP || errno == EINVAL ? 0 : -errno;
 	while (fgets(buf, sizeof(buf), f)) {
 		char *l = trim(buf), *eq;
 
@@ -118,7 +110,7 @@ static int parse_file(struct sysctld *s, const char *host_path)
 	return err;
 }
 
-int sysctld_load(struct sysctld *s)
+int sysctld_load(const struct tenv *env, struct sysctld *s)
 {
 	struct name *names = NULL;
 	int n = 0, cap = 0, i, err = 0;
@@ -126,11 +118,10 @@ int sysctld_load(struct sysctld *s)
 
 	memset(s, 0, sizeof(*s));
 	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
-		char path[PATH_MAX];
 		struct dirent *de;
 		DIR *dir;
 
-		dir = opendir(root_path(dirs[d], path, sizeof(path)));
+		dir = root_opendir(env, dirs[d]);
 		if (!dir)
 			continue;
 		while ((de = readdir(dir))) {
@@ -164,7 +155,7 @@ int sysctld_load(struct sysctld *s)
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_name);
 	for (i = 0; i < n && !err; i++)
-		err = parse_file(s, names[i].path);
+		err = parse_file(env, s, names[i].path);
 out:
 	free(names);
 	return err;

@@ -7,6 +7,8 @@
 #define QPS_SYSCTLD_H
 #include <stddef.h>
 
+#include "env.h"
+
 struct sysctld_entry {
 	char key[96];		/* dots, never slashes */
 	char value[192];	/* whitespace folded */
@@ -19,8 +21,9 @@ struct sysctld {
 	int n, cap;
 };
 
-/* Reads all files. Returns 0 or -errno (missing directories are fine). */
-int sysctld_load(struct sysctld *s);
+/* Reads all files under @env's root (symlinks refused under --root).
+ * Returns 0 or -errno (missing directories are fine). */
+int sysctld_load(const struct tenv *env, struct sysctld *s);
 /* The entry that wins for @key at boot, or NULL. */
 const struct sysctld_entry *sysctld_final(const struct sysctld *s, const char *key);
 void sysctld_release(struct sysctld *s);

@@ -9,6 +9,7 @@ unshare -n -m true 2>/dev/null || skip_rest "unshare -n -m not permitted (needs 
 [ "$(nproc)" -ge 2 ] || skip_rest "needs at least 2 CPUs"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 cat > "$T/aff.profile" <<'P'
 # web-10k plus explicit steering and placement

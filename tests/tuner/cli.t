@@ -3,8 +3,9 @@
 # codes, audit output formats on this host (read-only), profiles, --conns
 # scaling, errors as JSON. Nothing here writes a sysctl.
 . "$(dirname "$0")/../lib.sh"
-plan 33
+plan 38
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'rm -rf "$T"' EXIT
 
 out=$("$QPS_TUNE" help); rc=$?
@@ -60,8 +61,8 @@ like "$(cat "$T/a.prom")" '# TYPE qps_tune_check_failed gauge' "prom: TYPE lines
 ok "prom: every sample line is well formed" bash -c \
 	"grep -v '^#' '$T/a.prom' | grep -vE '^[a-z_]+(\\{([a-z_]+=\"([^\"\\\\]|\\\\.)*\",?)*\\})? -?[0-9.e+-]+$' | (! grep -q .)"
 is "$(grep -c '^qps_tune_check_failed{' "$T/a.prom")" \
-	"$(jq -r '[.checks[] | select(.status=="pass" or .status=="fail")] | length' "$T/a.json")" \
-	"prom has a sample per pass/fail check"
+	"$(jq -r '[.checks[] | select(.status=="pass" or .status=="fail") | .id+" "+(.key|sub("^pid [0-9]+ ";""))] | unique | length' "$T/a.json")" \
+	"prom has a sample per pass/fail check and object"
 
 "$QPS_TUNE" audit --prom > "$T/host.prom"
 is "$(grep -v '^#' "$T/host.prom" | sed -E 's/ [^ ]+$//' | sort | uniq -d)" "" \
@@ -89,7 +90,12 @@ else
 fi
 ok "dry run wrote no state" test ! -e "$T/st-irq"
 
-# errors
+# errors: usage errors too go through the one reporter ({"error"} under --json)
+for args in "--json audit --bogus" "--json nosuchcmd" "audit --json --conns 0" "--json probe nosuchprobe" \
+	"--json rollback extra"; do
+	out=$("$QPS_TUNE" $args 2>/dev/null); rc=$?
+	is "$rc $(printf '%s' "$out" | jq -r .error 2>/dev/null | grep -c .)" "2 1" "usage error as JSON: qps-tune $args"
+done
 out=$("$QPS_TUNE" audit --json --profile no-such 2>/dev/null); rc=$?
 is "$rc" 1 "unknown profile: exit 1"
 is "$(printf '%s' "$out" | jq -r .error)" "unknown profile 'no-such' (built-in: base, web-10k, web-100k, proxy, latency; or give a path)" \

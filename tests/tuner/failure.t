@@ -9,6 +9,7 @@ is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 snap="grep -r --no-messages '' /proc/sys/net | sort"
 
@@ -86,10 +87,11 @@ is "$(prlimit --nofile --pid "$child" -o SOFT,HARD --noheadings | xargs)" "1024 
 	"the child's limits are unchanged"
 kill "$child" 2>/dev/null
 
-# 5. concurrent runs are locked out
-mkdir -p "$T/st5"
-flock "$T/st5" sleep 3 &
-for _ in $(seq 200); do flock -n "$T/st5" true || break; sleep 0.02; done
+# 5. concurrent runs are locked out: one lock per host, whatever the state dir
+mkdir -p -m 0700 "$T/run"
+touch "$T/run/lock"
+flock "$T/run/lock" sleep 4 &
+for _ in $(seq 200); do flock -n "$T/run/lock" true || break; sleep 0.02; done
 unshare -n "$QPS_TUNE" apply --state-dir "$T/st5" > /dev/null 2> "$T/e5"
 is "$?" 1 "a second concurrent apply exits 1"
 like "$(cat "$T/e5")" 'another qps-tune apply or rollback holds the lock' "and says why"

@@ -10,6 +10,7 @@ unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privil
 command -v python3 >/dev/null || skip_rest "python3 not installed"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'rm -rf "$T"' EXIT
 cat > "$T/inner.sh" <<'INNER'
 set -u

@@ -9,6 +9,7 @@ is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'rm -rf "$T"' EXIT
 cat > "$T/inner.sh" <<'INNER'
 set -u
@@ -55,7 +56,7 @@ ok "dry-run changed no value" cmp -s "$T/before" "$T/afterdry"
 ok "dry-run created no state dir" test ! -e "$T/dry-created-st"
 is "$(cat "$T/apply.rc")" 0 "apply exits 0"
 cmp_ok "$(jq -r .changed "$T/apply.json")" -ge 9 "apply --json reports the changes"
-like "$(cat "$T/journal.copy")" 'sysctl	net.ipv4.tcp_rmem	=4096\\t87380\\t6291456	' \
+like "$(cat "$T/journal.copy")" 'sysctl	=net.ipv4.tcp_rmem	=4096\\t87380\\t6291456	' \
 	"journal keeps the multi-value old tcp_rmem exactly"
 is "$(cat "$T/audit2.rc")" 0 "audit after apply is clean (exit 0)"
 is "$(jq -r .summary.fail "$T/audit2.json")" 0 "no failing check after apply"

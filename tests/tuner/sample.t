@@ -4,12 +4,13 @@
 # against the kernel's own TcpExtListenOverflows around the run. A plain
 # audit never waits.
 . "$(dirname "$0")/../lib.sh"
-plan 6
+plan 7
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 command -v python3 >/dev/null || skip_rest "python3 not installed"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cat > "$T/inner.sh" <<'INNER'
 set -u
@@ -52,4 +53,9 @@ cmp_ok "$d" -le "$kd" "audit's delta ($d) within the kernel counter's delta arou
 like "$(jq -r '.checks[] | select(.id=="LQ-003" and .key=="listener 127.0.0.1:18090") | .status+" "+.evidence' "$T/sample.json")" \
 	'^fail 127.0.0.1:18090 pid [0-9]+ python3 Recv-Q [0-9]+ of 1; sk_drops \+[1-9]' "the listener itself is named with its drops"
 like "$(jq -r '.checks[] | select(.id=="PKT-001") | .current' "$T/sample.json")" '^\+[0-9]+/3s$' "softnet drops become a delta too"
+# the row and its evidence line say the same: drops in the row == sk_drops in the evidence
+row=$(jq -r '.checks[] | select(.id=="LQ-003" and .key=="listener 127.0.0.1:18090") | .current' "$T/sample.json")
+ev=$(jq -r '.checks[] | select(.id=="LQ-003" and .key=="listener 127.0.0.1:18090") | .evidence' "$T/sample.json")
+is "$(printf '%s' "$row" | sed -nE 's/.*drops \+([0-9]+)\/3s.*/\1/p')" "$(printf '%s' "$ev" | sed -nE 's/.*sk_drops \+([0-9]+) over 3s.*/\1/p')" \
+	"the LQ-003 row's drops ($row) are its evidence's sk_drops"
 done_testing

@@ -8,6 +8,7 @@ is_root || skip_rest "needs root for unshare -n and setns"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
 T=$(mktemp -d)
+export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 # the outer test itself runs in a scratch netns too, so nothing here can touch the host
 cat > "$T/outer.sh" <<'OUTER'

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cpuset.h"
+#include "engine.h"
 #include "knob.h"
 #include "tap.h"
 #include "tuner.h"
@@ -74,5 +75,21 @@ int main(void)
 	tap_ok(value_equal("01", "1") && !value_equal("1 2", "1"), "integer lists compare by value");
 	tap_ok(value_equal("bbr", "bbr") && !value_equal("bbr", "cubic") && !value_equal("a b", "ab"),
 	       "strings compare up to blank runs");
+	{
+		/* the knowledge table and the check registry agree: every knob's check
+		 * is registered, with the same severity */
+		const struct knob_info *k = knob_all(&i);
+		size_t j, bad = 0;
+
+		for (j = 0; j < i; j++) {
+			const struct check_def *d = check_find(k[j].id);
+
+			if (!d || strcmp(d->severity, k[j].severity)) {
+				bad++;
+				tap_diag("%s: %s %s, registry %s", k[j].key, k[j].id, k[j].severity, d ? d->severity : "none");
+			}
+		}
+		tap_ok(i > 30 && bad == 0, "all %zu knobs name a registered check of the same severity", i);
+	}
 	return tap_done(0);
 }

@@ -78,6 +78,11 @@ static const struct {
 	{ "affinity off\n", "affinity: malformed value 'off'", 0 },
 	{ "xps all\n", "xps: malformed value 'all'", 0 },
 	{ "disable lq-8\n", "disable: malformed check id 'lq-8'", 0 },
+	{ "disable NOPE-999\n", "t.profile:1: disable: unknown check id 'NOPE-999'", 0 },
+	{ "sysctl net.ipv4.tcp_fastopen has 2\n", NULL, 1 },
+	{ "sysctl net.ipv4.tcp_fastopen has 0x2\n", NULL, 1 },
+	{ "sysctl net.ipv4.tcp_fastopen has two\n", "malformed bit mask 'two'", 0 },
+	{ "sysctl net.ipv4.tcp_rmem has 1\n", "'has' takes a single-value key", 0 },
 	{ "sysctl net.core.somaxconn >= 1/0\n", "malformed value '1/0'", 0 },
 	{ "sysctl net.core.somaxconn >= sysctl(net/core)\n", "malformed value 'sysctl(net/core)'", 0 },
 	{ "sysctl net.ipv4.tcp_max_syn_backlog >= max(4096, sysctl(net.core.somaxconn))\n", NULL, 1 },
@@ -129,6 +134,12 @@ static const struct {
 	{ "sysctl net.ipv4.tcp_congestion_control = bbr", "reno", 0, "bbr" },
 	{ "sysctl fs.nr_open >= 5", "1024", 1, NULL },		/* below the key's minimum: clamped, holds */
 	{ "sysctl net.ipv4.tcp_syncookies <= 9", "2", 1, NULL },	/* above the maximum: clamped */
+	/* tcp_fastopen: 0x1 client, 0x2 server (ip-sysctl.rst); a server needs 0x2 */
+	{ "sysctl net.ipv4.tcp_fastopen has 2", "1", 0, "3" },		/* keeps the client bit */
+	{ "sysctl net.ipv4.tcp_fastopen has 2", "3", 1, NULL },
+	{ "sysctl net.ipv4.tcp_fastopen has 2", "0x402", -EINVAL, NULL },
+	{ "sysctl net.ipv4.tcp_fastopen has 2", "1026", 1, NULL },	/* 0x402: other bits kept */
+	{ "sysctl net.ipv4.tcp_fastopen has 2", "0", 0, "2" },
 };
 
 static int write_file(const char *path, const char *text)

@@ -1,0 +1,92 @@
+/* cli_audit.c - `qps-tune audit`: options and rendering; the checks are the
+ * engine's (audit.c and the area files). Exit 0 clean, 3 drift, 1 error, 2 usage. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "report.h"
+
+int do_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "profile", required_argument, NULL, 'p' },
+		{ "conns", required_argument, NULL, 'c' },
+		{ "pid", required_argument, NULL, 'P' },
+		{ "port", required_argument, NULL, 'o' },
+		{ "sample", required_argument, NULL, 's' },
+		{ "prom", no_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *profile = DEFAULT_PROFILE;
+	unsigned long conns = 0, pid = 0, port = 0, sample = 0;
+	struct report rep;
+	struct tenv env;
+	char err[3 * PATH_MAX];
+	bool prom = false;
+	int opt, e, rc;
+
+	while ((opt = cli_getopt(argc, argv, "jvp:c:h", longopts)) != -1) {
+		if (cli_common_opt(opt, optarg))
+			continue;
+		switch (opt) {
+		case 'p':
+			profile = optarg;
+			break;
+		case 'c':
+			if (parse_ulong(optarg, 100000000, &conns) || !conns)
+				return cli_usage_err("invalid --conns '%s' (want 1..100000000)", optarg);
+			break;
+		case 'P':
+			if (parse_ulong(optarg, INT_MAX, &pid) || !pid)
+				return cli_usage_err("invalid --pid '%s'", optarg);
+			break;
+		case 'o':
+			if (parse_ulong(optarg, 65535, &port) || !port)
+				return cli_usage_err("invalid --port '%s' (want 1..65535)", optarg);
+			break;
+		case 's':
+			if (parse_ulong(optarg, 3600, &sample) || !sample)
+				return cli_usage_err("invalid --sample '%s' (want 1..3600 seconds)", optarg);
+			break;
+		case 'm':
+			prom = true;
+			break;
+		case 'h':
+			printf("usage: qps-tune %s\n", cli_usage_of("audit"));
+			return cli_finish(EXIT_OK);
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_err("audit: unexpected argument '%s'", argv[optind]);
+	if (pid && port)
+		return cli_usage_err("audit: --pid and --port are exclusive");
+	if (prom && cli()->json)
+		return cli_usage_err("audit: --json and --prom are exclusive");
+	rc = cli_env(&env);
+	if (rc)
+		return rc;
+	memset(&rep, 0, sizeof(rep));
+	e = audit_run(&rep, &env, profile, (long)conns, (pid_t)pid, (int)port, (int)sample, err, sizeof(err));
+	tenv_release(&env);
+	if (e) {
+		report_release(&rep);
+		return cli_err(EXIT_FAIL, "%s", err);
+	}
+	if (cli()->json)
+		report_json(&rep, stdout);
+	else if (prom)
+		report_prom(&rep, stdout);
+	else
+		report_table(&rep, stdout, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"), cli()->verbose);
+	rc = report_count(&rep, CHK_FAIL) ? EXIT_DRIFT : EXIT_OK;
+	report_release(&rep);
+	return cli_finish(rc);
+}
