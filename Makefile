@@ -148,7 +148,7 @@ deb: all
 clean:
 	rm -rf build
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(BUILD)/version.h
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(QPS_CFLAGS) -c $< -o $@

@@ -15,7 +15,7 @@
 # /usr/share/man/man8/*.8.gz, /lib/systemd/system/{qps-server.service,
 # qps-tune-audit.service,qps-tune-audit.timer}, /usr/lib/qps-tune/qps-tune-textfile,
 # /usr/share/doc/qps-tune/{copyright,changelog.gz}.
-# VERSION defaults to QPS_TUNE_VERSION from tuner/tuner.h plus +git<commits>.<sha>,
+# VERSION defaults to scripts/version.sh (the version every binary reports),
 # so every commit builds a newer version. DEB_MAINTAINER="Name <address>" sets
 # the Maintainer field and the changelog's signature.
 set -eu
@@ -41,15 +41,7 @@ for b in qps-tune qps-server; do
 done
 MAINTAINER=${DEB_MAINTAINER:-qps-tune maintainers <qps-tune-maintainers@example.org>}
 
-if [ -z "${VERSION:-}" ]; then
-	base=$(sed -n 's/^#define QPS_TUNE_VERSION "\(.*\)"/\1/p' tuner/tuner.h 2>/dev/null | head -1)
-	[ -n "$base" ] || base=0.0.0
-	if git rev-parse --git-dir >/dev/null 2>&1; then
-		VERSION="$base+git$(git rev-list --count HEAD).$(git rev-parse --short=7 HEAD)"
-	else
-		VERSION=$base
-	fi
-fi
+[ -n "${VERSION:-}" ] || VERSION=$(scripts/version.sh)
 ARCH=$(dpkg --print-architecture)
 PKG=qps-tune
 DEB=$DEB_OUT/${PKG}_${VERSION}_${ARCH}.deb

@@ -30,7 +30,8 @@
 #include "metrics.h"
 
 #define PROG "qps-server"
-#define VERSION "1.0"
+#include "version.h"	/* $(BUILD)/version.h: QPS_VERSION, one for every binary */
+#define VERSION QPS_VERSION
 
 struct opts {
 	const char *listen;

@@ -6,7 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define QPS_TUNE_VERSION "0.2.0"
+#include "version.h"		/* $(BUILD)/version.h: QPS_VERSION, from scripts/version.sh */
+#define QPS_TUNE_VERSION QPS_VERSION
 #define DEFAULT_PROFILE "web-10k"
 
 /* Exit codes are part of the CLI contract (docs/cli-contract.md). */
