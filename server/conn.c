@@ -19,8 +19,9 @@
  *   READ after a costly (--demo) request --CF_YIELD--> on the TL_YIELD list,
  *     input untouched until run_yielded() drives it after the next events
  *     (one costly request at a time; the other clients go first)
- *   any state --conn_close()--> FREE; the fd itself is closed at the end of
- *   the loop iteration (flush_closes), so the slot cannot be reused meanwhile
+ *   any state --conn_close()--> FREE; the fd itself is closed once the handler
+ *   returned to the loop (flush_closes), so the slot cannot be reused while
+ *   a caller up the stack still looks at it
  *
  * Hot path choices (CPU per request is what the benchmark measures):
  *  - edge-triggered EPOLLIN|EPOLLOUT registered once: no epoll_ctl per request;
@@ -346,8 +347,9 @@ static void conn_release_buf(struct worker *w, struct conn *c)
 }
 
 static void accept_resume(struct worker *w);
+static void flush_closes(struct worker *w);
 
-/* The fd is closed only at the end of the loop iteration (flush_closes):
+/* The fd is closed only when the handler returned to the loop (flush_closes):
  * until then no other worker can be given the same fd number, so the slot
  * stays ours and callers up the stack may still look at c->state (C_FREE). */
 static void conn_close(struct worker *w, struct conn *c)
@@ -937,6 +939,7 @@ static void run_yielded(struct worker *w)
 		timer_unlink(w, c);
 		w->ev_start_ns = mono_ns();
 		conn_drive(w, c);
+		flush_closes(w);
 	}
 }
 
@@ -1047,12 +1050,21 @@ static void do_accept(struct worker *w)
 		}
 		__atomic_fetch_add(&open_conns, 1, __ATOMIC_RELAXED);
 		conn_start(w, fd);
+		/* a one-request connection is closed before the next accept,
+		 * not with the whole burst: see flush_closes */
+		flush_closes(w);
 	}
 	w->accept_more = true;	/* more may wait: continue next iteration */
 }
 
 /* ---------------------------------------------------------------- loop */
 
+/* Closes the fds of the connections closed since the last call. Called
+ * where no caller holds a connection: after each event, each accept, each
+ * yielded drive - not once per loop iteration. Closing a whole accept burst
+ * at the end (up to ACCEPT_BURST closes of ~15 µs, each with its FIN and the
+ * peer's ACK processed on this CPU) stalled every connection that arrived
+ * meanwhile: the p99 of one-request connections (docs/tail-latency.md). */
 static void flush_closes(struct worker *w)
 {
 	struct conn *c;
@@ -1191,6 +1203,7 @@ int worker_run(struct worker *w)
 				w->stop = true;
 			} else if (key < conn_table_len && conn_table[key].state != C_FREE) {
 				conn_event(w, &conn_table[key], mask);
+				flush_closes(w);
 			}
 		}
 		run_yielded(w);
