@@ -71,10 +71,12 @@
 #define LINGER_MAX	(256 * 1024)	/* bytes discarded while lingering */
 #define PRE_CAP		256		/* a preformatted fixed-body response */
 /* RT_COSTLY routes (--demo /cpu, /delay) hold the worker: a connection may
- * start one while its budget is positive; the cost is then taken from it.
- * It refills, while the connection runs no costly request, at 1 µs per
+ * start one while at least DEMO_MIN_US of its budget is left; the cost is
+ * then taken from it (it may go below 0: any single request can run). It
+ * refills, while the connection runs no costly request, at 1 µs per
  * DEMO_REFILL µs (250 ms per second) up to DEMO_BUDGET_US. */
 #define DEMO_BUDGET_US	1000000
+#define DEMO_MIN_US	100000
 #define DEMO_REFILL	4
 
 enum cstate { C_FREE, C_READ, C_BODY, C_LINGER };
@@ -585,10 +587,10 @@ static bool demo_admit(struct worker *w, struct conn *c, struct plan *pl)
 		b = DEMO_BUDGET_US;
 	c->demo_budget_us = (int32_t)b;
 	c->demo_stamp_ms = (uint32_t)w->now_ms;
-	if (b > 0)
+	if (b >= DEMO_MIN_US)
 		return true;
 	pl->st = ST_429;
-	pl->param = (uint32_t)(((1 - b) * DEMO_REFILL + 999999) / 1000000);
+	pl->param = (uint32_t)(((DEMO_MIN_US - b) * DEMO_REFILL + 999999) / 1000000);
 	return false;
 }
 
@@ -625,8 +627,9 @@ static int emit(struct worker *w, struct conn *c, struct plan *pl)
 		r = reply_body(&rp, pl, "text/plain", w->metrics_buf,
 			       (size_t)snprintf(w->metrics_buf, METRICS_CAP,
 				"demo budget spent: /cpu and /delay may hold the worker for %u ms "
-				"per connection, refilled at %u ms per second; retry in %u s\n",
-				DEMO_BUDGET_US / 1000, 1000 / DEMO_REFILL, pl->param));
+				"per connection, refilled at %u ms per second, and start with %u ms "
+				"left; retry in %u s\n",
+				DEMO_BUDGET_US / 1000, 1000 / DEMO_REFILL, DEMO_MIN_US / 1000, pl->param));
 	} else {
 		r = rt->respond(&rp, pl);
 		/* it held the worker: the coarse clock and Date are stale */
