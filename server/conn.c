@@ -19,8 +19,9 @@
  *   READ after a costly (--demo) request --CF_YIELD--> on the TL_YIELD list,
  *     input untouched until run_yielded() drives it after the next events
  *     (one costly request at a time; the other clients go first)
- *   any state --conn_close()--> FREE; the fd itself is closed at the end of
- *   the loop iteration (flush_closes), so the slot cannot be reused meanwhile
+ *   any state --conn_close()--> FREE; the fd itself is closed once the handler
+ *   returned to the loop (flush_closes), so the slot cannot be reused while
+ *   a caller up the stack still looks at it
  *
  * Hot path choices (CPU per request is what the benchmark measures):
  *  - edge-triggered EPOLLIN|EPOLLOUT registered once: no epoll_ctl per request;
@@ -70,10 +71,12 @@
 #define LINGER_MAX	(256 * 1024)	/* bytes discarded while lingering */
 #define PRE_CAP		256		/* a preformatted fixed-body response */
 /* RT_COSTLY routes (--demo /cpu, /delay) hold the worker: a connection may
- * start one while its budget is positive; the cost is then taken from it.
- * It refills, while the connection runs no costly request, at 1 µs per
+ * start one while at least DEMO_MIN_US of its budget is left; the cost is
+ * then taken from it (it may go below 0: any single request can run). It
+ * refills, while the connection runs no costly request, at 1 µs per
  * DEMO_REFILL µs (250 ms per second) up to DEMO_BUDGET_US. */
 #define DEMO_BUDGET_US	1000000
+#define DEMO_MIN_US	100000
 #define DEMO_REFILL	4
 
 enum cstate { C_FREE, C_READ, C_BODY, C_LINGER };
@@ -346,8 +349,9 @@ static void conn_release_buf(struct worker *w, struct conn *c)
 }
 
 static void accept_resume(struct worker *w);
+static void flush_closes(struct worker *w);
 
-/* The fd is closed only at the end of the loop iteration (flush_closes):
+/* The fd is closed only when the handler returned to the loop (flush_closes):
  * until then no other worker can be given the same fd number, so the slot
  * stays ours and callers up the stack may still look at c->state (C_FREE). */
 static void conn_close(struct worker *w, struct conn *c)
@@ -583,10 +587,10 @@ static bool demo_admit(struct worker *w, struct conn *c, struct plan *pl)
 		b = DEMO_BUDGET_US;
 	c->demo_budget_us = (int32_t)b;
 	c->demo_stamp_ms = (uint32_t)w->now_ms;
-	if (b > 0)
+	if (b >= DEMO_MIN_US)
 		return true;
 	pl->st = ST_429;
-	pl->param = (uint32_t)(((1 - b) * DEMO_REFILL + 999999) / 1000000);
+	pl->param = (uint32_t)(((DEMO_MIN_US - b) * DEMO_REFILL + 999999) / 1000000);
 	return false;
 }
 
@@ -623,8 +627,9 @@ static int emit(struct worker *w, struct conn *c, struct plan *pl)
 		r = reply_body(&rp, pl, "text/plain", w->metrics_buf,
 			       (size_t)snprintf(w->metrics_buf, METRICS_CAP,
 				"demo budget spent: /cpu and /delay may hold the worker for %u ms "
-				"per connection, refilled at %u ms per second; retry in %u s\n",
-				DEMO_BUDGET_US / 1000, 1000 / DEMO_REFILL, pl->param));
+				"per connection, refilled at %u ms per second, and start with %u ms "
+				"left; retry in %u s\n",
+				DEMO_BUDGET_US / 1000, 1000 / DEMO_REFILL, DEMO_MIN_US / 1000, pl->param));
 	} else {
 		r = rt->respond(&rp, pl);
 		/* it held the worker: the coarse clock and Date are stale */
@@ -937,6 +942,7 @@ static void run_yielded(struct worker *w)
 		timer_unlink(w, c);
 		w->ev_start_ns = mono_ns();
 		conn_drive(w, c);
+		flush_closes(w);
 	}
 }
 
@@ -1047,12 +1053,21 @@ static void do_accept(struct worker *w)
 		}
 		__atomic_fetch_add(&open_conns, 1, __ATOMIC_RELAXED);
 		conn_start(w, fd);
+		/* a one-request connection is closed before the next accept,
+		 * not with the whole burst: see flush_closes */
+		flush_closes(w);
 	}
 	w->accept_more = true;	/* more may wait: continue next iteration */
 }
 
 /* ---------------------------------------------------------------- loop */
 
+/* Closes the fds of the connections closed since the last call. Called
+ * where no caller holds a connection: after each event, each accept, each
+ * yielded drive - not once per loop iteration. Closing a whole accept burst
+ * at the end (up to ACCEPT_BURST closes of ~15 µs, each with its FIN and the
+ * peer's ACK processed on this CPU) stalled every connection that arrived
+ * meanwhile: the p99 of one-request connections (docs/tail-latency.md). */
 static void flush_closes(struct worker *w)
 {
 	struct conn *c;
@@ -1191,6 +1206,7 @@ int worker_run(struct worker *w)
 				w->stop = true;
 			} else if (key < conn_table_len && conn_table[key].state != C_FREE) {
 				conn_event(w, &conn_table[key], mask);
+				flush_closes(w);
 			}
 		}
 		run_yielded(w);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cpus.h"
@@ -52,7 +53,7 @@ int main(void)
 	cpu_set_t set;
 	int n, want;
 	struct cpus c;
-	char buf[64];
+	char buf[64], line_want[64];
 
 	snprintf(root, sizeof(root), "/tmp/qps-cpus-test.%d", (int)getpid());
 	mkdir(root, 0755);
@@ -92,9 +93,35 @@ int main(void)
 	/* no cgroup file at all: affinity only */
 	tap_ok(usable("does-not-exist") == n, "no /proc/self/cgroup: affinity only");
 
+	/* the allowed list as the kernel itself prints it */
 	cpus_detect(&c, root, "/nonexistent");
 	cpus_format(&c, buf, sizeof(buf));
-	tap_ok(buf[0] >= '0' && buf[0] <= '9', "allowed list formatted: %s", buf);
+	{
+		char line[256], kern[256] = "";
+		FILE *f = fopen("/proc/self/status", "r");
+
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "Cpus_allowed_list: %255s", kern) == 1)
+				break;
+		if (f)
+			fclose(f);
+		tap_ok(kern[0] && strcmp(buf, kern) == 0,
+		       "allowed list '%s' is the kernel's Cpus_allowed_list '%s'", buf, kern);
+	}
+	/* runs, singles, and a run at the end of the set */
+	CPU_ZERO(&c.allowed);
+	CPU_SET(0, &c.allowed);
+	CPU_SET(2, &c.allowed);
+	CPU_SET(3, &c.allowed);
+	CPU_SET(6, &c.allowed);
+	CPU_SET(CPU_SETSIZE - 2, &c.allowed);
+	CPU_SET(CPU_SETSIZE - 1, &c.allowed);
+	cpus_format(&c, buf, sizeof(buf));
+	snprintf(line_want, sizeof(line_want), "0,2-3,6,%d-%d", CPU_SETSIZE - 2, CPU_SETSIZE - 1);
+	tap_ok(strcmp(buf, line_want) == 0, "list formatting: '%s' (want '%s')", buf, line_want);
+	cpus_format(&c, buf, 6);
+	tap_ok(strlen(buf) < 6, "list formatting: truncated to the buffer ('%s')", buf);
+	cpus_detect(&c, root, "/nonexistent");
 	tap_ok(CPU_ISSET(cpus_nth(&c, 0), &set) && CPU_ISSET(cpus_nth(&c, n), &set) &&
 	       cpus_nth(&c, n) == cpus_nth(&c, 0), "cpus_nth wraps around allowed CPUs");
 
@@ -112,10 +139,25 @@ int main(void)
 		tap_ok(d == b || d == a, "pool: reuses a kept buffer (no malloc)");
 		memset(d, 0xab, 4096);
 		pool_put(p, d);
-		pool_put(p, NULL);
-		pool_free(p);
-		pool_free(NULL);
-		tap_ok(1, "pool: NULL put/free are no-ops");
+		{
+			size_t kept = pool_kept(p), used = pool_in_use(p);
+			pid_t pid;
+			int wst = -1;
+
+			pool_put(p, NULL);
+			tap_ok(pool_kept(p) == kept && pool_in_use(p) == used,
+			       "pool: put(NULL) changes nothing (kept %zu, in use %zu)",
+			       pool_kept(p), pool_in_use(p));
+			pool_free(p);
+			/* in a child: a crash there is a failed test, not a dead suite */
+			pid = fork();
+			if (pid == 0) {
+				pool_free(NULL);
+				_exit(7);
+			}
+			waitpid(pid, &wst, 0);
+			tap_ok(WIFEXITED(wst) && WEXITSTATUS(wst) == 7, "pool: free(NULL) returns");
+		}
 	}
 
 	if (system("rm -rf /tmp/qps-cpus-test.*") != 0)
