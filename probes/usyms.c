@@ -278,10 +278,27 @@ static int open_in_root(int dirfd, const char *rel, const struct stat *want)
 
 struct snap {
 	pid_t pid;
-	int rootfd;			/* O_PATH of /proc/PID/root, or -1 */
+	int rootfd;			/* O_PATH of /proc/PID/root, -1: none, -2: not opened yet */
 	bool root_is_host;		/* same directory as our "/" */
 	bool map_files;			/* map_files worked or was not tried yet */
+	int hostfd;			/* usyms.hostfd */
 };
+
+/* /proc/PID/root, opened on first need: most snapshots find every file
+ * in the cache and need no root at all. */
+static int snap_root(struct snap *s)
+{
+	char path[64];
+	struct stat st1, st2;
+
+	if (s->rootfd != -2)
+		return s->rootfd;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)s->pid);
+	s->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s->root_is_host = s->rootfd >= 0 && !fstat(s->rootfd, &st1) && !fstat(s->hostfd, &st2) &&
+			  st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
+	return s->rootfd;
+}
 
 /* The file of the maps line @ml: /proc/PID/map_files names the very file
  * the kernel mapped; failing that (no CAP_SYS_ADMIN), the path under the
@@ -307,7 +324,7 @@ static int efile_open(struct snap *s, const struct symmaps_line *ml)
 			s->map_files = false;	/* not for this snapshot's other lines either */
 	}
 	if (fd < 0 && fd != -EINVAL && !ml->deleted)
-		fd = open_in_root(s->rootfd, ml->path, &want);
+		fd = open_in_root(snap_root(s), ml->path, &want);
 	return fd;
 }
 
@@ -363,7 +380,8 @@ static void efile_find_debug(struct usyms *u, struct snap *s, struct efile *f, c
 {
 	struct symelf dbg = { 0 };
 	char rel[PATH_MAX * 2];
-	int dirs[2] = { s->rootfd, s->root_is_host ? -1 : u->hostfd };
+	int root = snap_root(s);	/* before root_is_host is read */
+	int dirs[2] = { root, s->root_is_host ? -1 : u->hostfd };
 
 	if (f->elf.build_id_len) {
 		int n = snprintf(rel, sizeof(rel), "usr/lib/debug/.build-id/%02x/", f->elf.build_id[0]);
@@ -383,7 +401,7 @@ static void efile_find_debug(struct usyms *u, struct snap *s, struct efile *f, c
 		for (int i = 0; i < 3; i++) {
 			if (snprintf(rel, sizeof(rel), fmt[i], dlen, path, f->elf.debuglink) >= (int)sizeof(rel))
 				continue;
-			if (try_debug(f, s->rootfd, rel, false, &dbg) == 0)
+			if (try_debug(f, snap_root(s), rel, false, &dbg) == 0)
 				goto found;
 		}
 	}
@@ -493,7 +511,7 @@ static int jit_load(struct snap *s, struct uproc *p)
 	if (err)
 		return err;
 	snprintf(rel, sizeof(rel), "tmp/perf-%d.map", (int)nspid);
-	fd = open_in_root(s->rootfd, rel, NULL);
+	fd = open_in_root(snap_root(s), rel, NULL);
 	if (fd < 0)
 		return fd;
 	/* anyone can create /tmp/perf-N.map before pid N exists */
@@ -594,11 +612,10 @@ bool usyms_has(const struct usyms *u, pid_t pid, uint32_t tag)
 
 int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag)
 {
-	struct snap s = { .pid = pid, .rootfd = -1, .map_files = true };
+	struct snap s = { .pid = pid, .rootfd = -2, .map_files = true, .hostfd = u->hostfd };
 	char path[64], *line = NULL, *pbuf = NULL;
 	struct umap *maps = NULL;
 	struct uproc *p;
-	struct stat st1, st2;
 	size_t lcap = 0;
 	ssize_t len;
 	int n = 0, cap = 0, err = 0;
@@ -609,10 +626,6 @@ int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag)
 	fp = fopen(path, "re");
 	if (!fp)
 		return -errno;
-	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
-	s.rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	s.root_is_host = s.rootfd >= 0 && !fstat(s.rootfd, &st1) && !fstat(u->hostfd, &st2) &&
-			 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 	pbuf = malloc(SYMMAPS_LINE_MAX + 1);
 	if (!pbuf) {
 		err = -ENOMEM;
