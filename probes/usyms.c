@@ -334,7 +334,13 @@ static int file_crc(int fd, uint32_t *crc)
 	static unsigned char buf[1 << 16];
 	uLong c = crc32(0, Z_NULL, 0);
 	uint64_t total = 0;
+	struct stat st;
 	ssize_t n;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size > SYMELF_MAX_FILE)
+		return -EFBIG;
 
 	while ((n = pread(fd, buf, sizeof(buf), (off_t)total)) > 0) {
 		c = crc32(c, buf, (uInt)n);
@@ -501,10 +507,10 @@ static int jit_load(struct snap *s, struct uproc *p)
 	char rel[64], *buf = NULL;
 	struct jsym *j = NULL;
 	struct stat st;
-	size_t len = 0, pos = 0;
+	size_t len = 0, pos = 0, cap;
 	uid_t ruid = 0, euid = 0;
 	pid_t nspid = s->pid;
-	int fd, n = 0, cap = 0, err;
+	int fd, n = 0, jcap = 0, err;
 	ssize_t r;
 
 	err = proc_ids(s->pid, &nspid, &ruid, &euid);
@@ -519,12 +525,14 @@ static int jit_load(struct snap *s, struct uproc *p)
 		err = -EPERM;
 		goto out;
 	}
-	buf = malloc(PERF_MAP_MAX);
+	/* what is there now, at most PERF_MAP_MAX: the writer may go on */
+	cap = st.st_size < (off_t)PERF_MAP_MAX ? (size_t)st.st_size : PERF_MAP_MAX;
+	buf = malloc(cap + 1);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
 	}
-	while (len < PERF_MAP_MAX && (r = read(fd, buf + len, PERF_MAP_MAX - len)) > 0)
+	while (len < cap && (r = read(fd, buf + len, cap - len)) > 0)
 		len += (size_t)r;
 	/* lines that end in '\n' only: a line being written is skipped */
 	while (pos < len && n < (int)PERF_MAP_SYMS) {
@@ -537,8 +545,8 @@ static int jit_load(struct snap *s, struct uproc *p)
 			break;
 		l = (size_t)(nl - (buf + pos)) + 1;
 		if (symmaps_parse_perf(buf + pos, l, &start, &size, &name, &nlen) == 0) {
-			if (n == cap) {
-				int c = cap ? cap * 2 : 64;
+			if (n == jcap) {
+				int c = jcap ? jcap * 2 : 64;
 				struct jsym *nj = realloc(j, (size_t)c * sizeof(*nj));
 
 				if (!nj) {
@@ -546,7 +554,7 @@ static int jit_load(struct snap *s, struct uproc *p)
 					goto out;
 				}
 				j = nj;
-				cap = c;
+				jcap = c;
 			}
 			j[n].start = start;
 			j[n].size = size;
