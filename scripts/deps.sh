@@ -10,7 +10,8 @@ set -eu
 BUILD_PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libmnl-dev bpftool pkg-config"
 # tests: namespaces, cross-check tools, fuzzer runtime, fleet test, packaging
 TEST_PKGS="iproute2 procps util-linux libcap2-bin curl jq gawk python3 libclang-rt-14-dev \
-libbpf-tools openssh-server openssh-client ansible-core ansible-lint yamllint dpkg-dev man-db valgrind"
+libbpf-tools openssh-server openssh-client ansible-core ansible-lint yamllint dpkg-dev man-db valgrind \
+binutils g++ libc6-dbg"
 BENCH_PKGS="wrk nginx-light apache2-utils h2o"
 
 mode=${1:-}
