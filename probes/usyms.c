@@ -302,9 +302,11 @@ static int snap_root(struct snap *s)
 
 /* The file of the maps line @ml: /proc/PID/map_files names the very file
  * the kernel mapped; failing that (no CAP_SYS_ADMIN), the path under the
- * process's root, if it still is the file of the maps line (dev, inode).
- * Never the bare path: it is resolved in our mount namespace, by whoever
- * controls its directories. */
+ * process's root. Either way it must be the file of the maps line (dev,
+ * inode): the process may have mapped another file at the same range since
+ * we read its maps, and what we parse is cached under the line's (dev,
+ * inode) for every process. Never the bare path: it is resolved in our
+ * mount namespace, by whoever controls its directories. */
 static int efile_open(struct snap *s, const struct symmaps_line *ml)
 {
 	struct stat want = { .st_dev = makedev(ml->maj, ml->min), .st_ino = (ino_t)ml->ino };
@@ -319,11 +321,11 @@ static int efile_open(struct snap *s, const struct symmaps_line *ml)
 		/* O_PATH follows the magic link without opening the file */
 		pfd = open(p, O_PATH | O_CLOEXEC);
 		if (pfd >= 0)
-			fd = reopen_regular(pfd, NULL);
+			fd = reopen_regular(pfd, &want);
 		else if (errno == EPERM || errno == EACCES)
 			s->map_files = false;	/* not for this snapshot's other lines either */
 	}
-	if (fd < 0 && fd != -EINVAL && !ml->deleted)
+	if (fd < 0 && fd != -EINVAL && fd != -ESTALE && !ml->deleted)
 		fd = open_in_root(snap_root(s), ml->path, &want);
 	return fd;
 }
