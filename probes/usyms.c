@@ -37,6 +37,8 @@ struct efile {
 	char *base;			/* escaped basename, for "module+0xOFF" */
 	struct symelf elf;
 	bool ok;			/* opened and parsed */
+	int err;			/* else why: -errno of the open or the parse */
+	bool parse_err;			/* @err came from the parse */
 	int refs;			/* mappings of live images pointing here */
 	struct efile *next;		/* hash chain */
 };
@@ -444,8 +446,11 @@ static struct efile *efile_get(struct usyms *u, struct snap *s, const struct sym
 		return NULL;
 	}
 	fd = efile_open(s, ml);
+	f->err = fd < 0 ? fd : 0;
 	if (fd >= 0) {
-		f->ok = symelf_load_fd(&f->elf, fd) == 0;
+		f->err = symelf_load_fd(&f->elf, fd);
+		f->ok = f->err == 0;
+		f->parse_err = !f->ok;
 		close(fd);
 		if (f->ok && !f->elf.has_symtab)
 			efile_find_debug(u, s, f, ml->path);
@@ -821,6 +826,27 @@ int usyms_sweep(struct usyms *u)
 		}
 	}
 	return evicted;
+}
+
+void usyms_counts(const struct usyms *u, struct usyms_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->images = (int)u->nprocs;
+	c->files = (int)u->nfiles;
+	for (size_t b = 0; b < u->fbuckets; b++)
+		for (const struct efile *f = u->files[b]; f; f = f->next) {
+			if (f->ok) {
+				c->files_symbols += f->elf.nsyms > 0;
+				continue;
+			}
+			if (f->parse_err)
+				c->files_not_elf++;
+			else if (f->err == -EINVAL || f->err == -ESTALE || f->err == -ELOOP ||
+				 f->err == -EXDEV || f->err == -ENOTDIR)
+				c->files_refused++;
+			else
+				c->files_unreadable++;
+		}
 }
 
 void usyms_stats(const struct usyms *u, int *procs, int *files)
