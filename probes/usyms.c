@@ -29,6 +29,7 @@
 
 #define PERF_MAP_MAX (64u << 20)	/* bytes of a perf-PID.map we read */
 #define PERF_MAP_SYMS (1u << 20)	/* JIT symbols kept per image */
+#define EFILE_TRIES 8			/* opens of a file that would not open */
 
 /* One mapped file, by (dev, inode). */
 struct efile {
@@ -39,6 +40,7 @@ struct efile {
 	bool ok;			/* opened and parsed */
 	int err;			/* else why: -errno of the open or the parse */
 	bool parse_err;			/* @err came from the parse */
+	int tries;			/* opens tried: at most EFILE_TRIES */
 	int refs;			/* mappings of live images pointing here */
 	struct efile *next;		/* hash chain */
 };
@@ -421,16 +423,39 @@ found:
 	symelf_release(&dbg);
 }
 
+/* Opens and parses @f's file as the maps line @ml of snapshot @s shows it. */
+static void efile_load(struct usyms *u, struct snap *s, struct efile *f, const struct symmaps_line *ml)
+{
+	int fd = efile_open(s, ml);
+
+	f->tries++;
+	f->err = fd < 0 ? fd : 0;
+	if (fd < 0)
+		return;
+	f->err = symelf_load_fd(&f->elf, fd);
+	f->ok = f->err == 0;
+	f->parse_err = !f->ok;
+	close(fd);
+	if (f->ok && !f->elf.has_symtab)
+		efile_find_debug(u, s, f, ml->path);
+}
+
 static struct efile *efile_get(struct usyms *u, struct snap *s, const struct symmaps_line *ml)
 {
 	dev_t dev = makedev(ml->maj, ml->min);
 	const char *slash = strrchr(ml->path, '/');
 	size_t h = file_hash(u, dev, (ino_t)ml->ino);
 	struct efile *f;
-	int fd;
 
 	for (f = u->files[h]; f; f = f->next)
 		if (f->dev == dev && f->ino == (ino_t)ml->ino) {
+			/* a file that could not be opened through the process that
+			 * first mapped it (gone meanwhile, a deleted file, no
+			 * map_files) may well open through this one */
+			if (!f->ok && !f->parse_err && f->tries < EFILE_TRIES) {
+				symelf_release(&f->elf);
+				efile_load(u, s, f, ml);
+			}
 			f->refs++;
 			return f;
 		}
@@ -445,16 +470,7 @@ static struct efile *efile_get(struct usyms *u, struct snap *s, const struct sym
 		free(f);
 		return NULL;
 	}
-	fd = efile_open(s, ml);
-	f->err = fd < 0 ? fd : 0;
-	if (fd >= 0) {
-		f->err = symelf_load_fd(&f->elf, fd);
-		f->ok = f->err == 0;
-		f->parse_err = !f->ok;
-		close(fd);
-		if (f->ok && !f->elf.has_symtab)
-			efile_find_debug(u, s, f, ml->path);
-	}
+	efile_load(u, s, f, ml);
 	f->next = u->files[h];
 	u->files[h] = f;
 	if (++u->nfiles > u->fbuckets)

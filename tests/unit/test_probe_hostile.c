@@ -28,6 +28,7 @@ static struct usyms_counts *counts(void)
 }
 
 struct snapq {
+	pid_t first;			/* snapshotted before @pid in the same usyms, if set */
 	pid_t pid;
 	uint64_t addr;
 	uint64_t start, end;		/* the mapping: map_files must refuse it */
@@ -58,6 +59,8 @@ static int do_snap(void *arg)
 		}
 	}
 	u = usyms_new();
+	if (u && q->first)
+		usyms_snapshot(u, q->first, 1);
 	if (!u || usyms_snapshot(u, q->pid, 1))
 		return 91;
 	r = usyms_resolve(u, q->pid, 1, q->addr, shared, 60000);
@@ -354,6 +357,20 @@ static void test_container_link(void)
 	tap_ok(wfd >= 0 && !saw_open(wfd), "the host file the link names was not opened");
 	tap_ok(rc == USYMS_MODULE && !strncmp(what, "lib.so+0x", 9), "the frame stays 'lib.so+0x...' ('%s', rc %d)", what, rc);
 	tap_ok(counts()->files_refused == 1, "... and the symlink counted as refused (%d)", counts()->files_refused);
+	/* the same file mapped by a host process: refused through the
+	 * container, it is tried again (and read) through this one */
+	{
+		struct mapper h = { 0 };
+
+		rc = mapper_start(&h, NULL, lib, PROT_READ | PROT_EXEC);
+		q = (struct snapq){ .first = m.pid, .pid = h.pid, .addr = h.addr + (uint64_t)foff, .drop = true,
+				    .start = h.addr, .end = h.addr + h.len };
+		rc = rc ? rc : run_bounded(do_snap, &q, 10);
+		tap_ok(rc == USYMS_FUNC && !strcmp(shared, "hostile_marker_function"),
+		       "the file, refused through the container, resolves through a host process mapping it: '%s' (rc %d)",
+		       rc >= 0 && rc < 90 ? shared : "", rc);
+		mapper_stop(&h);
+	}
 	mapper_stop(&m);
 }
 
@@ -441,13 +458,13 @@ int main(void)
 {
 	char cmd[128];
 
-	tap_plan(26);
+	tap_plan(27);
 	snprintf(T, sizeof(T), "/tmp/qps-syms.XXXXXX");
 	shared = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (!mkdtemp(T) || shared == MAP_FAILED || geteuid() != 0) {
-		for (int i = 0; i < 26; i++)
+		for (int i = 0; i < 27; i++)
 			tap_ok(1, "# SKIP needs root (CAP_SYS_ADMIN to drop, mknod, chroot) and a scratch dir");
-		return tap_done(26);
+		return tap_done(27);
 	}
 	test_long_line();
 	test_swaps();
@@ -457,5 +474,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", T);
 	if (system(cmd))
 		tap_diag("cannot remove '%s'", T);
-	return tap_done(26);
+	return tap_done(27);
 }
