@@ -75,13 +75,13 @@ sys.stdout.write("".join(out))'; }
 run_once() {	# $1: output file, $2...: probe options
 	local out=$1 go=$TMP/go.$RANDOM h p
 	shift
-	"${BIN:-$TMP/evil}" "$(printf 'a;b\n\033[31m')" "$go" > "$TMP/evil.out" &
+	"${BIN:-$TMP/evil}" "$(printf 'a;b\n\033[31m')" "$go" > "$go.out" &
 	h=$!
-	wait_for "$TMP/evil.out" ready 5
+	wait_for "$go.out" ready 5
 	cat /proc/$h/comm > "$TMP/comm.raw"
-	"${PROBE[@]}" offcpu --pid "$h" "$@" --duration 3 > "$out" 2> "$TMP/probe.err" &
+	"${PROBE[@]}" offcpu --pid "$h" "$@" --duration 3 > "$out" 2> "$go.err" &
 	p=$!
-	wait_for "$TMP/probe.err" tracing 10
+	wait_for "$go.err" tracing 10
 	touch "$go"
 	wait $h
 	wait $p
