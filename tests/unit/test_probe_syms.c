@@ -204,7 +204,8 @@ static void test_debuglink(int where)
 	}
 	stop_prog(pid);
 	if (where == 2) {
-		snprintf(out, sizeof(out), "rm -rf '/usr/lib/debug%s'", T);
+		/* and /usr/lib/debug/tmp when we made it and it is empty now */
+		snprintf(out, sizeof(out), "rm -rf '/usr/lib/debug%s' && rmdir --ignore-fail-on-non-empty /usr/lib/debug/tmp", T);
 		if (system(out))
 			tap_diag("cannot remove '/usr/lib/debug%s'", T);
 	}
