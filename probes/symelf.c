@@ -27,14 +27,25 @@ void symelf_release(struct symelf *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* symelf.strs while sorting (qsort has no context argument) */
+static const char *sort_strs;
+
 static int cmp_sym(const void *a, const void *b)
 {
 	const struct symelf_sym *x = a, *y = b;
+	const char *nx = sort_strs + x->name, *ny = sort_strs + y->name;
+	size_t ux = strspn(nx, "_"), uy = strspn(ny, "_");
 
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
-	/* at one address prefer the sized symbol (a function over an alias label) */
-	return (x->size < y->size) - (x->size > y->size);
+	/* aliases: the first one is the name shown (see symelf_find) */
+	if (!x->size != !y->size)
+		return x->size ? -1 : 1;
+	if (x->local != y->local)
+		return x->local ? 1 : -1;
+	if (ux != uy)
+		return ux < uy ? -1 : 1;
+	return strcmp(nx, ny);
 }
 
 static int add_syms(struct symelf *e, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
@@ -88,6 +99,7 @@ static int add_syms(struct symelf *e, Elf *elf, Elf_Scn *scn, const GElf_Shdr *s
 		e->syms[e->nsyms].addr = s.st_value;
 		e->syms[e->nsyms].size = s.st_size;
 		e->syms[e->nsyms].name = (uint32_t)e->nstrs;
+		e->syms[e->nsyms].local = GELF_ST_BIND(s.st_info) == STB_LOCAL;
 		e->syms[e->nsyms].pretty = NULL;
 		e->nstrs += len;
 		e->nsyms++;
@@ -194,8 +206,11 @@ static int parse(struct symelf *e, Elf *elf)
 		err = add_syms(e, elf, symtab, &symsh, &cap, &capstrs);
 	if (!err && dynsym)
 		err = add_syms(e, elf, dynsym, &dynsh, &cap, &capstrs);
-	if (!err && e->nsyms)
+	if (!err && e->nsyms) {
+		sort_strs = e->strs;
 		qsort(e->syms, e->nsyms, sizeof(*e->syms), cmp_sym);
+		sort_strs = NULL;
+	}
 	return err;
 }
 

@@ -19,6 +19,7 @@
 struct symelf_sym {
 	uint64_t addr, size;		/* st_value, st_size (0: unsized, asm) */
 	uint32_t name;			/* offset in symelf.strs */
+	bool local;			/* STB_LOCAL: an alias others name better */
 	char *pretty;			/* demangled + escaped, made on first use */
 };
 
@@ -53,7 +54,9 @@ void symelf_release(struct symelf *e);	/* leaves @e zeroed */
 void symelf_take_syms(struct symelf *e, struct symelf *dbg);
 /* The file virtual address of file offset @foff (through PT_LOAD), or -ENOENT. */
 int symelf_vaddr(const struct symelf *e, uint64_t foff, uint64_t *vaddr);
-/* The function containing @vaddr (a sized symbol must contain it), or NULL. */
+/* The function containing @vaddr (a sized symbol must contain it), or NULL.
+ * Of aliases at one address the name callers use wins: sized, then global
+ * or weak, then the fewest leading '_' ("read" over "__libc_read"). */
 struct symelf_sym *symelf_find(const struct symelf *e, uint64_t vaddr);
 /* @s's name demangled (C++, when the runtime's __cxa_demangle is there) and
  * escaped (escape.h); owned by @e. NULL and errno on ENOMEM. */

@@ -29,6 +29,7 @@
 
 #define PERF_MAP_MAX (64u << 20)	/* bytes of a perf-PID.map we read */
 #define PERF_MAP_SYMS (1u << 20)	/* JIT symbols kept per image */
+#define EFILE_TRIES 8			/* opens of a file that would not open */
 
 /* One mapped file, by (dev, inode). */
 struct efile {
@@ -37,6 +38,9 @@ struct efile {
 	char *base;			/* escaped basename, for "module+0xOFF" */
 	struct symelf elf;
 	bool ok;			/* opened and parsed */
+	int err;			/* else why: -errno of the open or the parse */
+	bool parse_err;			/* @err came from the parse */
+	int tries;			/* opens tried: at most EFILE_TRIES */
 	int refs;			/* mappings of live images pointing here */
 	struct efile *next;		/* hash chain */
 };
@@ -278,16 +282,35 @@ static int open_in_root(int dirfd, const char *rel, const struct stat *want)
 
 struct snap {
 	pid_t pid;
-	int rootfd;			/* O_PATH of /proc/PID/root, or -1 */
+	int rootfd;			/* O_PATH of /proc/PID/root, -1: none, -2: not opened yet */
 	bool root_is_host;		/* same directory as our "/" */
 	bool map_files;			/* map_files worked or was not tried yet */
+	int hostfd;			/* usyms.hostfd */
 };
+
+/* /proc/PID/root, opened on first need: most snapshots find every file
+ * in the cache and need no root at all. */
+static int snap_root(struct snap *s)
+{
+	char path[64];
+	struct stat st1, st2;
+
+	if (s->rootfd != -2)
+		return s->rootfd;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)s->pid);
+	s->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s->root_is_host = s->rootfd >= 0 && !fstat(s->rootfd, &st1) && !fstat(s->hostfd, &st2) &&
+			  st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
+	return s->rootfd;
+}
 
 /* The file of the maps line @ml: /proc/PID/map_files names the very file
  * the kernel mapped; failing that (no CAP_SYS_ADMIN), the path under the
- * process's root, if it still is the file of the maps line (dev, inode).
- * Never the bare path: it is resolved in our mount namespace, by whoever
- * controls its directories. */
+ * process's root. Either way it must be the file of the maps line (dev,
+ * inode): the process may have mapped another file at the same range since
+ * we read its maps, and what we parse is cached under the line's (dev,
+ * inode) for every process. Never the bare path: it is resolved in our
+ * mount namespace, by whoever controls its directories. */
 static int efile_open(struct snap *s, const struct symmaps_line *ml)
 {
 	struct stat want = { .st_dev = makedev(ml->maj, ml->min), .st_ino = (ino_t)ml->ino };
@@ -302,12 +325,12 @@ static int efile_open(struct snap *s, const struct symmaps_line *ml)
 		/* O_PATH follows the magic link without opening the file */
 		pfd = open(p, O_PATH | O_CLOEXEC);
 		if (pfd >= 0)
-			fd = reopen_regular(pfd, NULL);
+			fd = reopen_regular(pfd, &want);
 		else if (errno == EPERM || errno == EACCES)
 			s->map_files = false;	/* not for this snapshot's other lines either */
 	}
-	if (fd < 0 && fd != -EINVAL && !ml->deleted)
-		fd = open_in_root(s->rootfd, ml->path, &want);
+	if (fd < 0 && fd != -EINVAL && fd != -ESTALE && !ml->deleted)
+		fd = open_in_root(snap_root(s), ml->path, &want);
 	return fd;
 }
 
@@ -317,7 +340,13 @@ static int file_crc(int fd, uint32_t *crc)
 	static unsigned char buf[1 << 16];
 	uLong c = crc32(0, Z_NULL, 0);
 	uint64_t total = 0;
+	struct stat st;
 	ssize_t n;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size > SYMELF_MAX_FILE)
+		return -EFBIG;
 
 	while ((n = pread(fd, buf, sizeof(buf), (off_t)total)) > 0) {
 		c = crc32(c, buf, (uInt)n);
@@ -363,7 +392,8 @@ static void efile_find_debug(struct usyms *u, struct snap *s, struct efile *f, c
 {
 	struct symelf dbg = { 0 };
 	char rel[PATH_MAX * 2];
-	int dirs[2] = { s->rootfd, s->root_is_host ? -1 : u->hostfd };
+	int root = snap_root(s);	/* before root_is_host is read */
+	int dirs[2] = { root, s->root_is_host ? -1 : u->hostfd };
 
 	if (f->elf.build_id_len) {
 		int n = snprintf(rel, sizeof(rel), "usr/lib/debug/.build-id/%02x/", f->elf.build_id[0]);
@@ -383,7 +413,7 @@ static void efile_find_debug(struct usyms *u, struct snap *s, struct efile *f, c
 		for (int i = 0; i < 3; i++) {
 			if (snprintf(rel, sizeof(rel), fmt[i], dlen, path, f->elf.debuglink) >= (int)sizeof(rel))
 				continue;
-			if (try_debug(f, s->rootfd, rel, false, &dbg) == 0)
+			if (try_debug(f, snap_root(s), rel, false, &dbg) == 0)
 				goto found;
 		}
 	}
@@ -393,16 +423,39 @@ found:
 	symelf_release(&dbg);
 }
 
+/* Opens and parses @f's file as the maps line @ml of snapshot @s shows it. */
+static void efile_load(struct usyms *u, struct snap *s, struct efile *f, const struct symmaps_line *ml)
+{
+	int fd = efile_open(s, ml);
+
+	f->tries++;
+	f->err = fd < 0 ? fd : 0;
+	if (fd < 0)
+		return;
+	f->err = symelf_load_fd(&f->elf, fd);
+	f->ok = f->err == 0;
+	f->parse_err = !f->ok;
+	close(fd);
+	if (f->ok && !f->elf.has_symtab)
+		efile_find_debug(u, s, f, ml->path);
+}
+
 static struct efile *efile_get(struct usyms *u, struct snap *s, const struct symmaps_line *ml)
 {
 	dev_t dev = makedev(ml->maj, ml->min);
 	const char *slash = strrchr(ml->path, '/');
 	size_t h = file_hash(u, dev, (ino_t)ml->ino);
 	struct efile *f;
-	int fd;
 
 	for (f = u->files[h]; f; f = f->next)
 		if (f->dev == dev && f->ino == (ino_t)ml->ino) {
+			/* a file that could not be opened through the process that
+			 * first mapped it (gone meanwhile, a deleted file, no
+			 * map_files) may well open through this one */
+			if (!f->ok && !f->parse_err && f->tries < EFILE_TRIES) {
+				symelf_release(&f->elf);
+				efile_load(u, s, f, ml);
+			}
 			f->refs++;
 			return f;
 		}
@@ -417,13 +470,7 @@ static struct efile *efile_get(struct usyms *u, struct snap *s, const struct sym
 		free(f);
 		return NULL;
 	}
-	fd = efile_open(s, ml);
-	if (fd >= 0) {
-		f->ok = symelf_load_fd(&f->elf, fd) == 0;
-		close(fd);
-		if (f->ok && !f->elf.has_symtab)
-			efile_find_debug(u, s, f, ml->path);
-	}
+	efile_load(u, s, f, ml);
 	f->next = u->files[h];
 	u->files[h] = f;
 	if (++u->nfiles > u->fbuckets)
@@ -483,17 +530,17 @@ static int jit_load(struct snap *s, struct uproc *p)
 	char rel[64], *buf = NULL;
 	struct jsym *j = NULL;
 	struct stat st;
-	size_t len = 0, pos = 0;
+	size_t len = 0, pos = 0, cap;
 	uid_t ruid = 0, euid = 0;
 	pid_t nspid = s->pid;
-	int fd, n = 0, cap = 0, err;
+	int fd, n = 0, jcap = 0, err;
 	ssize_t r;
 
 	err = proc_ids(s->pid, &nspid, &ruid, &euid);
 	if (err)
 		return err;
 	snprintf(rel, sizeof(rel), "tmp/perf-%d.map", (int)nspid);
-	fd = open_in_root(s->rootfd, rel, NULL);
+	fd = open_in_root(snap_root(s), rel, NULL);
 	if (fd < 0)
 		return fd;
 	/* anyone can create /tmp/perf-N.map before pid N exists */
@@ -501,12 +548,14 @@ static int jit_load(struct snap *s, struct uproc *p)
 		err = -EPERM;
 		goto out;
 	}
-	buf = malloc(PERF_MAP_MAX);
+	/* what is there now, at most PERF_MAP_MAX: the writer may go on */
+	cap = st.st_size < (off_t)PERF_MAP_MAX ? (size_t)st.st_size : PERF_MAP_MAX;
+	buf = malloc(cap + 1);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
 	}
-	while (len < PERF_MAP_MAX && (r = read(fd, buf + len, PERF_MAP_MAX - len)) > 0)
+	while (len < cap && (r = read(fd, buf + len, cap - len)) > 0)
 		len += (size_t)r;
 	/* lines that end in '\n' only: a line being written is skipped */
 	while (pos < len && n < (int)PERF_MAP_SYMS) {
@@ -519,8 +568,8 @@ static int jit_load(struct snap *s, struct uproc *p)
 			break;
 		l = (size_t)(nl - (buf + pos)) + 1;
 		if (symmaps_parse_perf(buf + pos, l, &start, &size, &name, &nlen) == 0) {
-			if (n == cap) {
-				int c = cap ? cap * 2 : 64;
+			if (n == jcap) {
+				int c = jcap ? jcap * 2 : 64;
 				struct jsym *nj = realloc(j, (size_t)c * sizeof(*nj));
 
 				if (!nj) {
@@ -528,7 +577,7 @@ static int jit_load(struct snap *s, struct uproc *p)
 					goto out;
 				}
 				j = nj;
-				cap = c;
+				jcap = c;
 			}
 			j[n].start = start;
 			j[n].size = size;
@@ -594,11 +643,10 @@ bool usyms_has(const struct usyms *u, pid_t pid, uint32_t tag)
 
 int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag)
 {
-	struct snap s = { .pid = pid, .rootfd = -1, .map_files = true };
+	struct snap s = { .pid = pid, .rootfd = -2, .map_files = true, .hostfd = u->hostfd };
 	char path[64], *line = NULL, *pbuf = NULL;
 	struct umap *maps = NULL;
 	struct uproc *p;
-	struct stat st1, st2;
 	size_t lcap = 0;
 	ssize_t len;
 	int n = 0, cap = 0, err = 0;
@@ -609,10 +657,6 @@ int usyms_snapshot(struct usyms *u, pid_t pid, uint32_t tag)
 	fp = fopen(path, "re");
 	if (!fp)
 		return -errno;
-	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
-	s.rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	s.root_is_host = s.rootfd >= 0 && !fstat(s.rootfd, &st1) && !fstat(u->hostfd, &st2) &&
-			 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 	pbuf = malloc(SYMMAPS_LINE_MAX + 1);
 	if (!pbuf) {
 		err = -ENOMEM;
@@ -798,6 +842,27 @@ int usyms_sweep(struct usyms *u)
 		}
 	}
 	return evicted;
+}
+
+void usyms_counts(const struct usyms *u, struct usyms_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->images = (int)u->nprocs;
+	c->files = (int)u->nfiles;
+	for (size_t b = 0; b < u->fbuckets; b++)
+		for (const struct efile *f = u->files[b]; f; f = f->next) {
+			if (f->ok) {
+				c->files_symbols += f->elf.nsyms > 0;
+				continue;
+			}
+			if (f->parse_err)
+				c->files_not_elf++;
+			else if (f->err == -EINVAL || f->err == -ESTALE || f->err == -ELOOP ||
+				 f->err == -EXDEV || f->err == -ENOTDIR)
+				c->files_refused++;
+			else
+				c->files_unreadable++;
+		}
 }
 
 void usyms_stats(const struct usyms *u, int *procs, int *files)

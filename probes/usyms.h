@@ -60,4 +60,17 @@ int usyms_sweep(struct usyms *u);
 /* Number of images (processes) and of files with symbols held. */
 void usyms_stats(const struct usyms *u, int *procs, int *files);
 
+/* What the files held came to, for a report that says why frames stay
+ * "file+0xOFF" (STYLE.md §14). */
+struct usyms_counts {
+	int images, files;
+	int files_symbols;		/* parsed, with function symbols */
+	int files_refused;		/* not opened on purpose: not a regular file, another
+					 * file than the mapped one (dev/inode), a symlink */
+	int files_unreadable;		/* could not be opened (permissions, gone, no map_files
+					 * and a deleted file) */
+	int files_not_elf;		/* opened, but not ELF, malformed, or over the size cap */
+};
+void usyms_counts(const struct usyms *u, struct usyms_counts *c);
+
 #endif

@@ -15,7 +15,7 @@ BUILD_PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libmnl-dev bpft
 # headless chromium (--svg)
 TEST_PKGS="iproute2 procps util-linux libcap2-bin curl jq gawk python3 libclang-rt-14-dev \
 libbpf-tools openssh-server openssh-client ansible-core ansible-lint yamllint dpkg-dev man-db valgrind \
-golang-go chromium lintian prometheus prometheus-node-exporter"
+golang-go chromium lintian prometheus prometheus-node-exporter binutils g++ libc6-dbg"
 BENCH_PKGS="wrk nginx-light apache2-utils h2o"
 
 mode=${1:-}

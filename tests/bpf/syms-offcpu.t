@@ -5,10 +5,12 @@
 # name; it blocks 8 x 150 ms inside them. --folded must keep one stack per
 # line ('frame;frame;... N'), no raw ESC, the names escaped as escape.h says
 # (checked against /proc/PID/comm and nm, escaped here by python), the long
-# name whole (nm), and --json must carry the same names.
+# name whole (nm), and --json must carry the same names. Then the same
+# program stripped, its symbols only in a .gnu_debuglink file beside it:
+# offcpu still names its functions.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 8
+plan 11
 need_bpf
 
 LONG=qps_$(printf 'L%.0s' $(seq 196))
@@ -73,13 +75,13 @@ sys.stdout.write("".join(out))'; }
 run_once() {	# $1: output file, $2...: probe options
 	local out=$1 go=$TMP/go.$RANDOM h p
 	shift
-	"$TMP/evil" "$(printf 'a;b\n\033[31m')" "$go" > "$TMP/evil.out" &
+	"${BIN:-$TMP/evil}" "$(printf 'a;b\n\033[31m')" "$go" > "$go.out" &
 	h=$!
-	wait_for "$TMP/evil.out" ready 5
+	wait_for "$go.out" ready 5
 	cat /proc/$h/comm > "$TMP/comm.raw"
-	"${PROBE[@]}" offcpu --pid "$h" "$@" --duration 3 > "$out" 2> "$TMP/probe.err" &
+	"${PROBE[@]}" offcpu --pid "$h" "$@" --duration 3 > "$out" 2> "$go.err" &
 	p=$!
-	wait_for "$TMP/probe.err" tracing 10
+	wait_for "$go.err" tracing 10
 	touch "$go"
 	wait $h
 	wait $p
@@ -102,4 +104,14 @@ run_once "$TMP/report.json" --json
 S=$(jq -c --arg e "$want_evil" '[.stacks[] | select(any(.user[]; . == $e))] | first' "$TMP/report.json" 2>/dev/null)
 is "$(jq -r .comm <<<"${S:-null}" 2>/dev/null)" "$(head -c -1 "$TMP/comm.raw")" "--json keeps the comm exact (JSON escapes it)"
 like "$(jq -r '.user | join(" ")' <<<"${S:-null}" 2>/dev/null)" "$LONG" "--json: the long name whole, next to the escaped one"
+
+# stripped, with its debug file beside it (objcopy, as distributions do)
+( cd "$TMP" && objcopy --only-keep-debug evil evil.debug && objcopy --strip-all evil evil-stripped &&
+	objcopy --add-gnu-debuglink=evil.debug evil-stripped )
+is "$(nm "$TMP/evil-stripped" 2>/dev/null | wc -l)" 0 "the stripped program has no symbol table (nm)"
+BIN=$TMP/evil-stripped run_once "$TMP/stripped.json" --json
+S=$(jq -c --arg e "$want_evil" '[.stacks[] | select(any(.user[]; . == $e))] | first' "$TMP/stripped.json" 2>/dev/null)
+diag "stripped: $(jq -c '.user' <<<"${S:-null}" 2>/dev/null | cut -c1-200)"
+like "$(jq -r '.user | join(" ")' <<<"${S:-null}" 2>/dev/null)" "$LONG" "its functions are named from the .gnu_debuglink file"
+like "$(jq -r '.user | join(" ")' <<<"${S:-null}" 2>/dev/null)" "(^| )main( |$)" "main too"
 done_testing

@@ -21,7 +21,14 @@ __attribute__((noinline)) int hostile_marker_function(int x)
 static char T[64];			/* scratch directory */
 static char *shared;			/* 64 KiB shared with the bounded children */
 
+/* do_snap()'s usyms_counts(), after the name in @shared */
+static struct usyms_counts *counts(void)
+{
+	return (struct usyms_counts *)(void *)(shared + 61440);
+}
+
 struct snapq {
+	pid_t first;			/* snapshotted before @pid in the same usyms, if set */
 	pid_t pid;
 	uint64_t addr;
 	uint64_t start, end;		/* the mapping: map_files must refuse it */
@@ -52,9 +59,12 @@ static int do_snap(void *arg)
 		}
 	}
 	u = usyms_new();
+	if (u && q->first)
+		usyms_snapshot(u, q->first, 1);
 	if (!u || usyms_snapshot(u, q->pid, 1))
 		return 91;
-	r = usyms_resolve(u, q->pid, 1, q->addr, shared, 65536);
+	r = usyms_resolve(u, q->pid, 1, q->addr, shared, 60000);
+	usyms_counts(u, counts());
 	usyms_free(u);
 	return (int)r;
 }
@@ -238,22 +248,30 @@ static void noop(const char *path)
 	(void)path;
 }
 
-static int bind_case(char *what, size_t what_size)
+/* @kind 'f': a regular file, 'p': a FIFO, 'c': /dev/null's device node,
+ * bind-mounted over the mapped path in the process's own mount namespace:
+ * maps still shows the path (not " (deleted)"), which now names @kind.
+ * *@opened: IN_OPEN seen on what was mounted. */
+static int bind_case(const char *name, char kind, bool *opened, char *what, size_t what_size)
 {
 	char path[256], other[256];
 	struct mapper m = { 0 };
 	struct snapq q;
 	int64_t foff = self_file_offset((uint64_t)(uintptr_t)hostile_marker_function);
-	int rc;
+	int rc, wfd, made;
 
-	snprintf(path, sizeof(path), "%s/bound.so", T);
-	snprintf(other, sizeof(other), "%s/bound-other.so", T);
-	if (copy_file("/proc/self/exe", path) || copy_file("/proc/self/exe", other) ||
+	snprintf(path, sizeof(path), "%s/%s", T, name);
+	snprintf(other, sizeof(other), "%s/%s.other", T, name);
+	made = kind == 'f' ? copy_file("/proc/self/exe", other) :
+	       kind == 'p' ? mkfifo(other, 0600) : mknod(other, S_IFCHR | 0600, makedev(1, 3));
+	if (made || copy_file("/proc/self/exe", path) ||
 	    mapper_start_bind(&m, NULL, path, PROT_READ | PROT_EXEC, other))
 		return -1;
+	wfd = watch_open(other);
 	q = (struct snapq){ .pid = m.pid, .addr = m.addr + (uint64_t)foff, .drop = true,
 			    .start = m.addr, .end = m.addr + m.len };
 	rc = run_bounded(do_snap, &q, 10);
+	*opened = wfd >= 0 ? saw_open(wfd) : true;
 	snprintf(what, what_size, "%s", rc >= 0 && rc < 90 ? shared : "");
 	mapper_stop(&m);
 	return rc;
@@ -270,11 +288,19 @@ static void test_swaps(void)
 	rc = swap_case("fifo.so", to_fifo, path, &opened, what, sizeof(what));
 	tap_ok(rc != BOUNDED_TIMEOUT && rc < 90, "a FIFO swapped in at a mapped path does not hang the snapshot (rc %d)", rc);
 	tap_ok(!opened, "the FIFO was not opened");
+	tap_ok(counts()->files_unreadable == 1, "... (the mapped file shows as deleted: unreadable without map_files: %d)",
+	       counts()->files_unreadable);
 
 	snprintf(path, sizeof(path), "%s/dev.so", T);
 	rc = swap_case("dev.so", to_devnull, path, &opened, what, sizeof(what));
 	tap_ok(rc != BOUNDED_TIMEOUT && rc < 90, "a device node swapped in: snapshot done (rc %d)", rc);
 	tap_ok(!opened, "the device node was not opened");
+	rc = bind_case("fifo2.so", 'p', &opened, what, sizeof(what));
+	tap_ok(rc == USYMS_MODULE && !opened, "a FIFO mounted over the mapped path: no hang, not opened (rc %d, '%s')", rc, what);
+	tap_ok(counts()->files_refused == 1, "... and counted as refused (%d)", counts()->files_refused);
+	rc = bind_case("dev2.so", 'c', &opened, what, sizeof(what));
+	tap_ok(rc == USYMS_MODULE && !opened, "a device node mounted over the mapped path: not opened (rc %d)", rc);
+	tap_ok(counts()->files_refused == 1, "... and counted as refused (%d)", counts()->files_refused);
 
 	/* another regular file (same content, another inode): not the mapped file */
 	snprintf(want, sizeof(want), "other.so+0x%llx", (unsigned long long)foff);
@@ -289,9 +315,10 @@ static void test_swaps(void)
 	/* a file bind-mounted over the path in the process's mount namespace:
 	 * maps still shows the path, which now names another inode */
 	snprintf(want, sizeof(want), "bound.so+0x%llx", (unsigned long long)foff);
-	rc = bind_case(what, sizeof(what));
+	rc = bind_case("bound.so", 'f', &opened, what, sizeof(what));
 	tap_ok(rc == USYMS_MODULE && !strcmp(what, want),
 	       "another file mounted over the mapped path (dev/ino differ) is not read: '%s' (want '%s')", what, want);
+	tap_ok(counts()->files_refused == 1, "... and counted as refused (%d)", counts()->files_refused);
 }
 
 /* A chrooted process (a container without a mount namespace of its own):
@@ -329,6 +356,21 @@ static void test_container_link(void)
 	snprintf(what, sizeof(what), "%s", rc >= 0 && rc < 90 ? shared : "");
 	tap_ok(wfd >= 0 && !saw_open(wfd), "the host file the link names was not opened");
 	tap_ok(rc == USYMS_MODULE && !strncmp(what, "lib.so+0x", 9), "the frame stays 'lib.so+0x...' ('%s', rc %d)", what, rc);
+	tap_ok(counts()->files_refused == 1, "... and the symlink counted as refused (%d)", counts()->files_refused);
+	/* the same file mapped by a host process: refused through the
+	 * container, it is tried again (and read) through this one */
+	{
+		struct mapper h = { 0 };
+
+		rc = mapper_start(&h, NULL, lib, PROT_READ | PROT_EXEC);
+		q = (struct snapq){ .first = m.pid, .pid = h.pid, .addr = h.addr + (uint64_t)foff, .drop = true,
+				    .start = h.addr, .end = h.addr + h.len };
+		rc = rc ? rc : run_bounded(do_snap, &q, 10);
+		tap_ok(rc == USYMS_FUNC && !strcmp(shared, "hostile_marker_function"),
+		       "the file, refused through the container, resolves through a host process mapping it: '%s' (rc %d)",
+		       rc >= 0 && rc < 90 ? shared : "", rc);
+		mapper_stop(&h);
+	}
 	mapper_stop(&m);
 }
 
@@ -416,13 +458,13 @@ int main(void)
 {
 	char cmd[128];
 
-	tap_plan(19);
+	tap_plan(27);
 	snprintf(T, sizeof(T), "/tmp/qps-syms.XXXXXX");
 	shared = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (!mkdtemp(T) || shared == MAP_FAILED || geteuid() != 0) {
-		for (int i = 0; i < 19; i++)
+		for (int i = 0; i < 27; i++)
 			tap_ok(1, "# SKIP needs root (CAP_SYS_ADMIN to drop, mknod, chroot) and a scratch dir");
-		return tap_done(19);
+		return tap_done(27);
 	}
 	test_long_line();
 	test_swaps();
@@ -432,5 +474,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", T);
 	if (system(cmd))
 		tap_diag("cannot remove '%s'", T);
-	return tap_done(19);
+	return tap_done(27);
 }
