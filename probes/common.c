@@ -866,3 +866,42 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 	*nprev = n;
 	return m;
 }
+
+bool probe_pid_in_cgroup(const struct probe_cfg *cfg, pid_t pid)
+{
+	char path[64], line[4096], root[512], full[4700], *p;
+	uint64_t id = 0;
+	bool found = false;
+	FILE *f;
+	__u32 lvl = 0;
+
+	if (!cfg->cgid)
+		return true;
+	if (pid <= 0 || cgroup2_root(root, sizeof(root)))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	if (!found)
+		return false;
+	/* its ancestor at the filter's depth must be the filter's cgroup */
+	for (p = line + 3; *p; p++) {
+		if (*p == '/' && p[1] && ++lvl > cfg->cg_level) {
+			*p = 0;
+			break;
+		}
+	}
+	if (lvl < cfg->cg_level)
+		return false;
+	snprintf(full, sizeof(full), "%s%s", root, line + 3);
+	return cgroup_id_of(full, &id) == 0 && id == cfg->cgid;
+}

@@ -7,10 +7,11 @@
 #  - offcpu --cgroup PARENT reports only the inside helper's pid
 #  - syslat --per-cgroup / offcpu's cgroups list name PARENT/child with the
 #    inside helper's figures
+#  - acceptq --cgroup PARENT keeps the listener whose owner is below it
 #  - a path that is not a cgroup v2 directory is refused
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 8
+plan 9
 need_bpf
 root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$root" ] || skip_rest "no cgroup v2 hierarchy mounted"
@@ -46,6 +47,21 @@ is "$(jq -r '[.stacks[].pid] | unique | join(" ")' "$TMP/oc.json" 2>/dev/null)" 
 diag "offcpu cgroups: $(jq -c .cgroups "$TMP/oc.json" 2>/dev/null)"
 us=$(jq -r --arg c "${cg#$root}/child" '[.cgroups[] | select(.cgroup == $c)][0].total_us // 0 | floor' "$TMP/oc.json" 2>/dev/null)
 cmp_ok "$us" -ge 100000 "offcpu's per-cgroup breakdown names its cgroup, >= 0.1 s off CPU ($us us)"
+
+# acceptq: two listeners in a scratch netns, one owner moved into the cgroup
+export TMPD=$TMP HELPER CG=$cg
+unshare -n bash -c '
+	ip link set lo up
+	"$HELPER" listen 18086 4 10 > "$TMPD/a1" &
+	a1=$!
+	"$HELPER" listen 18087 4 10 > "$TMPD/a2" &
+	a2=$!
+	for i in $(seq 100); do grep -q ready "$TMPD/a1" && grep -q ready "$TMPD/a2" && break; sleep 0.05; done
+	echo $a2 > "$CG/child/cgroup.procs"
+	"$@" acceptq --cgroup "$CG" --json --duration 0.5 > "$TMPD/aq.json" 2> "$TMPD/aq.err"
+	kill $a1 $a2
+' _ "${PROBE[@]}" 2> "$TMP/ns.err"
+is "$(jq -r '[.listeners[].port] | join(",")' "$TMP/aq.json" 2>/dev/null)" 18087 "acceptq --cgroup: only the listener whose owner is below it" || diag "$(cat "$TMP/aq.err" "$TMP/ns.err")"
 
 out=$("${PROBE[@]}" syslat --cgroup /proc --duration 1 2>&1); rc=$?
 is "$rc" 1 "--cgroup /proc: exit 1"
