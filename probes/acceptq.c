@@ -42,6 +42,7 @@
 #include "../bpf/acceptq.h"
 #include "common.h"
 #include "acceptq.skel.h"
+#include "acceptq_acct.h"
 #include "json.h"
 #include "ksyms.h"
 #include "procfs.h"
@@ -175,38 +176,6 @@ static int cmp_rows(const void *pa, const void *pb)
 	return (int)x->now.port - (int)y->now.port;
 }
 
-/* Does a kfree_skb drop on a listener, in function @fn (NULL: unknown) with
- * reason @reason (NULL: unknown), also add to the listener's sk_drops? In
- * tcp_v4_rcv (discard_and_relse: tcp_check_req's refusals, socket filter, ...)
- * and tcp_drop_reason() (RST, bad flags in tcp_rcv_state_process) it does:
- * sk_drops_skbadd() comes first. In tcp_v4_do_rcv (an ACK with no request:
- * TCP_FLAGS, answered with a reset; a checksum error) and cookie_v4_check (a
- * syncookie ACK refused: NO_SOCKET, after tcp_listendrop() when the accept
- * queue is full) it does not; same in IPv6. A bad checksum never does. */
-static bool site_in_sk_drops(const char *fn, const char *reason, bool *sure)
-{
-	static const char *const not_counted[] = {
-		"tcp_v4_do_rcv", "tcp_v6_do_rcv", "cookie_v4_check", "cookie_v6_check",
-	};
-
-	*sure = true;
-	if (reason && strcmp(reason, "TCP_CSUM") == 0)
-		return false;
-	if (!fn) {
-		/* by reason only: TCP_FLAGS is also SYN+FIN in tcp_rcv_state_process */
-		*sure = false;
-		return !reason || (strcmp(reason, "NO_SOCKET") != 0 && strcmp(reason, "TCP_FLAGS") != 0);
-	}
-	for (size_t i = 0; i < sizeof(not_counted) / sizeof(not_counted[0]); i++) {
-		size_t n = strlen(not_counted[i]);
-
-		/* also a compiler's tcp_v4_do_rcv.cold or .isra.0 */
-		if (strncmp(fn, not_counted[i], n) == 0 && (fn[n] == '\0' || fn[n] == '.'))
-			return false;
-	}
-	return true;
-}
-
 /* Reads the drop_sites map: adds to each row's kfree_not_in_drops and fills
  * a->sites. */
 static void read_sites(struct aq *a, struct aq_row *rows, int n)
@@ -252,7 +221,7 @@ static void read_sites(struct aq *a, struct aq_row *rows, int n)
 			fn = ksyms_find(a->ksyms, key.location, &off);
 		if (key.reason < ACCEPTQ_MAX_REASONS)
 			rname = a->reason_names[key.reason];
-		in = site_in_sk_drops(fn, rname, &sure);
+		in = acceptq_site_in_sk_drops(fn, rname, &sure);
 		if (!sure)
 			a->sites_exact = false;
 		if (!in)
@@ -417,10 +386,8 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 	 * are the listen drops. */
 	f->listen_drops = f->drops;
 	if (a->m_ack) {
-		uint64_t k = r->b.ack_overflow_drops + r->b.other_kfree_drops;
-
-		k = k > r->kfree_not_in_drops ? k - r->kfree_not_in_drops : 0;
-		f->listen_drops = f->drops > k ? f->drops - k : 0;
+		f->listen_drops = acceptq_listen_drops(f->drops, r->b.ack_overflow_drops + r->b.other_kfree_drops,
+						       r->kfree_not_in_drops);
 		f->listen_exact = f->drops_exact && a->sites_exact;
 	}
 	f->syn_drops = r->b.syn_overflow_drops;
