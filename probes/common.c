@@ -592,6 +592,7 @@ int probe_cfg_init(const struct probe_opts *o, bool allow_kthread, struct probe_
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->self_tgid = (__u32)getpid();
+	cfg->filtered = probe_has_filter(o);
 	/* the caller's pid namespace: the initial one has a fixed inode
 	 * (PROC_PID_INIT_INO); any other is translated, its depth learned by
 	 * BPF (NS_GET_PARENT cannot see past the caller's own namespace) */
