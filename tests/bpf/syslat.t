@@ -58,7 +58,7 @@ fi
 is "$(awk '$1 == "clock_nanosleep" { print $2; exit }' "$TMP/report.txt")" "$count" "text report: clock_nanosleep COUNT equals the JSON run's ($count)"
 hist=$(sed -n '/^clock_nanosleep latency:/,/^$/p' "$TMP/report.txt")
 diag "$(head -12 <<<"$hist")"
-like "$(grep -E '^ +2048 -> 4095 :' <<<"$hist")" '^ +2048 -> 4095 : (19[0-9]|2[0-9]{2}) +\|\*{40}\|$' "--hist: the 2048 -> 4095 us row holds the sleeps, with the full bar"
+like "$(grep -E '^ +2048 -> 4095 :' <<<"$hist")" '^ +2048 -> 4095 : ([0-9]{3}) +\|\*{40}\|$' "--hist: the 2048 -> 4095 us row holds most sleeps (>= 100), with the full bar"
 is "$(awk -F: '/ -> / { split($2, a, " "); s += a[1] } END { print s }' <<<"$hist")" "$count" "--hist: the rows add up to the count"
 # --syscall by name and unknown names
 out=$("${PROBE[@]}" syslat --syscall no_such_call --duration 1 2>&1); rc=$?
