@@ -565,6 +565,24 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 		       (unsigned long long)a->skel->bss->missed_listeners);
 }
 
+/* The missed.* counters and their causes (JSON missed.causes, warnings). */
+static const struct { const char *key; const char *why; } aq_missed[] = {
+	{ "listener_events", "events on listeners beyond the " "4096" "-listener BPF map: their enqueues and kfree_skb drops are not in the per-listener figures (sock_diag drops still are)" },
+	{ "ack_overflow_unattributed", "ACK-path overflows (kfree_skb TCP_LISTEN_OVERFLOW) with no socket to attribute them to: in the namespace counters only" },
+	{ "drop_sites", "kfree_skb drop sites beyond the " "4096" "-entry site map: their drops cannot be told in or out of sk_drops (listen_drops become attributed)" },
+};
+#define AQ_NMISSED ((int)(sizeof(aq_missed) / sizeof(aq_missed[0])))
+
+static void aq_warn_missed(struct aq *a)
+{
+	const uint64_t n[AQ_NMISSED] = { a->skel->bss->missed_listeners, a->skel->bss->ack_overflow_unattributed,
+					 a->skel->bss->missed_sites };
+
+	for (int i = 0; i < AQ_NMISSED; i++)
+		if (n[i])
+			probe_warn(&a->o, "missed.%s %llu: %s", aq_missed[i].key, (unsigned long long)n[i], aq_missed[i].why);
+}
+
 static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 			uint64_t dovf, bool have_ovf, uint64_t ddrops, bool have_drops)
 {
@@ -705,6 +723,10 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	json_uint(&j, "listener_events", a->skel->bss->missed_listeners);
 	json_uint(&j, "ack_overflow_unattributed", a->skel->bss->ack_overflow_unattributed);
 	json_uint(&j, "drop_sites", a->skel->bss->missed_sites);
+	json_obj_open(&j, "causes");
+	for (i = 0; i < AQ_NMISSED; i++)
+		json_str(&j, aq_missed[i].key, aq_missed[i].why);
+	json_obj_close(&j);
 	json_obj_close(&j);
 	json_obj_close(&j);
 	fflush(stdout);
@@ -736,6 +758,8 @@ static int aq_tick(void *ctx, bool final)
 	else
 		report_text(a, rows, n, final, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
 	free(rows);
+	if (final)
+		aq_warn_missed(a);
 	if (a->deltas) {
 		/* the next window starts here */
 		free(a->start);
