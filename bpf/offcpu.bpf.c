@@ -292,6 +292,7 @@ struct {
 } inflight_buf SEC(".maps");
 
 __u64 inflight_invisible = 0;	/* off-CPU threads outside the caller's pid namespace */
+__u64 inflight_idle = 0;	/* idle kernel threads (TASK_IDLE) not listed */
 
 SEC("iter.s/task")
 int oc_inflight(struct bpf_iter__task *ctx)
@@ -314,6 +315,12 @@ int oc_inflight(struct bpf_iter__task *ctx)
 	}
 	if (!kernel_threads && (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
 		return 0;
+	/* TASK_IDLE (I): kernel threads waiting for work by design, not stuck;
+	 * listed only when --pid names them */
+	if ((BPF_CORE_READ(t, __state) & 0x402) == 0x402 && !qps_cfg.tgid) {
+		inflight_idle++;
+		return 0;
+	}
 	if (!task_ids(t, &tid, &tgid)) {
 		inflight_invisible++;
 		return 0;

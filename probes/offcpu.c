@@ -258,7 +258,11 @@ struct oc_fl {
 static int cmp_fl(const void *pa, const void *pb)
 {
 	const struct oc_fl *x = pa, *y = pb;
+	bool dx = (x->r.state & 0x402) == 0x2, dy = (y->r.state & 0x402) == 0x2;
 
+	/* uninterruptible (D) first: what a hang is usually made of */
+	if (dx != dy)
+		return dx ? -1 : 1;
 	if (!x->r.since_ns != !y->r.since_ns)
 		return !x->r.since_ns ? -1 : 1;
 	if (x->off_ns != y->off_ns)
@@ -405,9 +409,11 @@ static void json_frames(struct json *j, const struct frames *kf, const struct fr
 	json_bool(j, "user_lost", uf->lost);
 }
 
+#define INFLIGHT_TAG 0xffffffffu
+
 /* The stacks of an in-flight thread: from the stack map when it left the
  * CPU while we traced, else the frames the iterator walked (its process
- * symbolized with a snapshot taken now, tag 0: the current image). */
+ * symbolized with the snapshot of its current image, else one taken now). */
 static void inflight_frames(struct oc *c, const struct offcpu_inflight *r, struct frames *kf, struct frames *uf)
 {
 	if (r->since_ns) {
@@ -421,9 +427,12 @@ static void inflight_frames(struct oc *c, const struct offcpu_inflight *r, struc
 	if (r->nuser) {
 		uint32_t tag = r->gen;
 
+		/* no snapshot of its image: one taken now, once (tag INFLIGHT_TAG;
+		 * BPF's gens count up from 1 and never get there) */
 		if (!tag || !usyms_has(c->usyms, (pid_t)r->tgid, tag)) {
-			tag = 0;
-			usyms_snapshot(c->usyms, (pid_t)r->tgid, 0);
+			tag = INFLIGHT_TAG;
+			if (!usyms_has(c->usyms, (pid_t)r->tgid, tag))
+				usyms_snapshot(c->usyms, (pid_t)r->tgid, tag);
 		}
 		resolve_ips(c, r->user, (int)r->nuser, true, r->tgid, tag, uf);
 	}
@@ -590,6 +599,7 @@ static int oc_tick(void *ctx, bool final)
 		json_str(&j, "why_not", c->iter ? NULL : c->inflight_why);
 		json_uint(&j, "total", nfl);
 		json_uint(&j, "not_visible", c->skel->bss->inflight_invisible);
+		json_uint(&j, "idle_kernel_threads_not_listed", c->skel->bss->inflight_idle);
 		json_arr_open(&j, "threads");
 	} else if (!c->folded) {
 		if (n > top)
