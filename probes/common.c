@@ -787,10 +787,21 @@ void probe_kallsyms_why(char *buf, size_t size)
 
 void probe_stamp(char *buf, size_t size)
 {
+	probe_stamp_ago(buf, size, 0);
+}
+
+void probe_stamp_ago(char *buf, size_t size, uint64_t ago_ns)
+{
 	struct timespec ts;
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ago_ns) {
+		uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - ago_ns;
+
+		ts.tv_sec = (time_t)(t / 1000000000ull);
+		ts.tv_nsec = (long)(t % 1000000000ull);
+	}
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);

@@ -110,6 +110,8 @@ void probe_report_filter(const struct probe_opts *o, const struct probe_target *
 void probe_kallsyms_why(char *buf, size_t size);
 /* Report stamp: wall-clock time "2026-12-06T23:55:01.123Z" of now. */
 void probe_stamp(char *buf, size_t size);
+/* The same for the moment @ago_ns nanoseconds before now. */
+void probe_stamp_ago(char *buf, size_t size, uint64_t ago_ns);
 /* JSON fields every report carries: "at" (stamp), "interval" (report
  * number, 1-based), "interval_s" (length of the window this report covers),
  * "cumulative" (figures since attach rather than since the previous report). */

@@ -633,6 +633,14 @@ static int oc_tick(void *ctx, bool final)
 			json_double(&j, "off_us", fl[i].off_ns / 1e3);
 			json_bool(&j, "since_before_start", !r->since_ns);
 			json_double(&j, "since_s", r->since_ns ? (r->since_ns - c->t0) / 1e9 : 0);
+			if (r->since_ns) {
+				char since[40];
+
+				probe_stamp_ago(since, sizeof(since), fl[i].off_ns);
+				json_str(&j, "since_at", since);
+			} else {
+				json_null(&j, "since_at");
+			}
 			json_str(&j, "cgroup", path);
 			json_frames(&j, kf, uf);
 			json_obj_close(&j);
