@@ -1,7 +1,9 @@
 /* offcpu.c - `qps-tune probe offcpu`: off-CPU time by kernel + user stack.
  *
  * Attach plan (first that loads wins): tp_btf/sched_switch +
- * sched_process_exit + sched_process_exec -> raw_tp twins. Neither needs tracefs; the
+ * sched_process_exit + sched_process_exec -> raw_tp twins, each first with
+ * the sleepable task iterator (iter.s/task) that lists the threads off CPU
+ * at a report ("in flight"), then without it. None needs tracefs; the
  * classic sched:sched_switch tracepoint gives next's pid but not its tgid or
  * stack ids cheaply, so it is not used.
  *
