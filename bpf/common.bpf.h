@@ -143,7 +143,7 @@ static __always_inline bool ids_wanted(struct task_struct *t, __u32 tid, __u32 t
 		return false;
 	if (qps_cfg.cgid && !task_in_cgroup(t ? t : (struct task_struct *)bpf_get_current_task()))
 		return false;
-	if (!qps_matched)
+	if (qps_cfg.filtered && !qps_matched)
 		qps_matched = 1;
 	return true;
 }

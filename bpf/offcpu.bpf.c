@@ -90,7 +90,7 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
-static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind)
+static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind, __u32 prev_gen)
 {
 	struct offcpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -101,6 +101,7 @@ static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind)
 	e->kind = kind;
 	e->tgid = tgid;
 	e->gen = gen;
+	e->prev_gen = prev_gen;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -150,7 +151,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 			 * it now, so user space reads its maps while it is off CPU */
 			s.gen = new_gen();
 			if (!bpf_map_update_elem(&known_tgids, &tgid, &s.gen, BPF_NOEXIST)) {
-				announce(tgid, s.gen, OFFCPU_EV_NEW_TGID);
+				announce(tgid, s.gen, OFFCPU_EV_NEW_TGID, 0);
 			} else if (!bpf_map_lookup_elem(&known_tgids, &tgid)) {
 				/* table full: no snapshot for it (gen 0 = unknown
 				 * image), and no new key per switch either */
@@ -235,21 +236,22 @@ static __always_inline void on_exit(struct task_struct *p)
 	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
 	if (!gen)
 		return;
-	announce(tgid, *gen, OFFCPU_EV_EXIT);
+	announce(tgid, *gen, OFFCPU_EV_EXIT, 0);
 	bpf_map_delete_elem(&known_tgids, &tgid);
 }
 
 static __always_inline void on_exec(struct task_struct *p)
 {
-	__u32 tgid, *gen;
+	__u32 tgid, *gen, prev;
 
 	if (!ns_id(p, true, &tgid))
 		return;
 	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
 	if (!gen)
 		return;
+	prev = *gen;
 	*gen = new_gen();
-	announce(tgid, *gen, OFFCPU_EV_EXEC);
+	announce(tgid, *gen, OFFCPU_EV_EXEC, prev);
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -292,6 +294,7 @@ struct {
 } inflight_buf SEC(".maps");
 
 __u64 inflight_invisible = 0;	/* off-CPU threads outside the caller's pid namespace */
+__u64 inflight_idle = 0;	/* idle kernel threads (TASK_IDLE) not listed */
 
 SEC("iter.s/task")
 int oc_inflight(struct bpf_iter__task *ctx)
@@ -314,6 +317,12 @@ int oc_inflight(struct bpf_iter__task *ctx)
 	}
 	if (!kernel_threads && (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
 		return 0;
+	/* TASK_IDLE (I): kernel threads waiting for work by design, not stuck;
+	 * listed only when --pid names them */
+	if ((BPF_CORE_READ(t, __state) & 0x402) == 0x402 && !qps_cfg.tgid) {
+		inflight_idle++;
+		return 0;
+	}
 	if (!task_ids(t, &tid, &tgid)) {
 		inflight_invisible++;
 		return 0;

@@ -33,6 +33,7 @@ struct offcpu_event {
 	__u32 kind;
 	__u32 tgid;
 	__u32 gen;		/* the image the event is about */
+	__u32 prev_gen;		/* OFFCPU_EV_EXEC: the image it replaced (now dead) */
 };
 
 /* A thread off CPU at report time, written by the task iterator

@@ -15,6 +15,7 @@ struct probe_cfg {
 	__u32 tgid;		/* --pid: process id, caller's numbering; 0: every process */
 	__u32 tid;		/* --pid given a thread id: that thread only; 0: every thread */
 	__u32 self_tgid;	/* the loader itself (caller's numbering), never traced */
+	__u32 filtered;		/* a filter is given (--pid, --comm, --cgroup): mark qps_matched */
 };
 
 #endif

@@ -42,6 +42,7 @@
 #include "../bpf/acceptq.h"
 #include "common.h"
 #include "acceptq.skel.h"
+#include "acceptq_acct.h"
 #include "json.h"
 #include "ksyms.h"
 #include "procfs.h"
@@ -94,25 +95,44 @@ struct aq {
 	uint64_t ovf, ldrops;		/* netns counters at the last report */
 	bool have_ovf, have_ldrops;
 	char kallsyms_why[300];		/* why kernel symbols are unavailable ("" if loaded) */
+	struct probe_cfg cfg;		/* --cgroup (owners' cgroup), namespaces */
+	struct probe_target target;	/* what --pid named */
+	/* per-interval reports (--interval without --cumulative): the figures
+	 * of each report cover [ws, now); the previous report's cumulative
+	 * values are subtracted (peak stays the highest since the start) */
+	bool deltas;
+	int seq;			/* reports so far */
+	uint64_t ws;			/* CLOCK_MONOTONIC start of this report's window */
+	struct sd_listener *cur;	/* sock_diag listing of this report: the next window's start */
+	int ncur;
+	struct aq_prevb { uint64_t key; struct acceptq_val v; } *prevb, *nextb;
+	int nprevb, nnextb;
+	struct aq_prevs { struct acceptq_site_key k; uint64_t cnt; } *prevs, *nexts;
+	int nprevs, nnexts;
+	unsigned long long prev_reasons[ACCEPTQ_MAX_REASONS];
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qps-tune probe acceptq [--duration S] [--interval S] [--pid PID] [--comm C]\n"
-		"                              [--port N] [--json] [-v]\n"
+		"                              [--port N] [--cgroup PATH] [--cumulative] [--json] [-v]\n"
 		"  per TCP listener of the network namespace (of --pid, else our own): granted\n"
 		"  backlog, queue depth at each enqueue (peak, log2 histogram), how often and how\n"
 		"  long the queue was full, drops (exact, from the listener's sk_drops) and the\n"
 		"  namespace's TcpExt ListenOverflows/ListenDrops deltas.\n"
-		"  --pid/--comm keep the listeners owned by that process; --port keeps one port.\n");
+		"  --pid/--comm keep the listeners owned by that process, --cgroup those whose owner\n"
+		"  is in that cgroup v2 directory or below; --port keeps one port. --interval\n"
+		"  reports cover the time since the previous one (--cumulative: since the start).\n");
 }
 
 static bool listener_wanted(const struct aq *a, const struct sd_listener *l)
 {
 	if (a->port && l->port != a->port)
 		return false;
-	if (a->o.pid && l->pid != a->o.pid)
+	if (a->o.pid && l->pid != a->target.tgid)
+		return false;
+	if (a->o.cgroup && !probe_pid_in_cgroup(&a->cfg, l->pid))
 		return false;
 	if (a->o.comm[0] && strcmp(l->comm, a->o.comm) != 0)
 		return false;
@@ -156,38 +176,6 @@ static int cmp_rows(const void *pa, const void *pb)
 	return (int)x->now.port - (int)y->now.port;
 }
 
-/* Does a kfree_skb drop on a listener, in function @fn (NULL: unknown) with
- * reason @reason (NULL: unknown), also add to the listener's sk_drops? In
- * tcp_v4_rcv (discard_and_relse: tcp_check_req's refusals, socket filter, ...)
- * and tcp_drop_reason() (RST, bad flags in tcp_rcv_state_process) it does:
- * sk_drops_skbadd() comes first. In tcp_v4_do_rcv (an ACK with no request:
- * TCP_FLAGS, answered with a reset; a checksum error) and cookie_v4_check (a
- * syncookie ACK refused: NO_SOCKET, after tcp_listendrop() when the accept
- * queue is full) it does not; same in IPv6. A bad checksum never does. */
-static bool site_in_sk_drops(const char *fn, const char *reason, bool *sure)
-{
-	static const char *const not_counted[] = {
-		"tcp_v4_do_rcv", "tcp_v6_do_rcv", "cookie_v4_check", "cookie_v6_check",
-	};
-
-	*sure = true;
-	if (reason && strcmp(reason, "TCP_CSUM") == 0)
-		return false;
-	if (!fn) {
-		/* by reason only: TCP_FLAGS is also SYN+FIN in tcp_rcv_state_process */
-		*sure = false;
-		return !reason || (strcmp(reason, "NO_SOCKET") != 0 && strcmp(reason, "TCP_FLAGS") != 0);
-	}
-	for (size_t i = 0; i < sizeof(not_counted) / sizeof(not_counted[0]); i++) {
-		size_t n = strlen(not_counted[i]);
-
-		/* also a compiler's tcp_v4_do_rcv.cold or .isra.0 */
-		if (strncmp(fn, not_counted[i], n) == 0 && (fn[n] == '\0' || fn[n] == '.'))
-			return false;
-	}
-	return true;
-}
-
 /* Reads the drop_sites map: adds to each row's kfree_not_in_drops and fills
  * a->sites. */
 static void read_sites(struct aq *a, struct aq_row *rows, int n)
@@ -208,6 +196,22 @@ static void read_sites(struct aq *a, struct aq_row *rows, int n)
 		key = next;
 		if (bpf_map_lookup_elem(fd, &key, &cnt))
 			continue;
+		if (a->deltas) {
+			struct aq_prevs *ns = realloc(a->nexts, (a->nnexts + 1) * sizeof(*ns));
+
+			if (ns) {
+				a->nexts = ns;
+				ns[a->nnexts].k = key;
+				ns[a->nnexts++].cnt = cnt;
+			}
+			for (i = 0; i < a->nprevs; i++)
+				if (!memcmp(&a->prevs[i].k, &key, sizeof(key))) {
+					cnt -= a->prevs[i].cnt;
+					break;
+				}
+			if (!cnt)
+				continue;
+		}
 		for (i = 0; i < n; i++)
 			if (rows[i].in_bpf && rows[i].key == key.listener)
 				break;
@@ -217,7 +221,7 @@ static void read_sites(struct aq *a, struct aq_row *rows, int n)
 			fn = ksyms_find(a->ksyms, key.location, &off);
 		if (key.reason < ACCEPTQ_MAX_REASONS)
 			rname = a->reason_names[key.reason];
-		in = site_in_sk_drops(fn, rname, &sure);
+		in = acceptq_site_in_sk_drops(fn, rname, &sure);
 		if (!sure)
 			a->sites_exact = false;
 		if (!in)
@@ -279,7 +283,13 @@ static int collect(struct aq *a, struct aq_row **out)
 		}
 		n++;
 	}
-	free(cur);
+	if (a->deltas) {
+		free(a->cur);
+		a->cur = cur;
+		a->ncur = ncur;
+	} else {
+		free(cur);
+	}
 
 	fd = bpf_map__fd(a->skel->maps.listeners);
 	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
@@ -295,7 +305,7 @@ static int collect(struct aq *a, struct aq_row **out)
 		}
 		if (k == n) {
 			/* gone before this report (or filtered out by owner) */
-			if (a->o.pid || a->o.comm[0] || (a->port && v.port != a->port))
+			if (a->o.pid || a->o.comm[0] || a->o.cgroup || (a->port && v.port != a->port))
 				continue;
 			if (n == cap) {
 				struct aq_row *r = realloc(rows, (cap *= 2) * sizeof(*rows));
@@ -306,6 +316,32 @@ static int collect(struct aq *a, struct aq_row **out)
 			}
 			memset(&rows[n], 0, sizeof(rows[n]));
 			n++;
+		}
+		if (a->deltas) {
+			struct aq_prevb *nb = realloc(a->nextb, (a->nnextb + 1) * sizeof(*nb));
+
+			if (nb) {
+				a->nextb = nb;
+				nb[a->nnextb].key = key;
+				nb[a->nnextb++].v = v;
+			}
+			for (int p = 0; p < a->nprevb; p++) {
+				const struct acceptq_val *o = &a->prevb[p].v;
+
+				if (a->prevb[p].key != key)
+					continue;
+				v.enqueues -= o->enqueues;
+				v.full_events -= o->full_events;
+				v.full_ns -= o->full_ns;
+				v.full_periods -= o->full_periods;
+				v.ack_overflow_drops -= o->ack_overflow_drops;
+				v.syn_overflow_drops -= o->syn_overflow_drops;
+				v.other_kfree_drops -= o->other_kfree_drops;
+				v.sk_drops_first = o->sk_drops_last;
+				for (int h = 0; h < ACCEPTQ_HIST_SLOTS; h++)
+					v.hist[h] -= o->hist[h];
+				break;
+			}
 		}
 		rows[k].in_bpf = true;
 		rows[k].key = key;
@@ -350,10 +386,8 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 	 * are the listen drops. */
 	f->listen_drops = f->drops;
 	if (a->m_ack) {
-		uint64_t k = r->b.ack_overflow_drops + r->b.other_kfree_drops;
-
-		k = k > r->kfree_not_in_drops ? k - r->kfree_not_in_drops : 0;
-		f->listen_drops = f->drops > k ? f->drops - k : 0;
+		f->listen_drops = acceptq_listen_drops(f->drops, r->b.ack_overflow_drops + r->b.other_kfree_drops,
+						       r->kfree_not_in_drops);
 		f->listen_exact = f->drops_exact && a->sites_exact;
 	}
 	f->syn_drops = r->b.syn_overflow_drops;
@@ -366,13 +400,15 @@ static void figures(const struct aq *a, const struct aq_row *r, uint64_t now, st
 	/* full when we started and no child queued since (no room was made,
 	 * or it would have been taken): full all along if it still is */
 	if (r->at_start && r->start_queue > r->start_backlog && !r->b.enqueues && f->full_now)
-		f->full_ms = (now - a->t0) / 1e6;
+		f->full_ms = (now - a->ws) / 1e6;
 	if (r->b.full_since_ns) {
-		/* open period: still full now, or at least until the last event */
+		/* open period: still full now, or at least until the last event;
+		 * per interval, from the window's start at the earliest */
 		uint64_t end = f->full_now ? now : r->b.last_ns;
+		uint64_t since = r->b.full_since_ns > a->ws ? r->b.full_since_ns : a->ws;
 
-		if (end > r->b.full_since_ns)
-			f->full_ms += (end - r->b.full_since_ns) / 1e6;
+		if (end > since)
+			f->full_ms += (end - since) / 1e6;
 	}
 }
 
@@ -390,6 +426,12 @@ static void read_reasons(struct aq *a)
 			continue;
 		for (int c = 0; c < a->ncpus; c++)
 			a->reasons[r] += v[c];
+		if (a->deltas) {
+			unsigned long long cum = a->reasons[r];
+
+			a->reasons[r] -= a->prev_reasons[r];
+			a->prev_reasons[r] = cum;
+		}
 	}
 	free(v);
 }
@@ -433,8 +475,12 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	uint64_t now = probe_now_ns();
 	int i;
 
-	printf("%s %.1f s, TCP listeners in netns %u (enqueue: %s; ACK-path overflow: %s; SYN-path overflow: %s)\n",
-	       final ? "acceptq" : "acceptq (so far)", (now - a->t0) / 1e9, a->netns,
+	char at[40];
+
+	probe_stamp(at, sizeof(at));
+	printf("%s %.1f s at %s%s, TCP listeners in netns %u (enqueue: %s; ACK-path overflow: %s; SYN-path overflow: %s)\n",
+	       final ? "acceptq" : "acceptq (interval)", (now - a->t0) / 1e9, at,
+	       a->deltas ? (a->seq > 1 ? " (since the previous report; PEAK since the start)" : " (since the start)") : "", a->netns,
 	       a->m_enqueue, a->m_ack ? a->m_ack : "not traced",
 	       a->m_syn ? a->m_syn : "not traced per event, in LISTENDROP");
 	printf("%-24s %-22s %6s %6s %6s %9s %6s %9s %8s %10s %8s\n", "LISTENER", "OWNER", "LIMIT",
@@ -469,7 +515,8 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 		}
 	}
 	if (!n)
-		printf("(no TCP listeners%s)\n", a->o.pid || a->o.comm[0] || a->port ? " match the filters" : "");
+		printf("(no TCP listeners%s)\n", probe_has_filter(&a->o) || a->port ? " match the filters" : "");
+	probe_report_filter(&a->o, &a->target, n > 0, final, NULL, NULL);
 	printf("netns %u: TcpExt ListenOverflows %s%llu, ListenDrops %s%llu (exact, whole namespace)\n",
 	       a->netns, have_ovf ? "+" : "n/a ", (unsigned long long)dovf,
 	       have_drops ? "+" : "n/a ", (unsigned long long)ddrops);
@@ -518,6 +565,24 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 		       (unsigned long long)a->skel->bss->missed_listeners);
 }
 
+/* The missed.* counters and their causes (JSON missed.causes, warnings). */
+static const struct { const char *key; const char *why; } aq_missed[] = {
+	{ "listener_events", "events on listeners beyond the " "4096" "-listener BPF map: their enqueues and kfree_skb drops are not in the per-listener figures (sock_diag drops still are)" },
+	{ "ack_overflow_unattributed", "ACK-path overflows (kfree_skb TCP_LISTEN_OVERFLOW) with no socket to attribute them to: in the namespace counters only" },
+	{ "drop_sites", "kfree_skb drop sites beyond the " "4096" "-entry site map: their drops cannot be told in or out of sk_drops (listen_drops become attributed)" },
+};
+#define AQ_NMISSED ((int)(sizeof(aq_missed) / sizeof(aq_missed[0])))
+
+static void aq_warn_missed(struct aq *a)
+{
+	const uint64_t n[AQ_NMISSED] = { a->skel->bss->missed_listeners, a->skel->bss->ack_overflow_unattributed,
+					 a->skel->bss->missed_sites };
+
+	for (int i = 0; i < AQ_NMISSED; i++)
+		if (n[i])
+			probe_warn(&a->o, "missed.%s %llu: %s", aq_missed[i].key, (unsigned long long)n[i], aq_missed[i].why);
+}
+
 static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 			uint64_t dovf, bool have_ovf, uint64_t ddrops, bool have_drops)
 {
@@ -531,7 +596,21 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	json_str(&j, "schema", "qps-tune.probe.acceptq/1");
 	json_bool(&j, "final", final);
 	json_double(&j, "elapsed_s", (now - a->t0) / 1e9);
+	probe_json_stamp(&j, &a->o, a->seq, (now - a->ws) / 1e9);
 	json_uint(&j, "netns", a->netns);
+	json_obj_open(&j, "filters");
+	if (a->o.pid)
+		json_int(&j, "pid", a->o.pid);
+	else
+		json_null(&j, "pid");
+	json_str(&j, "comm", a->o.comm[0] ? a->o.comm : NULL);
+	json_str(&j, "cgroup", a->o.cgroup);
+	if (a->port)
+		json_uint(&j, "port", a->port);
+	else
+		json_null(&j, "port");
+	json_obj_close(&j);
+	probe_report_filter(&a->o, &a->target, n > 0, final, NULL, &j);
 	json_obj_open(&j, "method");
 	json_str(&j, "enqueue", a->m_enqueue);
 	json_str(&j, "ack_overflow", a->m_ack ? a->m_ack : a->m_ack_why);
@@ -644,6 +723,10 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	json_uint(&j, "listener_events", a->skel->bss->missed_listeners);
 	json_uint(&j, "ack_overflow_unattributed", a->skel->bss->ack_overflow_unattributed);
 	json_uint(&j, "drop_sites", a->skel->bss->missed_sites);
+	json_obj_open(&j, "causes");
+	for (i = 0; i < AQ_NMISSED; i++)
+		json_str(&j, aq_missed[i].key, aq_missed[i].why);
+	json_obj_close(&j);
 	json_obj_close(&j);
 	json_obj_close(&j);
 	fflush(stdout);
@@ -657,6 +740,7 @@ static int aq_tick(void *ctx, bool final)
 	bool have_ovf, have_drops;
 	int n;
 
+	a->seq++;
 	n = collect(a, &rows);
 	if (n < 0) {
 		probe_err(&a->o, "cannot list TCP listeners via sock_diag: %s", strerror(-n));
@@ -674,6 +758,30 @@ static int aq_tick(void *ctx, bool final)
 	else
 		report_text(a, rows, n, final, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
 	free(rows);
+	if (final)
+		aq_warn_missed(a);
+	if (a->deltas) {
+		/* the next window starts here */
+		free(a->start);
+		a->start = a->cur;
+		a->nstart = a->ncur;
+		a->cur = NULL;
+		a->ovf0 = ovf;
+		a->drops0 = drops;
+		a->have_ovf0 = a->have_ovf;
+		a->have_drops0 = a->have_ldrops;
+		free(a->prevb);
+		a->prevb = a->nextb;
+		a->nprevb = a->nnextb;
+		a->nextb = NULL;
+		a->nnextb = 0;
+		free(a->prevs);
+		a->prevs = a->nexts;
+		a->nprevs = a->nnexts;
+		a->nexts = NULL;
+		a->nnexts = 0;
+		a->ws = probe_now_ns();
+	}
 	return 0;
 }
 
@@ -741,8 +849,15 @@ int probe_acceptq(int argc, char **argv)
 	end = probe_args_end(&a.o, help, argc, argv, usage);
 	if (end >= 0)
 		return end;
+	if (a.o.cumulative && a.o.interval <= 0) {
+		fprintf(stderr, "qps-tune: probe acceptq: --cumulative needs --interval\n");
+		return 2;
+	}
 	if (probe_check_env(&a.o))
 		return 1;
+	if (probe_cfg_init(&a.o, false, &a.cfg, &a.target))
+		return 1;
+	a.deltas = a.o.interval > 0 && !a.o.cumulative;
 	probe_setup(&a.o);
 
 	if (a.o.pid) {
@@ -831,7 +946,7 @@ int probe_acceptq(int argc, char **argv)
 		a.start = NULL;
 		goto out;
 	}
-	a.t0 = probe_now_ns();
+	a.t0 = a.ws = probe_now_ns();
 	probe_note(&a.o, "tracing %d TCP listener(s) in netns %u (%s%s%s); Ctrl-C to end", a.nstart, a.netns,
 		   a.enq ? a.m_enqueue : "no enqueue tracing", a.m_ack ? (btf_used ? ", tp_btf/kfree_skb" : ", raw_tp/kfree_skb") : "",
 		   syn == 1 ? ", fentry/tcp_conn_request" : syn == 2 ? ", kprobe/tcp_conn_request" : "");
@@ -842,6 +957,11 @@ out:
 	ksyms_free(a.ksyms);
 	probe_names_free(a.reason_names, ACCEPTQ_MAX_REASONS);
 	free(a.start);
+	free(a.cur);
+	free(a.prevb);
+	free(a.nextb);
+	free(a.prevs);
+	free(a.nexts);
 	if (self_ns >= 0) {
 		setns(self_ns, CLONE_NEWNET);
 		close(self_ns);

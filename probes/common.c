@@ -593,6 +593,7 @@ int probe_cfg_init(const struct probe_opts *o, bool allow_kthread, struct probe_
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->self_tgid = (__u32)getpid();
+	cfg->filtered = probe_has_filter(o);
 	/* the caller's pid namespace: the initial one has a fixed inode
 	 * (PROC_PID_INIT_INO); any other is translated, its depth learned by
 	 * BPF (NS_GET_PARENT cannot see past the caller's own namespace) */
@@ -755,10 +756,21 @@ void probe_kallsyms_why(char *buf, size_t size)
 
 void probe_stamp(char *buf, size_t size)
 {
+	probe_stamp_ago(buf, size, 0);
+}
+
+void probe_stamp_ago(char *buf, size_t size, uint64_t ago_ns)
+{
 	struct timespec ts;
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ago_ns) {
+		uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - ago_ns;
+
+		ts.tv_sec = (time_t)(t / 1000000000ull);
+		ts.tv_nsec = (long)(t % 1000000000ull);
+	}
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
@@ -834,4 +846,43 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 	*prev = cur;
 	*nprev = n;
 	return m;
+}
+
+bool probe_pid_in_cgroup(const struct probe_cfg *cfg, pid_t pid)
+{
+	char path[64], line[4096], root[512], full[4700], *p;
+	uint64_t id = 0;
+	bool found = false;
+	FILE *f;
+	__u32 lvl = 0;
+
+	if (!cfg->cgid)
+		return true;
+	if (pid <= 0 || cgroup2_root(root, sizeof(root)))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	if (!found)
+		return false;
+	/* its ancestor at the filter's depth must be the filter's cgroup */
+	for (p = line + 3; *p; p++) {
+		if (*p == '/' && p[1] && ++lvl > cfg->cg_level) {
+			*p = 0;
+			break;
+		}
+	}
+	if (lvl < cfg->cg_level)
+		return false;
+	snprintf(full, sizeof(full), "%s%s", root, line + 3);
+	return cgroup_id_of(full, &id) == 0 && id == cfg->cgid;
 }

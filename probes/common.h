@@ -93,6 +93,9 @@ int probe_cfg_init(const struct probe_opts *o, bool allow_kthread, struct probe_
 /* Path below the cgroup v2 root of cgroup id @id ("/" for the root), found
  * by walking /sys/fs/cgroup; "cgroup:ID" when not found (removed). */
 void probe_cgroup_path(uint64_t id, char *buf, size_t size);
+/* True when process @pid is in the --cgroup cgroup of @cfg or below it (by
+ * /proc/PID/cgroup); true when @cfg has no cgroup filter. */
+bool probe_pid_in_cgroup(const struct probe_cfg *cfg, pid_t pid);
 /* True when any of --pid, --comm, --cgroup is given. */
 bool probe_has_filter(const struct probe_opts *o);
 /* The "filter matched nothing" report: with a filter and !@matched, a text
@@ -107,6 +110,8 @@ void probe_report_filter(const struct probe_opts *o, const struct probe_target *
 void probe_kallsyms_why(char *buf, size_t size);
 /* Report stamp: wall-clock time "2026-12-06T23:55:01.123Z" of now. */
 void probe_stamp(char *buf, size_t size);
+/* The same for the moment @ago_ns nanoseconds before now. */
+void probe_stamp_ago(char *buf, size_t size, uint64_t ago_ns);
 /* JSON fields every report carries: "at" (stamp), "interval" (report
  * number, 1-based), "interval_s" (length of the window this report covers),
  * "cumulative" (figures since attach rather than since the previous report). */

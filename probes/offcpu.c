@@ -1,7 +1,9 @@
 /* offcpu.c - `qps-tune probe offcpu`: off-CPU time by kernel + user stack.
  *
  * Attach plan (first that loads wins): tp_btf/sched_switch +
- * sched_process_exit + sched_process_exec -> raw_tp twins. Neither needs tracefs; the
+ * sched_process_exit + sched_process_exec -> raw_tp twins, each first with
+ * the sleepable task iterator (iter.s/task) that lists the threads off CPU
+ * at a report ("in flight"), then without it. None needs tracefs; the
  * classic sched:sched_switch tracepoint gives next's pid but not its tgid or
  * stack ids cheaply, so it is not used.
  *
@@ -42,6 +44,21 @@
 struct oc_row {
 	struct offcpu_key k;
 	struct offcpu_val v;
+	int drained;			/* index in oc.drained, -1: a row of the counts map */
+};
+
+/* A symbolized stack: frames innermost first. */
+struct frames {
+	int n;
+	char name[OFFCPU_MAX_DEPTH][96];
+	bool lost;			/* the stack did not fit (id < 0, not -EFAULT) */
+};
+
+/* A key of an exited process moved out of the counts map (see drain()). */
+struct oc_drained {
+	struct oc_row r;
+	char *user;			/* its user frames, resolved when drained, '\n'-separated */
+	bool user_lost;
 };
 
 enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS };
@@ -67,6 +84,13 @@ struct oc {
 	int nprev;
 	int seq;			/* reports so far */
 	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
+	struct { uint32_t tgid, gen; } *dead;	/* exited process images not drained yet */
+	int ndead, capdead;
+	struct oc_drained *drained;	/* their keys, out of the counts map */
+	int ndrained;
+	uint64_t drain_ns;		/* last drain */
+	uint64_t drained_stacks;	/* user stack ids freed */
+	uint32_t drain_batch;		/* exited processes per drain */
 };
 
 
@@ -98,7 +122,132 @@ static int oc_event(void *ctx, void *data, size_t size)
 	if (usyms_snapshot(c->usyms, (pid_t)e->tgid, e->gen) && e->kind != OFFCPU_EV_EXIT &&
 	    !usyms_has(c->usyms, (pid_t)e->tgid, e->gen))
 		c->snap_fail++;
+	/* an exit ends its image; an exec the one it replaced */
+	if (e->kind == OFFCPU_EV_EXIT || (e->kind == OFFCPU_EV_EXEC && e->prev_gen)) {
+		if (c->ndead == c->capdead) {
+			int cap = c->capdead ? c->capdead * 2 : 256;
+			void *d = realloc(c->dead, cap * sizeof(*c->dead));
+
+			if (!d)
+				return 0;	/* its keys stay in the map */
+			c->dead = d;
+			c->capdead = cap;
+		}
+		c->dead[c->ndead].tgid = e->tgid;
+		c->dead[c->ndead++].gen = e->kind == OFFCPU_EV_EXIT ? e->gen : e->prev_gen;
+	}
 	return 0;
+}
+
+static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, struct frames *fr);
+
+static bool is_dead(const struct oc *c, uint32_t tgid, uint32_t gen)
+{
+	for (int i = 0; i < c->ndead; i++)
+		if (c->dead[i].tgid == tgid && c->dead[i].gen == gen)
+			return true;
+	return false;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * Keys of exited processes would fill the counts map (and their user
+ * stacks, unique per process with ASLR, the stack map) on a host that
+ * starts many short-lived processes, and a later block would go
+ * unrecorded. Their images are dead (exit event, gen no longer current),
+ * so no period can add to those keys any more: move them to user space
+ * with their user frames resolved now, and free the user stack ids no
+ * remaining key uses. Kernel stack ids are shared and stay.
+ */
+static void drain(struct oc *c)
+{
+	int cfd = bpf_map__fd(c->skel->maps.counts), sfd = bpf_map__fd(c->skel->maps.stack_traces);
+	int kfd = bpf_map__fd(c->skel->maps.known_tgids), nkeep = 0, capkeep = 0, *keep = NULL;
+	struct offcpu_key key, next, *gone = NULL;
+	int ngone = 0, capgone = 0;
+	bool first = true;
+	struct frames *uf;
+	uint32_t cur;
+
+	c->drain_ns = probe_now_ns();
+	if (!c->ndead)
+		return;
+	/* a dead image whose tgid is known with that same gen still has
+	 * threads running (the leader exited first): not yet */
+	for (int i = 0; i < c->ndead;) {
+		if (bpf_map_lookup_elem(kfd, &c->dead[i].tgid, &cur) == 0 && cur == c->dead[i].gen) {
+			c->dead[i] = c->dead[--c->ndead];
+			continue;	/* it will exit again later; forget this one */
+		}
+		i++;
+	}
+	uf = malloc(sizeof(*uf));
+	if (!uf)
+		return;
+	while (bpf_map_get_next_key(cfd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (key.gen && is_dead(c, key.tgid, key.gen)) {
+			if (ngone == capgone) {
+				void *g = realloc(gone, (capgone = capgone ? capgone * 2 : 256) * sizeof(*gone));
+
+				if (!g)
+					break;
+				gone = g;
+			}
+			gone[ngone++] = key;
+		} else if (key.ustack >= 0) {
+			if (nkeep == capkeep) {
+				void *k = realloc(keep, (capkeep = capkeep ? capkeep * 2 : 1024) * sizeof(*keep));
+
+				if (!k)
+					break;
+				keep = k;
+			}
+			keep[nkeep++] = key.ustack;
+		}
+	}
+	if (nkeep)
+		qsort(keep, nkeep, sizeof(*keep), cmp_int);
+	for (int i = 0; i < ngone; i++) {
+		struct oc_drained *d;
+		struct offcpu_val v;
+		size_t len = 0;
+
+		if (bpf_map_lookup_and_delete_elem(cfd, &gone[i], &v))
+			continue;
+		d = realloc(c->drained, (c->ndrained + 1) * sizeof(*d));
+		if (!d)
+			break;
+		c->drained = d;
+		d = &c->drained[c->ndrained];
+		memset(d, 0, sizeof(*d));
+		d->r.k = gone[i];
+		d->r.v = v;
+		d->r.drained = c->ndrained++;
+		resolve(c, gone[i].ustack, true, gone[i].tgid, gone[i].gen, uf);
+		d->user_lost = uf->lost;
+		for (int f = 0; f < uf->n; f++)
+			len += strlen(uf->name[f]) + 1;
+		d->user = len ? malloc(len) : NULL;
+		if (d->user) {
+			char *p = d->user;
+
+			for (int f = 0; f < uf->n; f++)
+				p += sprintf(p, "%s%s", f ? "\n" : "", uf->name[f]);
+		}
+		if (gone[i].ustack >= 0 && !(nkeep && bsearch(&gone[i].ustack, keep, nkeep, sizeof(*keep), cmp_int)) &&
+		    bpf_map_delete_elem(sfd, &gone[i].ustack) == 0)
+			c->drained_stacks++;
+	}
+	c->ndead = 0;
+	free(uf);
+	free(gone);
+	free(keep);
 }
 
 static int oc_poll(void *ctx, int ms)
@@ -106,6 +255,12 @@ static int oc_poll(void *ctx, int ms)
 	struct oc *c = ctx;
 	int err = ring_buffer__poll(c->rb, ms);
 
+	/* drain exited processes' keys in batches (a process leaves a few
+	 * keys: batches of 1/16 of the table keep it well below full), or
+	 * every second */
+	if ((uint32_t)c->ndead >= c->drain_batch ||
+	    (c->ndead && probe_now_ns() - c->drain_ns > 1000000000ull))
+		drain(c);
 	return err < 0 ? err : 0;
 }
 
@@ -138,20 +293,25 @@ static int read_rows(struct oc *c, struct oc_row **out)
 			rows = r;
 		}
 		rows[n].k = key;
+		rows[n].drained = -1;
 		if (bpf_map_lookup_elem(fd, &key, &rows[n].v) == 0)
 			n++;
+	}
+	/* and the keys of exited processes moved out of the map */
+	if (c->ndrained) {
+		struct oc_row *r = realloc(rows, (n + c->ndrained) * sizeof(*rows));
+
+		if (r) {
+			rows = r;
+			for (int i = 0; i < c->ndrained; i++)
+				rows[n++] = c->drained[i].r;
+		}
 	}
 	qsort(rows, n, sizeof(*rows), cmp_rows);
 	*out = rows;
 	return n;
 }
 
-/* A symbolized stack: frames innermost first. */
-struct frames {
-	int n;
-	char *name[OFFCPU_MAX_DEPTH];	/* owned, escaped, never cut short */
-	bool lost;			/* the stack did not fit (id < 0, not -EFAULT) */
-};
 
 static void frames_reset(struct frames *fr)
 {
@@ -207,6 +367,21 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, s
 	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stack_traces), &id, ips))
 		return;
 	resolve_ips(c, ips, OFFCPU_MAX_DEPTH, user, tgid, gen, fr);
+}
+
+/* The user frames a drained key was resolved to. */
+static void drained_frames(const struct oc_drained *d, struct frames *fr)
+{
+	const char *p = d->user;
+
+	fr->n = 0;
+	fr->lost = d->user_lost;
+	while (p && *p && fr->n < OFFCPU_MAX_DEPTH) {
+		size_t len = strcspn(p, "\n");
+
+		snprintf(fr->name[fr->n++], sizeof(fr->name[0]), "%.*s", (int)len, p);
+		p += len + (p[len] == '\n');
+	}
 }
 
 static int cmp_keys(const void *pa, const void *pb)
@@ -269,7 +444,11 @@ struct oc_fl {
 static int cmp_fl(const void *pa, const void *pb)
 {
 	const struct oc_fl *x = pa, *y = pb;
+	bool dx = (x->r.state & 0x402) == 0x2, dy = (y->r.state & 0x402) == 0x2;
 
+	/* uninterruptible (D) first: what a hang is usually made of */
+	if (dx != dy)
+		return dx ? -1 : 1;
 	if (!x->r.since_ns != !y->r.since_ns)
 		return !x->r.since_ns ? -1 : 1;
 	if (x->off_ns != y->off_ns)
@@ -327,7 +506,7 @@ static void print_lost(FILE *f, struct oc *c, bool json, struct json *j, bool fi
 		{ "threads", b->lost_threads, "periods not measured: more threads were off CPU at the same time than the thread table holds (entries of exiting threads are never kept)" },
 		{ "keys", b->lost_keys, "periods measured but not recorded: more distinct (process, stacks) keys than the key table holds (" STR(OFFCPU_MAX_KEYS) ")" },
 		{ "process_announcements", b->lost_events, "processes not announced to user space (ring buffer or process table full): their frames may stay unresolved" },
-		{ "maps_unreadable", c->snap_fail, "processes whose /proc/PID/maps could not be read before they exited or exec'ed: their frames print [unknown]" },
+		{ "maps_unreadable", c->snap_fail, "processes whose /proc/PID/maps could not be read (they exited or exec'ed first, or belong to another user and this process lacks CAP_SYS_PTRACE): their frames print [unknown]" },
 	};
 	bool any = false;
 
@@ -416,9 +595,11 @@ static void json_frames(struct json *j, const struct frames *kf, const struct fr
 	json_bool(j, "user_lost", uf->lost);
 }
 
+#define INFLIGHT_TAG 0xffffffffu
+
 /* The stacks of an in-flight thread: from the stack map when it left the
  * CPU while we traced, else the frames the iterator walked (its process
- * symbolized with a snapshot taken now, tag 0: the current image). */
+ * symbolized with the snapshot of its current image, else one taken now). */
 static void inflight_frames(struct oc *c, const struct offcpu_inflight *r, struct frames *kf, struct frames *uf)
 {
 	if (r->since_ns) {
@@ -433,9 +614,12 @@ static void inflight_frames(struct oc *c, const struct offcpu_inflight *r, struc
 	if (r->nuser) {
 		uint32_t tag = r->gen;
 
+		/* no snapshot of its image: one taken now, once (tag INFLIGHT_TAG;
+		 * BPF's gens count up from 1 and never get there) */
 		if (!tag || !usyms_has(c->usyms, (pid_t)r->tgid, tag)) {
-			tag = 0;
-			usyms_snapshot(c->usyms, (pid_t)r->tgid, 0);
+			tag = INFLIGHT_TAG;
+			if (!usyms_has(c->usyms, (pid_t)r->tgid, tag))
+				usyms_snapshot(c->usyms, (pid_t)r->tgid, tag);
 		}
 		resolve_ips(c, r->user, (int)r->nuser, true, r->tgid, tag, uf);
 	}
@@ -548,7 +732,10 @@ static int oc_tick(void *ctx, bool final)
 		int f;
 
 		resolve(c, r->k.kstack, false, r->k.tgid, r->k.gen, kf);
-		resolve(c, r->k.ustack, true, r->k.tgid, r->k.gen, uf);
+		if (r->drained >= 0)
+			drained_frames(&c->drained[r->drained], uf);
+		else
+			resolve(c, r->k.ustack, true, r->k.tgid, r->k.gen, uf);
 		if (c->o.json) {
 			json_obj_open(&j, NULL);
 			json_uint(&j, "pid", r->k.tgid);
@@ -603,6 +790,7 @@ static int oc_tick(void *ctx, bool final)
 		json_str(&j, "why_not", c->iter ? NULL : c->inflight_why);
 		json_uint(&j, "total", nfl);
 		json_uint(&j, "not_visible", c->skel->bss->inflight_invisible);
+		json_uint(&j, "idle_kernel_threads_not_listed", c->skel->bss->inflight_idle);
 		json_arr_open(&j, "threads");
 	} else if (!c->folded) {
 		if (n > top)
@@ -636,6 +824,14 @@ static int oc_tick(void *ctx, bool final)
 			json_double(&j, "off_us", fl[i].off_ns / 1e3);
 			json_bool(&j, "since_before_start", !r->since_ns);
 			json_double(&j, "since_s", r->since_ns ? (r->since_ns - c->t0) / 1e9 : 0);
+			if (r->since_ns) {
+				char since[40];
+
+				probe_stamp_ago(since, sizeof(since), fl[i].off_ns);
+				json_str(&j, "since_at", since);
+			} else {
+				json_null(&j, "since_at");
+			}
 			json_str(&j, "cgroup", path);
 			json_frames(&j, kf, uf);
 			json_obj_close(&j);
@@ -690,9 +886,12 @@ static int oc_load(struct oc *c, bool btf_tp, bool iter, struct offcpu_bpf **out
 	k->rodata->per_thread = c->per_thread;
 	k->rodata->kernel_threads = c->kthreads;
 	k->rodata->min_ns = c->min_us * 1000;
-	/* tests shrink the thread table to fill it with a small fork storm */
+	/* tests shrink the thread and key tables to fill them with a small
+	 * fork storm (tests/bpf/offcpu-storm.t) */
 	if (getenv("QPS_PROBE_OFFCPU_THREADS"))
 		bpf_map__set_max_entries(k->maps.starts, (uint32_t)strtoul(getenv("QPS_PROBE_OFFCPU_THREADS"), NULL, 10) ?: 1);
+	if (getenv("QPS_PROBE_OFFCPU_KEYS"))
+		bpf_map__set_max_entries(k->maps.counts, (uint32_t)strtoul(getenv("QPS_PROBE_OFFCPU_KEYS"), NULL, 10) ?: 1);
 	k->rodata->max_ns = c->max_us ? c->max_us * 1000 : ~0ull;
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
@@ -832,6 +1031,9 @@ int probe_offcpu(int argc, char **argv)
 			}
 		}
 	}
+	c.drain_batch = bpf_map__max_entries(c.skel->maps.counts) / 16;
+	if (c.drain_batch < 16)
+		c.drain_batch = 16;
 	c.rb = ring_buffer__new(bpf_map__fd(c.skel->maps.events), oc_event, &c, NULL);
 	if (!c.rb) {
 		err = -errno;
@@ -858,5 +1060,9 @@ out:
 	ksyms_free(c.ksyms);
 	usyms_free(c.usyms);
 	free(c.prev);
+	for (int i = 0; i < c.ndrained; i++)
+		free(c.drained[i].user);
+	free(c.drained);
+	free(c.dead);
 	return ret;
 }

@@ -510,6 +510,14 @@ static void report_json(struct sl *s, struct sl_rep *R)
 		json_int(&j, "nr", r->nr);
 		json_double(&j, "for_us", R->fl[i].for_ns / 1e3);
 		json_bool(&j, "since_before_start", !r->since_ns);
+		if (r->since_ns) {
+			char since[40];
+
+			probe_stamp_ago(since, sizeof(since), R->fl[i].for_ns);
+			json_str(&j, "since_at", since);
+		} else {
+			json_null(&j, "since_at");
+		}
 		json_str(&j, "cgroup", path);
 		json_obj_close(&j);
 	}

@@ -29,7 +29,7 @@ static const struct {
 
 static void probe_usage(FILE *f)
 {
-	fprintf(f, "usage: qps-tune probe NAME [--duration S] [--interval S] [--pid PID] [--comm C] [--json] [-v] ...\n");
+	fprintf(f, "usage: qps-tune probe NAME [--duration S] [--interval S [--cumulative]] [--pid PID] [--comm C] [--cgroup PATH] [--json] [-v] ...\n");
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
 		fprintf(f, "  %-8s %s\n", probes[i].name, probes[i].what);
 	fprintf(f, "'qps-tune probe NAME --help' lists the options of one probe.\n");

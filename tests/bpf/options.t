@@ -5,7 +5,7 @@
 # offcpu --min-us/--max-us (in microseconds), acceptq --pid.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 18
+plan 20
 need_bpf
 
 # syslat: 100 x 12 ms sleeps by a process named probe-helper, 4 interval reports
@@ -92,6 +92,23 @@ touch "$TMP/go5"; wait $hpid; wait $ppid
 diag "stacks_total $(jq .stacks_total "$TMP/oc5.json" 2>/dev/null), comms $(jq -c '[.stacks[].comm] | unique' "$TMP/oc5.json" 2>/dev/null)"
 is "$(jq -r '"\(.stacks | length) \(.stacks_total > 1) \([.stacks[].comm] | unique | join(","))"' "$TMP/oc5.json" 2>/dev/null)" "1 true probe-helper" \
 	"--comm probe-helper --top 1: one stack shown of several, all of probe-helper"
+
+# offcpu --interval: per-interval periods of the blocked thread add up to
+# what a --cumulative run of the same window ends with
+"$HELPER" pipeblock 5 300 "$TMP/go6" > "$TMP/h6.out" &
+hpid=$!
+wait_for "$TMP/h6.out" ready 5
+"${PROBE[@]}" offcpu --pid "$hpid" --interval 0.5 --json --duration 2.5 > "$TMP/oci.json" 2> "$TMP/oci.err" &
+p1=$!
+"${PROBE[@]}" offcpu --pid "$hpid" --interval 0.5 --cumulative --json --duration 2.5 > "$TMP/occ.json" 2> "$TMP/occ.err" &
+p2=$!
+wait_for "$TMP/oci.err" tracing 10; wait_for "$TMP/occ.err" tracing 10
+touch "$TMP/go6"; wait $hpid; wait $p1; wait $p2
+q='[.stacks[] | select(any(.user[]; . == "offcpu_test_thread")) | .count] | add // 0'
+per=$(jq -c "$q" "$TMP/oci.json" 2>/dev/null | jq -s -c .)
+diag "offcpu_test_thread periods per interval: $per; cumulative: $(jq -c "$q" "$TMP/occ.json" 2>/dev/null | jq -s -c .)"
+is "$(jq add <<<"${per:-null}")" "$(tail -1 "$TMP/occ.json" | jq "$q" 2>/dev/null)" "offcpu --interval: the per-interval periods add up to the --cumulative run's"
+cmp_ok "$(jq '[.[] | select(. > 0)] | length' <<<"${per:-null}")" -ge 2 "... and are split over at least two reports"
 
 # acceptq --pid: the listener lives in another network namespace; the probe
 # enters it for sock_diag and the counters

@@ -13,9 +13,10 @@
  *   probe-helper syscalls N                 N x getppid(2), best ns/call of 5 batches
  *   probe-helper pingpong N                 N pipe round trips between two threads,
  *                                           best process CPU ns per round trip
- *   probe-helper spawn N                    N children (this binary, "exit"), one at
+ *   probe-helper spawn N [nap]              N children (this binary, "exit"), one at
  *                                           a time: a fork storm of short-lived processes
- *   probe-helper exit                       exits 0 at once (the storm's child)
+ *                                           (nap: each sleeps 2 ms before it exits)
+ *   probe-helper exit [nap]                 exits 0 at once (the storm's child)
  *   probe-helper failopen N [GOFILE]        N x open(2) of a missing file (ENOENT) and
  *                                           N x close(-1) (EBADF), after GOFILE exists
  * Prints "ready" on stdout (flushed) once set up.
@@ -268,9 +269,9 @@ static int do_pingpong(long n)
 	return 0;
 }
 
-static int do_spawn(int n)
+static int do_spawn(int n, bool nap)
 {
-	char self[4096] = "", *args[] = { self, "exit", NULL };
+	char self[4096] = "", *args[] = { self, "exit", nap ? "nap" : NULL, NULL };
 	extern char **environ;
 	int ok = 0;
 
@@ -307,10 +308,13 @@ static int do_failopen(int n, const char *go)
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && !strcmp(argv[1], "exit"))
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "exit")) {
+		if (argc == 3)
+			sleep_us(2000);
 		return 0;
-	if (argc == 3 && !strcmp(argv[1], "spawn"))
-		return do_spawn(atoi(argv[2]));
+	}
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "spawn"))
+		return do_spawn(atoi(argv[2]), argc == 4 && !strcmp(argv[3], "nap"));
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "failopen"))
 		return do_failopen(atoi(argv[2]), argc == 4 ? argv[3] : NULL);
 	if (argc == 3 && !strcmp(argv[1], "syscalls"))
@@ -329,6 +333,6 @@ int main(int argc, char **argv)
 		return do_sleep(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "pipeblock"))
 		return do_pipeblock(atoi(argv[2]), atol(argv[3]), argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | reuseport PORT BACKLOG SECS | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N | spawn N | exit | failopen N [GOFILE]\n");
+	fprintf(stderr, "usage: probe-helper listen PORT BACKLOG SECS [defer] | reuseport PORT BACKLOG SECS | connect PORT N SECS [send] | sleep N USEC [GOFILE] | pipeblock N MSEC [GOFILE] | syscalls N | pingpong N | spawn N [nap] | exit [nap] | failopen N [GOFILE]\n");
 	return 2;
 }

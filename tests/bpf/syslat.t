@@ -6,7 +6,7 @@
 # namespace with tracefs mounted there, so the host is not changed.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 9
+plan 12
 need_bpf
 SYSCOUNT=${SYSCOUNT:-/usr/sbin/syscount}
 
@@ -15,6 +15,8 @@ hpid=$!
 wait_for "$TMP/helper.out" ready 5
 "${PROBE[@]}" syslat --pid "$hpid" --json --duration 4 > "$TMP/report.json" 2> "$TMP/probe.err" &
 ppid=$!
+"${PROBE[@]}" syslat --pid "$hpid" --hist --duration 4 > "$TMP/report.txt" 2> "$TMP/probe-txt.err" &
+ptxt=$!
 have_sc=false
 if [ -x "$SYSCOUNT" ]; then
 	unshare -m sh -c 'mount -t tracefs nodev /sys/kernel/tracing && exec stdbuf -oL "$0" -L -p "$1" -d 4 -T 30' \
@@ -23,10 +25,12 @@ if [ -x "$SYSCOUNT" ]; then
 	have_sc=true
 fi
 wait_for "$TMP/probe.err" tracing 10
+wait_for "$TMP/probe-txt.err" tracing 10
 $have_sc && wait_for "$TMP/syscount.out" 'Tracing|rror|ailed' 10 || diag "syscount not ready: $(head -3 "$TMP/syscount.out")"
 touch "$TMP/go"
 wait $hpid
 wait $ppid; rc=$?
+wait $ptxt
 $have_sc && wait $scpid
 
 is "$rc" 0 "probe syslat exits 0" || diag "$(cat "$TMP/probe.err")"
@@ -50,6 +54,12 @@ else
 	skip "libbpf-tools syscount not installed" "syscount saw the calls too"
 	skip "libbpf-tools syscount not installed" "count within 2 % of syscount"
 fi
+# the text report of the same run: the table row and the --hist histogram
+is "$(awk '$1 == "clock_nanosleep" { print $2; exit }' "$TMP/report.txt")" "$count" "text report: clock_nanosleep COUNT equals the JSON run's ($count)"
+hist=$(sed -n '/^clock_nanosleep latency:/,/^$/p' "$TMP/report.txt")
+diag "$(head -12 <<<"$hist")"
+like "$(grep -E '^ +2048 -> 4095 :' <<<"$hist")" '^ +2048 -> 4095 : ([0-9]{3}) +\|\*{40}\|$' "--hist: the 2048 -> 4095 us row holds most sleeps (>= 100), with the full bar"
+is "$(awk -F: '/ -> / { split($2, a, " "); s += a[1] } END { print s }' <<<"$hist")" "$count" "--hist: the rows add up to the count"
 # --syscall by name and unknown names
 out=$("${PROBE[@]}" syslat --syscall no_such_call --duration 1 2>&1); rc=$?
 is "$rc:$(grep -c "unknown syscall 'no_such_call'" <<<"$out")" "2:1" "unknown --syscall is a usage error naming it"
