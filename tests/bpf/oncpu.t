@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # oncpu: a process spinning in oncpu_test_spin() for 3 s, sampled at 99 Hz.
-# Witnesses: the process's own CPU time (CLOCK_PROCESS_CPUTIME_ID, printed by
+# The spinner runs SCHED_FIFO on one CPU. Witnesses: the process's own CPU time (CLOCK_PROCESS_CPUTIME_ID, printed by
 # the helper): samples == CPU seconds x 99 within 10 % (297 when the CPU was
 # all its own); >= 90 % of them on a stack naming the function; and
 # `go tool pprof -top` (Go's reader, not ours) on the --pprof file names it as
@@ -11,7 +11,9 @@ plan 11
 need_bpf
 IH=$BUILD/tests/bpf/incident-helper
 
-"$IH" spin 3 "$TMP/go" > "$TMP/spin.out" &
+# SCHED_FIFO on one CPU: the spinner gets ~95 % of it (RT throttling leaves
+# the rest) even while other work shares the machine
+chrt -f 1 taskset -c 1 "$IH" spin 3 "$TMP/go" > "$TMP/spin.out" &
 hpid=$!
 wait_for "$TMP/spin.out" ready 5
 "${PROBE[@]}" oncpu --pid "$hpid" --json --duration 5 --pprof "$TMP/prof.pb.gz" --svg "$TMP/on.svg" \
@@ -28,7 +30,8 @@ cpu_ns=$(awk '/^cpu_ns/ {print $2}' "$TMP/spin.out")
 samples=$(jq -r '.samples // 0' "$J" 2>/dev/null)
 want=$(awk -v c="${cpu_ns:-0}" 'BEGIN { printf "%d", c / 1e9 * 99 + 0.5 }')
 diag "samples $samples; helper CPU time ${cpu_ns:-?} ns -> $want expected at 99 Hz (297 for 3 s of a whole CPU)"
-cmp_ok "$want" -gt 150 "the spinner got at least half a CPU for 3 s (else the machine is too loaded to judge)"
+d=$(( samples > 297 ? samples - 297 : 297 - samples ))
+cmp_ok $((d * 100)) -le $((297 * 15)) "about 297 samples for 3 s at 99 Hz ($samples, within 15 %)"
 d=$(( samples > want ? samples - want : want - samples ))
 cmp_ok $((d * 10)) -le "$want" "samples ($samples) == CPU time x 99 Hz ($want) within 10 %"
 on=$(jq -r '[.stacks[] | select(any(.user[]; . == "oncpu_test_spin")) | .samples] | add // 0' "$J")
