@@ -471,7 +471,8 @@ static int on_tick(void *ctx, bool final)
 		bool k;
 
 		json_arr_close(&j);
-		qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
+		if (nfn)
+			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
 		json_arr_open(&j, "functions");
 		for (size_t x = 0; x < nfn; x++) {
 			json_obj_open(&j, NULL);
@@ -494,12 +495,14 @@ static int on_tick(void *ctx, bool final)
 		       final ? "oncpu" : "oncpu (so far)", elapsed, c->method, (unsigned long long)c->freq,
 		       c->ncpu, (unsigned long long)total, n, (unsigned long long)c->skel->bss->idle_samples);
 		if (total) {
+			if (nfn)
 			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
 			printf("\n%10s %7s %10s %7s  %-2s %s\n", "self", "self%", "total", "total%", "", "function (by self)");
 			for (size_t x = 0; x < nfn && x < (size_t)top; x++)
 				printf("%10llu %6.2f%% %10llu %6.2f%%  %-2s %s\n", (unsigned long long)ft.v[x].self,
 				       100.0 * ft.v[x].self / total, (unsigned long long)ft.v[x].total,
 				       100.0 * ft.v[x].total / total, plain(ft.v[x].name, name, &k) && k ? "k" : "u", name);
+			if (nfn)
 			qsort(ft.v, nfn, sizeof(*ft.v), cmp_total);
 			printf("\n%10s %7s %10s %7s  %-2s %s\n", "total", "total%", "self", "self%", "", "function (by total)");
 			for (size_t x = 0; x < nfn && x < (size_t)top; x++)
@@ -535,7 +538,8 @@ static int on_tick(void *ctx, bool final)
 		}
 	}
 	if (c->prom) {
-		qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
+		if (nfn)
+			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
 		err = write_prom(c, ft.v, nfn, total);
 		if (err) {
 			probe_err(&c->o, "cannot write '%s': %s", c->prom, strerror(-err));
