@@ -7,7 +7,7 @@
 # the top function with the same total.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 11
+plan 13
 need_bpf
 IH=$BUILD/tests/bpf/incident-helper
 
@@ -61,6 +61,28 @@ touch "$TMP/go2"
 wait $h2; wait $p2
 line=$(sort -t' ' -k2 -nr "$TMP/folded.txt" | head -1)
 like "$line" '^incident-helper;(.*;)?main;do_spin;oncpu_test_spin [0-9]+$' "--folded: comm;...;main;do_spin;oncpu_test_spin COUNT"
+# --cgroup: two spinners, one moved into a scratch cgroup (v2 when
+# /sys/fs/cgroup is unified, else the v1 cpu hierarchy): only it is sampled
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	CG=/sys/fs/cgroup/qps-oncpu-$$
+else
+	CG=/sys/fs/cgroup/cpu/qps-oncpu-$$
+fi
+mkdir "$CG"
+trap 'rmdir "$CG" 2>/dev/null; rm -rf "$TMP"' EXIT
+sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" spin 1.5 "$3"' _ "$CG" "$IH" "$TMP/go3" > "$TMP/in.out" &
+hin=$!
+"$IH" spin 1.5 "$TMP/go3" > "$TMP/out.out" &
+hout=$!
+wait_for "$TMP/in.out" ready 5; wait_for "$TMP/out.out" ready 5
+"${PROBE[@]}" oncpu --cgroup "$CG" --json --duration 2.5 > "$TMP/cg.json" 2> "$TMP/cg.err" &
+p3=$!
+wait_for "$TMP/cg.err" tracing 10
+touch "$TMP/go3"
+wait $hin $hout; wait $p3
+diag "--cgroup $CG: samples by pid $(jq -c '[.stacks[] | {pid, samples}] | group_by(.pid) | map({pid: .[0].pid, samples: (map(.samples) | add)})' "$TMP/cg.json" 2>/dev/null); inside $hin, outside $hout"
+cmp_ok "$(jq -r "[.stacks[] | select(.pid == $hin) | .samples] | add // 0" "$TMP/cg.json")" -ge 30 "--cgroup: the spinner inside the cgroup is sampled"
+is "$(jq -r "[.stacks[] | select(.pid != $hin)] | length" "$TMP/cg.json")" 0 "--cgroup: nothing outside the cgroup (the other spinner) is"
 "${PROBE[@]}" oncpu --pid "$$" --cgroup /nonexistent-cgroup --duration 1 > /dev/null 2> "$TMP/cg.err"
 is "$?" 1 "--cgroup of a missing directory fails with exit 1"
 done_testing
