@@ -21,7 +21,8 @@ const volatile __u32 target_tgid = 0;	/* 0: all processes */
 const volatile __u32 self_tgid = 0;	/* qps-tune itself, never counted */
 const volatile bool filter_comm = false;
 const volatile char target_comm[16] = {};
-const volatile __u64 target_cgroup = 0;	/* cgroup v2 id; 0: no filter */
+const volatile __u64 target_cgroup = 0;	/* cgroup id; 0: no filter */
+const volatile bool cgroup_v1_cpu = false;	/* target_cgroup is of the v1 cpu hierarchy */
 const volatile bool count_idle = false;	/* samples of the idle task (pid 0) */
 const volatile bool user_only = false;	/* skip kernel stacks */
 
@@ -114,8 +115,19 @@ int oncpu_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	if (target_tgid && tgid != target_tgid)
 		return 0;
-	if (target_cgroup && bpf_get_current_cgroup_id() != target_cgroup)
-		return 0;
+	if (target_cgroup) {
+		__u64 cg;
+
+		if (cgroup_v1_cpu) {
+			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+			cg = BPF_CORE_READ(t, cgroups, subsys[cpu_cgrp_id], cgroup, kn, id);
+		} else {
+			cg = bpf_get_current_cgroup_id();
+		}
+		if (cg != target_cgroup)
+			return 0;
+	}
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
 	if (filter_comm && !comm_eq(key.comm, target_comm))
 		return 0;

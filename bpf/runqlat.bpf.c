@@ -97,6 +97,9 @@ static __always_inline void add(void *map, void *key, __u64 delta, struct task_s
 	if (!h) {
 		struct runqlat_hist zero = {};
 
+		/* the name of the first thread seen: not copied on every switch */
+		if (p)
+			BPF_CORE_READ_STR_INTO(&zero.comm, p, comm);
 		if (bpf_map_update_elem(map, key, &zero, BPF_NOEXIST) && !bpf_map_lookup_elem(map, key)) {
 			__sync_fetch_and_add(lost, 1);
 			return;
@@ -113,7 +116,6 @@ static __always_inline void add(void *map, void *key, __u64 delta, struct task_s
 	__sync_fetch_and_add(&h->sum_ns, delta);
 	if (delta > h->max_ns)
 		h->max_ns = delta;
-	BPF_CORE_READ_STR_INTO(&h->comm, p, comm);
 }
 
 static __always_inline void switched(struct task_struct *prev, struct task_struct *next)
@@ -140,7 +142,7 @@ static __always_inline void switched(struct task_struct *prev, struct task_struc
 	tgid = BPF_CORE_READ(next, tgid);
 	add(&procs, &tgid, delta, next, &lost_procs);
 	cg = task_cgroup(next);
-	add(&cgroups, &cg, delta, next, &lost_cgroups);
+	add(&cgroups, &cg, delta, NULL, &lost_cgroups);
 }
 
 SEC("tp_btf/sched_wakeup")

@@ -12,7 +12,7 @@ struct runqlat_hist {
 	__u64 count;
 	__u64 sum_ns;			/* total wait */
 	__u64 max_ns;			/* longest wait (racy max: may miss a concurrent one) */
-	char comm[16];			/* last thread seen (per-process histograms) */
+	char comm[16];			/* first thread seen (per-process histograms) */
 };
 
 #endif

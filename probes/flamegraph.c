@@ -94,6 +94,38 @@ int flamegraph_add(struct flamegraph *fg, const char *const *frames, int n, uint
 	return 0;
 }
 
+int flamegraph_add_split(struct flamegraph *fg, const char *comm, const char *user, int nu, bool ulost,
+			 const char *kern, int nk, bool klost, size_t stride, uint64_t value)
+{
+	const char **fr = calloc((size_t)nu + nk + 3, sizeof(*fr));
+	char **kbuf = calloc((size_t)nk + 1, sizeof(*kbuf));
+	int n = 0, err = -ENOMEM;
+
+	if (!fr || !kbuf)
+		goto out;
+	fr[n++] = comm;
+	if (ulost)
+		fr[n++] = "[lost]";
+	for (int i = nu - 1; i >= 0; i--)
+		fr[n++] = user + (size_t)i * stride;
+	if (klost)
+		fr[n++] = "[lost]_[k]";
+	for (int i = nk - 1; i >= 0; i--) {
+		if (asprintf(&kbuf[i], "%.*s_[k]", (int)stride, kern + (size_t)i * stride) < 0) {
+			kbuf[i] = NULL;
+			goto out;
+		}
+		fr[n++] = kbuf[i];
+	}
+	err = flamegraph_add(fg, fr, n, value);
+out:
+	for (int i = 0; kbuf && i < nk; i++)
+		free(kbuf[i]);
+	free(kbuf);
+	free(fr);
+	return err;
+}
+
 int flamegraph_add_folded(struct flamegraph *fg, const char *line)
 {
 	size_t len = strcspn(line, "\n");

@@ -264,12 +264,13 @@ static int take_sample(struct lk *c)
 		err = -ESRCH;
 		goto out;
 	}
-	qsort(inodes, ninodes, sizeof(*inodes), cmp_u64);
+	if (ninodes)
+		qsort(inodes, ninodes, sizeof(*inodes), cmp_u64);
 	nsocks = tcpsocks_dump(c->netns, &socks);
 	c->sock_err = nsocks < 0 ? nsocks : 0;
 	c->npeers = 0;
 	for (int i = 0; i < nsocks; i++) {
-		if (!socks[i].inode || !bsearch(&socks[i].inode, inodes, ninodes, sizeof(*inodes), cmp_u64))
+		if (!socks[i].inode || !ninodes || !bsearch(&socks[i].inode, inodes, ninodes, sizeof(*inodes), cmp_u64))
 			continue;
 		if (socks[i].state < LK_TCP_STATES)
 			s->tcp[socks[i].state]++;
@@ -405,7 +406,8 @@ static int lk_tick(void *ctx, bool final)
 	nt = trends(c, tr);
 	for (int i = 0; i < nt; i++)
 		leaking |= tr[i].growing;
-	qsort(c->peers, c->npeers, sizeof(*c->peers), cmp_peer);
+	if (c->npeers)
+		qsort(c->peers, c->npeers, sizeof(*c->peers), cmp_peer);
 	if (c->prom) {
 		err = write_prom(c, tr, nt);
 		if (err)

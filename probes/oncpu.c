@@ -45,6 +45,7 @@ struct on {
 	uint64_t freq;			/* samples per second of CPU time, per CPU */
 	const char *cgroup, *pprof, *svg, *prom;
 	uint64_t cgroup_id;
+	bool cgroup_v1;			/* cgroup_id is of the v1 cpu hierarchy */
 	bool folded;
 	int top;			/* rows in the text tables; 0: 15 */
 	struct oncpu_bpf *skel;
@@ -85,8 +86,8 @@ static void usage(FILE *f)
 		"  sample what runs on every CPU --freq times per second of CPU time (default 99,\n"
 		"  a cpu-clock timer), with kernel + user stacks. Prints the top functions by\n"
 		"  self samples (innermost frame) and total samples (anywhere on the stack).\n"
-		"  --cgroup: only tasks of that cgroup v2 directory (absolute, or relative to\n"
-		"  /sys/fs/cgroup). --folded: 'comm;user frames;kernel frames_[k] samples' lines.\n"
+		"  --cgroup: only tasks of that cgroup (a v2 directory or one of the v1 cpu\n"
+		"  hierarchy; absolute, or relative to /sys/fs/cgroup). --folded: 'comm;user frames;kernel frames_[k] samples' lines.\n"
 		"  --pprof FILE: gzip'd profile.proto for 'go tool pprof'. --svg FILE: an\n"
 		"  interactive flame graph. --prom FILE: node_exporter textfile metrics.\n");
 }
@@ -471,7 +472,8 @@ static int on_tick(void *ctx, bool final)
 		bool k;
 
 		json_arr_close(&j);
-		qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
+		if (nfn)
+			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
 		json_arr_open(&j, "functions");
 		for (size_t x = 0; x < nfn; x++) {
 			json_obj_open(&j, NULL);
@@ -494,12 +496,14 @@ static int on_tick(void *ctx, bool final)
 		       final ? "oncpu" : "oncpu (so far)", elapsed, c->method, (unsigned long long)c->freq,
 		       c->ncpu, (unsigned long long)total, n, (unsigned long long)c->skel->bss->idle_samples);
 		if (total) {
+			if (nfn)
 			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
 			printf("\n%10s %7s %10s %7s  %-2s %s\n", "self", "self%", "total", "total%", "", "function (by self)");
 			for (size_t x = 0; x < nfn && x < (size_t)top; x++)
 				printf("%10llu %6.2f%% %10llu %6.2f%%  %-2s %s\n", (unsigned long long)ft.v[x].self,
 				       100.0 * ft.v[x].self / total, (unsigned long long)ft.v[x].total,
 				       100.0 * ft.v[x].total / total, plain(ft.v[x].name, name, &k) && k ? "k" : "u", name);
+			if (nfn)
 			qsort(ft.v, nfn, sizeof(*ft.v), cmp_total);
 			printf("\n%10s %7s %10s %7s  %-2s %s\n", "total", "total%", "self", "self%", "", "function (by total)");
 			for (size_t x = 0; x < nfn && x < (size_t)top; x++)
@@ -535,7 +539,8 @@ static int on_tick(void *ctx, bool final)
 		}
 	}
 	if (c->prom) {
-		qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
+		if (nfn)
+			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
 		err = write_prom(c, ft.v, nfn, total);
 		if (err) {
 			probe_err(&c->o, "cannot write '%s': %s", c->prom, strerror(-err));
@@ -594,6 +599,7 @@ static int on_load(struct on *c, bool btf_tp)
 	k->rodata->target_tgid = (uint32_t)c->o.pid;
 	k->rodata->self_tgid = (uint32_t)getpid();
 	k->rodata->target_cgroup = c->cgroup_id;
+	k->rodata->cgroup_v1_cpu = c->cgroup_v1;
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
 		memcpy((char *)k->rodata->target_comm, c->o.comm, sizeof(c->o.comm));
@@ -646,7 +652,7 @@ static int attach_perf(struct on *c)
 
 static int cgroup_id(struct on *c)
 {
-	char path[4096];
+	char path[4096], q[4200];
 	struct statfs sfs;
 	struct stat st;
 
@@ -660,11 +666,13 @@ static int cgroup_id(struct on *c)
 		probe_err(&c->o, "cannot open cgroup '%s': %s", path, strerror(-err));
 		return err;
 	}
-	if (sfs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode)) {
-		probe_err(&c->o, "'%s' is not a cgroup v2 directory: --cgroup needs the unified hierarchy", path);
+	snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", path);
+	c->cgroup_v1 = sfs.f_type == CGROUP_SUPER_MAGIC && access(q, F_OK) == 0;
+	if ((sfs.f_type != CGROUP2_SUPER_MAGIC && !c->cgroup_v1) || !S_ISDIR(st.st_mode)) {
+		probe_err(&c->o, "'%s' is not a cgroup v2 directory nor one of the v1 cpu hierarchy", path);
 		return -EINVAL;
 	}
-	c->cgroup_id = st.st_ino;	/* on cgroup2 the inode is the cgroup id */
+	c->cgroup_id = st.st_ino;	/* kernfs: the inode is the cgroup id */
 	return 0;
 }
 

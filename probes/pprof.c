@@ -67,6 +67,8 @@ static void buf_grow(struct buf *b, size_t more)
 
 static void put_bytes(struct buf *b, const void *d, size_t n)
 {
+	if (!n)
+		return;		/* an empty message may have no buffer at all */
 	buf_grow(b, n);
 	if (b->err)
 		return;

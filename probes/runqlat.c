@@ -57,6 +57,7 @@ struct rq {
 	struct cpustat st0;
 	struct cgname *names;
 	int nnames;
+	int ticks, walked;		/* the tree is walked at most once a report */
 	struct runqlat_bpf *skel;
 	const char *method;
 	uint64_t t0;
@@ -283,8 +284,9 @@ static const char *cg_name(struct rq *c, uint64_t id)
 		for (int i = 0; i < c->nnames; i++)
 			if (c->names[i].id == id)
 				return c->names[i].path;
-		if (pass)
+		if (pass || c->walked == c->ticks)
 			break;
+		c->walked = c->ticks;
 		for (int i = 0; i < c->nnames; i++)
 			free(c->names[i].path);
 		c->nnames = 0;
@@ -408,6 +410,7 @@ static int rq_tick(void *ctx, bool final)
 	double elapsed = (probe_now_ns() - c->t0) / 1e9;
 	struct json j;
 
+	c->ticks++;
 	np = read_hists(bpf_map__fd(c->skel->maps.procs), 4, &p);
 	if (np < 0)
 		return np;

@@ -200,6 +200,12 @@ static void print_stack(struct td *c, int id, const char *indent, struct json *j
 		json_arr_close(j);
 }
 
+static bool same_place(const struct tcpdrop_drop_key *a, const struct tcpdrop_drop_key *b)
+{
+	return a->reason == b->reason && a->lport == b->lport && a->netns == b->netns &&
+	       a->location == b->location && a->proto == b->proto;
+}
+
 static void location_str(struct td *c, uint64_t loc, char *buf, size_t size)
 {
 	uint64_t off = 0;
@@ -421,13 +427,26 @@ static int td_tick(void *ctx, bool final)
 					print_stack(c, d[rs[i].first_row].k.kstack, "              ", NULL);
 			}
 			printf("\n%10s  %-28s %-8s %-12s %s\n", "drops", "reason", "port", "netns", "location");
-			for (i = 0; i < nd && i < top; i++) {
+			/* one line per place: rows that differ only in their stack merge */
+			for (i = 0, k = 0; i < nd; i++) {
+				uint64_t n = 0;
+				bool seen = false;
+
+				for (int x = 0; x < i && !seen; x++)
+					seen = same_place(&d[x].k, &d[i].k);
+				if (seen)
+					continue;
+				for (int x = i; x < nd; x++)
+					if (same_place(&d[x].k, &d[i].k))
+						n += d[x].n;
+				if (k++ >= top)
+					continue;
 				location_str(c, d[i].k.location, loc, sizeof(loc));
-				printf("%10llu  %-28s %-8u %-12u %s\n", (unsigned long long)d[i].n,
+				printf("%10llu  %-28s %-8u %-12u %s\n", (unsigned long long)n,
 				       reason_name(c, d[i].k.reason, rb, sizeof(rb)), d[i].k.lport, d[i].k.netns, loc);
 			}
-			if (nd > top)
-				printf("(%d more drop places; --top N shows more)\n", nd - top);
+			if (k > top)
+				printf("(%d more drop places; --top N shows more)\n", k - top);
 		}
 		if (nc) {
 			printf("\n%-15s %10s %8s  %-44s %-6s %s\n", "event", "count", "segs", "remote", "port", "state");

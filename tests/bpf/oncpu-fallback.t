@@ -7,7 +7,7 @@ plan 3
 need_bpf
 export QPS_PROBE_NO_TP_BTF=1
 IH=$BUILD/tests/bpf/incident-helper
-"$IH" spin 1.5 "$TMP/go" > "$TMP/spin.out" &
+chrt -f 1 taskset -c 1 "$IH" spin 1.5 "$TMP/go" > "$TMP/spin.out" &
 h=$!
 wait_for "$TMP/spin.out" ready 5
 "${PROBE[@]}" oncpu --pid "$h" --json --duration 2.5 > "$TMP/on.json" 2> "$TMP/on.err" &

@@ -73,7 +73,7 @@ unshare -n bash -c '
 	nsenter -t $nb -n sh -c "ip link set lo up; ip addr add 10.211.77.2/30 dev qb; ip link set qb up"
 	nsenter -t $nb -n "$IH" sink 10.211.77.2 18777 8 > "$TMPD/sink.out" &
 	for i in $(seq 100); do grep -q ready "$TMPD/sink.out" && break; sleep 0.05; done
-	"$@" --netns self --port 18777 --json --duration 6 > "$TMPD/rt.json" 2> "$TMPD/rt.err" &
+	"$@" --netns self --port 18777 --json --duration 30 > "$TMPD/rt.json" 2> "$TMPD/rt.err" &
 	p=$!
 	for i in $(seq 200); do grep -q tracing "$TMPD/rt.err" && break; sleep 0.05; done
 	nstat -n
@@ -84,8 +84,12 @@ unshare -n bash -c '
 	sleep 1
 	nsenter -t $nb -n ip link set qb up
 	wait $b
-	wait $p; echo $? > "$TMPD/rt.rc"
+	# the closed socket may still send (and retransmit) what it had queued:
+	# read the counter once it is gone, then stop the probe (SIGINT: final report)
+	for i in $(seq 100); do ss -Htn "dport = :18777" | grep -q . || break; sleep 0.1; done
 	nstat_delta TcpRetransSegs > "$TMPD/rt.segs"
+	kill -INT $p
+	wait $p; echo $? > "$TMPD/rt.rc"
 	kill $nb
 ' _ "${PROBE[@]}" tcpdrop 2> "$TMP/rt.nserr"
 J=$TMP/rt.json
