@@ -6,6 +6,7 @@
 #   make demo            the 1k -> 10k story in a throwaway network namespace
 #   make bench           benchmarks (minutes; not part of make test)
 #   make mutate          apply tests/mutations.txt one at a time; print the catch table
+#   make fleet           the Ansible fleet test at 20 hosts (FLEET_HOSTS=N) with controller wall times
 #   make fuzz            libFuzzer runs: HTTP parser, maps lines, ELF symbolizer (FUZZ_SECONDS=60 each)
 #   make deps            install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
@@ -97,6 +98,13 @@ check: test
 
 # the test programs without running them (scripts/mutate.sh rebuilds with this)
 test-bins: all-targets $(TEST_BINS)
+
+# make fleet: tests/ansible/fleet.t with 20 hosts instead of make test's 3; it
+# prints the controller's wall time for audit and apply (forks 5 and tuned)
+.PHONY: fleet
+fleet: .deps-ok
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) QPS_FLEET_HOSTS=$(or $(FLEET_HOSTS),20) tests/ansible/fleet.t
 
 # make mutate: what the suites catch (tests/mutations.txt); minutes, not in make test
 mutate: .deps-ok

@@ -2,44 +2,40 @@
 #
 # Each host is its own network namespace with a veth on a private bridge and its
 # own sshd, so an SSH session (and every net.* sysctl it writes) lands in that
-# namespace only. The filesystem is shared, which is why the inventory gives each
-# host its own qps-tune state dir, --root and profile dir (see README.md, "Fleet rollout with Ansible").
+# namespace only. The bridge and the controller's address live in one more
+# namespace, the controller's (FLEET_CTL): ansible and ssh run there
+# (fleet_ctl CMD), and this machine's own namespace gets no link, address or
+# route. The filesystem is shared, which is why the inventory gives each host
+# its own qps-tune state dir, --root and profile dir (see docs/ansible.md).
 #
 #   fleet_up h1 h2 h3          create hosts (FLEET_DIR holds keys, configs, inventory)
+#   fleet_restart_sshd HOST PRELUDE   restart HOST's sshd; PRELUDE runs first in its
+#                              private mount namespace (bind mounts for that host only)
 #   fleet_ro_sysctl HOST       restart HOST's sshd with /proc/sys read-only for it
 #   fleet_ns HOST              the namespace name of HOST
 #   fleet_ip HOST              its address
-#   fleet_ssh HOST CMD...      run CMD on HOST over SSH, as ansible would
+#   fleet_ctl CMD...           run CMD in the controller's namespace
+#   fleet_ssh HOST CMD...      run CMD on HOST over SSH from the controller, as ansible would
 #   fleet_down                 remove everything (idempotent; call from an EXIT trap)
 #
-# Addresses: 10.231.N.0/24 (N picked so two concurrent runs do not collide), on a
-# bridge with no uplink; nothing is routed anywhere else.
+# Addresses: FLEET_NET.0/24 (10.231.1 unless set), on a bridge with no uplink in
+# the controller's namespace; every run has its own namespaces, so two runs
+# never collide.
 
 FLEET_ID=${FLEET_ID:-$$}
 FLEET_PREFIX=qf$(printf %06d "$((FLEET_ID % 1000000))")  # names stay <= 15 chars
 FLEET_BR=${FLEET_PREFIX}br
+FLEET_CTL=${FLEET_PREFIX}-ctl
 FLEET_HOSTS=()
 FLEET_DIR=${FLEET_DIR:-}
 _fleet_own_dir=
-FLEET_NET=
+FLEET_NET=${FLEET_NET:-10.231.1}
 
 fleet_ns() { echo "${FLEET_PREFIX}-$1"; }
 fleet_ip() {
 	local i
 	for i in "${!FLEET_HOSTS[@]}"; do
 		[ "${FLEET_HOSTS[$i]}" = "$1" ] && { echo "$FLEET_NET.$((i + 11))"; return 0; }
-	done
-	return 1
-}
-
-_fleet_pick_net() {
-	local n try
-	for try in $(seq 0 40); do
-		n=$(( (FLEET_ID + try) % 200 + 20 ))
-		ip -4 route show 2>/dev/null | grep -q "^10\.231\.$n\." && continue
-		ip -4 addr show 2>/dev/null | grep -q " 10\.231\.$n\." && continue
-		FLEET_NET=10.231.$n
-		return 0
 	done
 	return 1
 }
@@ -103,22 +99,24 @@ fleet_up() {
 	fi
 	mkdir -p "$FLEET_DIR" /run/sshd
 	chmod 700 "$FLEET_DIR"
-	_fleet_pick_net || { echo "fleet: no free 10.231.N.0/24" >&2; return 1; }
 	FLEET_HOSTS=("$@")
 	ssh-keygen -q -t ed25519 -N '' -C qps-fleet-host -f "$FLEET_DIR/ssh_host_ed25519_key" || return 1
 	ssh-keygen -q -t ed25519 -N '' -C qps-fleet-client -f "$FLEET_DIR/id_ed25519" || return 1
 	cp "$FLEET_DIR/id_ed25519.pub" "$FLEET_DIR/authorized_keys"
 	: >"$FLEET_DIR/known_hosts"
 
-	ip link add "$FLEET_BR" type bridge || return 1
-	ip addr add "$FLEET_NET.1/24" dev "$FLEET_BR" || return 1
-	ip link set "$FLEET_BR" up || return 1
+	# the controller: its own namespace holds the bridge and 10.231.N.1
+	ip netns add "$FLEET_CTL" || return 1
+	ip -n "$FLEET_CTL" link set lo up || return 1
+	ip -n "$FLEET_CTL" link add "$FLEET_BR" type bridge || return 1
+	ip -n "$FLEET_CTL" addr add "$FLEET_NET.1/24" dev "$FLEET_BR" || return 1
+	ip -n "$FLEET_CTL" link set "$FLEET_BR" up || return 1
 	for h in "$@"; do
 		i=$((i + 1))
 		ns=$(fleet_ns "$h")
 		ip netns add "$ns" || return 1
-		ip link add "${FLEET_PREFIX}v$i" type veth peer name eth0 netns "$ns" || return 1
-		ip link set "${FLEET_PREFIX}v$i" master "$FLEET_BR" up || return 1
+		ip -n "$FLEET_CTL" link add "${FLEET_PREFIX}v$i" type veth peer name eth0 netns "$ns" || return 1
+		ip -n "$FLEET_CTL" link set "${FLEET_PREFIX}v$i" master "$FLEET_BR" up || return 1
 		ip -n "$ns" link set lo up || return 1
 		ip -n "$ns" addr add "$(fleet_ip "$h")/24" dev eth0 || return 1
 		ip -n "$ns" link set eth0 up || return 1
@@ -137,10 +135,12 @@ fleet_up() {
 	done
 }
 
+fleet_ctl() { ip netns exec "$FLEET_CTL" "$@"; }
+
 fleet_ssh() {
 	local h=$1
 	shift
-	ssh -q -o BatchMode=yes -o UserKnownHostsFile="$FLEET_DIR/known_hosts" \
+	fleet_ctl ssh -q -o BatchMode=yes -o UserKnownHostsFile="$FLEET_DIR/known_hosts" \
 		-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o ConnectTimeout=5 \
 		-o ControlMaster=no -o ControlPath=none \
 		-i "$FLEET_DIR/id_ed25519" "root@$(fleet_ip "$h")" "$@"
@@ -149,9 +149,14 @@ fleet_ssh() {
 # fleet_ro_sysctl HOST: from now on HOST's sessions see /proc/sys read-only
 # (a container-like host where qps-tune cannot write a sysctl).
 fleet_ro_sysctl() {
-	local h=$1
-	_fleet_stop_sshd "$h"
-	_fleet_start_sshd "$h" "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys"
+	fleet_restart_sshd "$1" "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys"
+}
+
+# fleet_restart_sshd HOST PRELUDE: HOST's sessions from now on see what PRELUDE
+# mounted (in the private mount namespace ip netns exec gives its sshd)
+fleet_restart_sshd() {
+	_fleet_stop_sshd "$1"
+	_fleet_start_sshd "$1" "$2"
 }
 
 fleet_down() {
@@ -163,25 +168,24 @@ fleet_down() {
 	# fleet: the SSH sessions sshd forked (ansible's ControlPersist keeps them
 	# open) and whatever they run. End them while the links still exist, so
 	# the controller's ssh masters see the connection close and exit too.
-	for h in "${FLEET_HOSTS[@]}"; do
-		ns=$(fleet_ns "$h")
+	for ns in "$FLEET_CTL" $(for h in "${FLEET_HOSTS[@]}"; do fleet_ns "$h"; done); do
 		pids=$(ip netns pids "$ns" 2>/dev/null)
 		[ -n "$pids" ] && kill $pids 2>/dev/null
 	done
 	for i in $(seq 40); do
-		pids=""
-		for h in "${FLEET_HOSTS[@]}"; do pids="$pids$(ip netns pids "$(fleet_ns "$h")" 2>/dev/null)"; done
+		pids=$(ip netns pids "$FLEET_CTL" 2>/dev/null)
+		for h in "${FLEET_HOSTS[@]}"; do pids="$pids $(ip netns pids "$(fleet_ns "$h")" 2>/dev/null)"; done
+		pids=$(echo $pids)
 		[ -z "$pids" ] && break
 		[ "$i" = 30 ] && kill -KILL $pids 2>/dev/null
 		sleep 0.1
 	done
-	i=0
+	# deleting a namespace deletes its end of each veth, and so the pair;
+	# the bridge goes with the controller's namespace
 	for h in "${FLEET_HOSTS[@]}"; do
-		i=$((i + 1))
-		ip link del "${FLEET_PREFIX}v$i" 2>/dev/null
 		ip netns del "$(fleet_ns "$h")" 2>/dev/null
 	done
-	ip link del "$FLEET_BR" 2>/dev/null
+	ip netns del "$FLEET_CTL" 2>/dev/null
 	FLEET_HOSTS=()
 	[ -n "$_fleet_own_dir" ] && [ -n "$FLEET_DIR" ] && rm -rf "$FLEET_DIR"
 	_fleet_own_dir=

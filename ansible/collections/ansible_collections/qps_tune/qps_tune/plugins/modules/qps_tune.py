@@ -221,6 +221,10 @@ stderr:
   description: qps-tune's standard error, when it failed.
   type: str
   returned: on failure
+stdout:
+  description: qps-tune's standard output, when it failed without printing a JSON document.
+  type: str
+  returned: on failure without JSON output
 msg:
   description: A human summary (why a check-mode run did nothing, or what failed).
   type: str
@@ -399,7 +403,12 @@ class Runner(object):
         if details:
             msg += ' (' + '; '.join(details) + ')'
 
-        return rc, doc, dict(msg=msg, exit_code=rc, cmd=cmd, stderr=err, stdout=out)
+        info = dict(msg=msg, exit_code=rc, cmd=cmd, stderr=err)
+        if doc is None:
+            # not JSON: show what came instead (a JSON document is summarised in msg
+            # and may hold file contents, so it is not returned as is)
+            info['stdout'] = out
+        return rc, doc, info
 
     def fail(self, info, **extra):
         info = dict(info)
