@@ -50,9 +50,16 @@ struct oc_row {
 /* A symbolized stack: frames innermost first. */
 struct frames {
 	int n;
-	char name[OFFCPU_MAX_DEPTH][96];
+	char *name[OFFCPU_MAX_DEPTH];	/* owned, escaped, never cut short */
 	bool lost;			/* the stack did not fit (id < 0, not -EFAULT) */
 };
+
+static void frames_reset(struct frames *fr)
+{
+	for (int i = 0; i < fr->n; i++)
+		free(fr->name[i]);
+	fr->n = 0;
+}
 
 /* A key of an exited process moved out of the counts map (see drain()). */
 struct oc_drained {
@@ -185,7 +192,7 @@ static void drain(struct oc *c)
 		}
 		i++;
 	}
-	uf = malloc(sizeof(*uf));
+	uf = calloc(1, sizeof(*uf));
 	if (!uf)
 		return;
 	while (bpf_map_get_next_key(cfd, first ? NULL : &key, &next) == 0) {
@@ -245,6 +252,8 @@ static void drain(struct oc *c)
 			c->drained_stacks++;
 	}
 	c->ndead = 0;
+	if (uf)
+		frames_reset(uf);
 	free(uf);
 	free(gone);
 	free(keep);
@@ -313,13 +322,6 @@ static int read_rows(struct oc *c, struct oc_row **out)
 }
 
 
-static void frames_reset(struct frames *fr)
-{
-	for (int i = 0; i < fr->n; i++)
-		free(fr->name[i]);
-	fr->n = 0;
-}
-
 static bool is_tracing_frame(const char *s)
 {
 	return !strncmp(s, "bpf_prog_", 9) || !strncmp(s, "bpf_trace_run", 13) ||
@@ -374,12 +376,15 @@ static void drained_frames(const struct oc_drained *d, struct frames *fr)
 {
 	const char *p = d->user;
 
-	fr->n = 0;
+	frames_reset(fr);
 	fr->lost = d->user_lost;
 	while (p && *p && fr->n < OFFCPU_MAX_DEPTH) {
 		size_t len = strcspn(p, "\n");
 
-		snprintf(fr->name[fr->n++], sizeof(fr->name[0]), "%.*s", (int)len, p);
+		fr->name[fr->n] = strndup(p, len);
+		if (!fr->name[fr->n])
+			break;
+		fr->n++;
 		p += len + (p[len] == '\n');
 	}
 }
