@@ -14,7 +14,6 @@ unshare -n true 2>/dev/null || { plan 1; skip_rest "unshare -n not permitted (ne
 # reviewed: ids whose states need hardware, host-wide changes or daemons
 declare -A UNCOVERED=(
 	[CPU-001]="cpufreq governor: host hardware state (absent on VMs)"
-	[CPU-002]="CFS throttling needs a cgroup with the cpu controller delegated"
 	[CPU-003]="CPU pressure is the host's load; report-only"
 	[CPU-005]="C-states: host hardware (absent on VMs)"
 	[IRQ-001]="needs a NIC with queue IRQs (host hardware)"
@@ -294,6 +293,49 @@ if jq -e '.checks[] | select(.id=="PERS-004")' "$T/pers4a.json" > /dev/null; the
 else
 	pass "PERS-004 absent with no other tuner"; SEEN_A[PERS-004]=1
 	assert "$T/pers4b.json" PERS-004 "other tuners" info "tuned \\(pid $tp\\)" "tuned \\(pid $tp\\) is running" B
+fi
+
+# ---- 7. CFS quota of a server's cgroup (v1 cpu controller, or v2 with cpu enabled):
+# two listeners moved into scratch cgroups limited to 1% of a CPU, one idle
+# (pass), one spinning (throttled every period: fail), sampled over 1 s
+cgbase=""
+if [ -w /sys/fs/cgroup/cpu/cgroup.procs ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+	cgbase=/sys/fs/cgroup/cpu
+elif [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+	cgbase=/sys/fs/cgroup
+fi
+if [ -n "$cgbase" ] && mkdir "$cgbase/qps-fx-$$-idle" "$cgbase/qps-fx-$$-spin" 2>/dev/null; then
+	for c in idle spin; do
+		if [ -e "$cgbase/cpu.cfs_quota_us" ]; then
+			echo 1000 > "$cgbase/qps-fx-$$-$c/cpu.cfs_quota_us"
+		else
+			echo "1000 100000" > "$cgbase/qps-fx-$$-$c/cpu.max"
+		fi
+	done
+	unshare -n bash -c '
+		ip link set lo up
+		for c in idle spin; do
+			python3 -c "
+import socket, sys, time
+s = socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(4)
+open(sys.argv[2], \"w\").close()
+if sys.argv[3] == \"spin\":
+    t = time.time() + 15
+    while time.time() < t: pass
+else:
+    time.sleep(15)" $([ $c = idle ] && echo 18231 || echo 18232) "$2/cg.$c" $c &
+			for _ in $(seq 100); do [ -e "$2/cg.$c" ] && break; sleep 0.05; done
+			echo $! > "$3-$c/cgroup.procs"	# after start-up: 1% of a CPU would take seconds
+		done
+		"$1" audit --port 18231 --sample 1 --json > "$2/cpu2p.json"
+		"$1" audit --port 18232 --sample 1 --json > "$2/cpu2f.json"
+		kill $(jobs -p)' _ "$Q" "$T" "$cgbase/qps-fx-$$"
+	for _ in $(seq 100); do rmdir "$cgbase/qps-fx-$$-idle" "$cgbase/qps-fx-$$-spin" 2>/dev/null && break; sleep 0.05; done
+	cpukey() { jq -r '[.checks[] | select(.id=="CPU-002")][0].key' "$1"; }
+	assert "$T/cpu2p.json" CPU-002 "$(cpukey "$T/cpu2p.json")" pass "1000 100000|1000 100000" "throttled 0 of [0-9]+ periods over 1s" A
+	assert "$T/cpu2f.json" CPU-002 "$(cpukey "$T/cpu2f.json")" fail "1000 100000|1000 100000" "throttled [1-9][0-9]* of [0-9]+ periods over 1s" B
+else
+	UNCOVERED[CPU-002]="no cgroup with the cpu controller to create a scratch group in"
 fi
 
 # ---- every registered id: a fixture for both outcomes, or on the reviewed list
