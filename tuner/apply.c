@@ -457,7 +457,7 @@ int apply_write(const struct tenv *env, enum jkind kind, const char *key, const 
 		e = root_write(env, key, val, mode, uid, gid, st);
 		if (e)
 			errf(err, "cannot write '%s': %s%s", path, strerror(-e),
-			     e == -ELOOP ? " (a symlink on the way: refused)" : "");
+			     e == -ELOOP || e == -ENOTDIR ? " (a symlink or a non-directory on the way: refused)" : "");
 		return e;
 	}
 	return -EINVAL;
