@@ -130,6 +130,21 @@ int main(void)
 		tap_ok(count_entries(path) == 2, "the temp file of a dead writer is swept, a live one's kept");
 		unlink(stale);
 	}
+	/* the same refusals through the fallback walk (kernels without openat2) */
+	rootfs_force_walk(true);
+	n = root_read(&env, "/etc/sysctl.d/10-a.conf", &buf, 4096, NULL);
+	tap_ok(n == 6, "walk: a regular file is read");
+	free(buf);
+	buf = NULL;
+	tap_ok(root_open_read(&env, "/etc/sysctl.d/20-abs.conf") == -ELOOP &&
+	       root_open_read(&env, "/etc/sysctl.d/30-rel.conf") == -ELOOP, "walk: symlinks refused");
+	fd = root_open_read(&env, "/etc/linkdir/secret");
+	tap_ok(fd == -ENOTDIR || fd == -ELOOP, "walk: a symlinked directory refused (%d)", fd);
+	tap_ok(root_open_read(&env, "/../etc/sysctl.d/10-a.conf") == -EXDEV, "walk: '..' refused");
+	tap_ok(root_open_read(&env, "/etc/sysctl.d/40-fifo.conf") == -EINVAL, "walk: a FIFO refused without blocking");
+	n = root_write(&env, "/etc/linkdir/x.conf", "x\n", 0644, -1, -1, NULL);
+	tap_ok(n < 0 && count_entries(outside) == 1, "walk: no write through a symlinked directory");
+	rootfs_force_walk(false);
 	tap_ok(content_hash("a") != content_hash("b") && content_hash("abc") == content_hash("abc"),
 	       "content hash");
 	tenv_release(&env);
