@@ -457,7 +457,7 @@ int apply_write(const struct tenv *env, enum jkind kind, const char *key, const 
 		e = root_write(env, key, val, mode, uid, gid, st);
 		if (e)
 			errf(err, "cannot write '%s': %s%s", path, strerror(-e),
-			     e == -ELOOP ? " (a symlink on the way: refused)" : "");
+			     e == -ELOOP || e == -ENOTDIR ? " (a symlink or a non-directory on the way: refused)" : "");
 		return e;
 	}
 	return -EINVAL;
@@ -503,7 +503,7 @@ int apply_run(const struct tenv *env, const struct apply_opts *o, struct apply_r
 	struct run r;
 	struct plan *p = &res->plan;
 	char err[3 * PATH_MAX];
-	bool have_prev = false, journaled = false;
+	bool have_prev = false;
 	int lock = -1, dfd = -1, e, i, done = 0, failed = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -658,7 +658,6 @@ int apply_run(const struct tenv *env, const struct apply_opts *o, struct apply_r
 		res_err(res, "cannot write journal '%s': %s; nothing changed", res->journal, strerror(-e));
 		goto out;
 	}
-	journaled = true;
 	registry_add(env->run_dir, env->state_dir);
 	/* done: how many changes were made (and must be undone on failure);
 	 * failed: the change that failed, -1 if none */
@@ -743,7 +742,6 @@ int apply_run(const struct tenv *env, const struct apply_opts *o, struct apply_r
 	res->changed = p->nch;
 	e = 0;
 out:
-	(void)journaled;
 	if (dfd >= 0)
 		close(dfd);
 	if (lock >= 0)

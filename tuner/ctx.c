@@ -1,6 +1,7 @@
 /* ctx.c - namespace, process and device discovery shared by audit and apply. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
@@ -229,13 +230,27 @@ static bool sysfs_matches_netns(void)
 
 bool ctx_private_sysfs(void)
 {
+	char path[64];
+	bool ok;
+	int cg;
+
 	if (sysfs_matches_netns())
 		return true;	/* already ours (ip netns exec, or a sysfs mounted by the caller) */
 	if (unshare(CLONE_NEWNS) < 0)
 		return false;
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return false;
-	return mount("sysfs", "/sys", "sysfs", 0, NULL) == 0;
+	/* a fresh sysfs on /sys hides the cgroup mounts under it: keep them, or
+	 * the cgroup checks (CPU quota, units) would go blind in a child netns */
+	cg = open("/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ok = mount("sysfs", "/sys", "sysfs", 0, NULL) == 0;
+	if (ok && cg >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", cg);
+		mount(path, "/sys/fs/cgroup", NULL, MS_BIND | MS_REC, NULL);
+	}
+	if (cg >= 0)
+		close(cg);
+	return ok;
 }
 
 static int count_queues(const char *dev, const char *prefix)

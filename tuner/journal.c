@@ -346,6 +346,10 @@ int journal_load(int dfd, struct journal *j, char *err, size_t err_size)
 			BAD("line %d: not terminated by a newline (truncated)", lineno);
 		line[--len] = '\0';
 		if (lineno == 1) {
+			if (!strcmp(line, "qps-tune-journal 1"))
+				BAD("format 1, written by qps-tune before 0.2: it does not say which namespace "
+				    "(cookie) or boot it belongs to; roll it back with the qps-tune that wrote it, "
+				    "or move it out of the state directory");
 			if (strcmp(line, "qps-tune-journal 2"))
 				BAD("line 1: not a qps-tune journal of format 2");
 			continue;

@@ -390,7 +390,8 @@ int rollback_run(const struct tenv *env, bool discard_stale, struct rb_result *r
 		journal_save(dfd, &j);
 		if (kept && !bad)
 			res->err = xfmt("%d value%s changed since apply and kept (named above); the journal keeps "
-					"them: 'qps-tune rollback --force' restores them anyway", kept, kept > 1 ? "s" : "");
+					"%s: 'qps-tune rollback --force' restores %s anyway", kept, kept > 1 ? "s" : "",
+					kept > 1 ? "them" : "it", kept > 1 ? "them" : "it");
 		else
 			res->err = xfmt("%d of %d values could not be restored%s; the journal keeps them: run "
 					"rollback again", bad + kept, total, kept ? " (some changed since apply)" : "");

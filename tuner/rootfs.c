@@ -71,6 +71,13 @@ static int walk_openat(int dirfd, const char *rel, int flags, mode_t mode)
 	return fd;
 }
 
+static bool force_walk;	/* tests only: exercise the fallback */
+
+void rootfs_force_walk(bool on)
+{
+	force_walk = on;
+}
+
 int rootfs_openat(int dirfd, const char *rel, int flags, mode_t mode, int follow)
 {
 	struct open_how how = { .flags = (unsigned long long)(flags | O_CLOEXEC | O_NONBLOCK),
@@ -87,7 +94,12 @@ int rootfs_openat(int dirfd, const char *rel, int flags, mode_t mode, int follow
 		how.resolve |= RESOLVE_NO_SYMLINKS;
 		how.flags |= O_NOFOLLOW;
 	}
-	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (force_walk) {
+		fd = -1;
+		errno = ENOSYS;
+	} else {
+		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	}
 	if (fd < 0 && errno == ENOSYS) {
 		fd = walk_openat(dirfd, rel, flags | O_CLOEXEC | O_NONBLOCK, mode);
 		if (fd < 0)

@@ -6,6 +6,7 @@
 #ifndef QPS_ROOTFS_H
 #define QPS_ROOTFS_H
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
  * and O_CLOEXEC are added. A result that is not a regular file (or a
  * directory with O_DIRECTORY) is closed: -EINVAL. Returns fd or -errno. */
 int rootfs_openat(int dirfd, const char *rel, int flags, mode_t mode, int follow);
+/* Tests: use the fallback walk even where openat2 exists. */
+void rootfs_force_walk(bool on);
 /* @path under e->root, read-only. Symlinks refused under --root; followed
  * inside the real /. Returns fd or -errno (-ELOOP: a symlink). */
 int root_open_read(const struct tenv *e, const char *path);

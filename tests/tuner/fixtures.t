@@ -14,18 +14,13 @@ unshare -n true 2>/dev/null || { plan 1; skip_rest "unshare -n not permitted (ne
 # reviewed: ids whose states need hardware, host-wide changes or daemons
 declare -A UNCOVERED=(
 	[CPU-001]="cpufreq governor: host hardware state (absent on VMs)"
-	[CPU-002]="CFS throttling needs a cgroup with the cpu controller delegated"
 	[CPU-003]="CPU pressure is the host's load; report-only"
 	[CPU-005]="C-states: host hardware (absent on VMs)"
 	[IRQ-001]="needs a NIC with queue IRQs (host hardware)"
 	[IRQ-002]="needs a multi-node NUMA host with a NIC"
-	[IRQ-003]="needs a NIC with IRQs or an irqbalance process"
 	[PKT-003]="needs a physical NIC (ring sizes, rx drops)"
 	[PKT-004]="needs a physical NIC (ethtool channels)"
 	[MEM-001]="THP mode is host-wide state; changing it would change the host"
-	[FD-005]="needs a systemd unit cgroup: tests/tuner/systemd.t covers pass and fail"
-	[FD-006]="needs a systemd unit cgroup and limits.conf nofile lines"
-	[FD-007]="needs a systemd unit cgroup: tests/tuner/systemd.t covers the fail state"
 	[PROBE-001]="kernel BTF: a property of the running kernel"
 	[PROBE-002]="bpf() availability: a property of kernel and privilege"
 	[PROBE-003]="kprobes: kernel config"
@@ -35,7 +30,8 @@ declare -A UNCOVERED=(
 
 T=$(mktemp -d)
 export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+CLEAN_CG=""	# scratch cgroups to remove however the test ends
+trap 'kill $(jobs -p) 2>/dev/null; sleep 0.2; for d in $CLEAN_CG; do rmdir "$d" 2>/dev/null; done; rm -rf "$T"' EXIT
 Q=$QPS_TUNE
 "$Q" checks --json | jq -r '.checks[].id' > "$T/ids"
 ntotal=$(wc -l < "$T/ids")
@@ -167,8 +163,12 @@ for _ in $(seq 100); do [ -e "$T/filled" ] && break; sleep 0.05; done
 "$Q" audit --port 18203 --json > "$T/lq3f.json"
 # LQ-007: SYN cookies during the window (syncookies=2 sends one for every SYN)
 sysctl -qw net.ipv4.tcp_syncookies=2
-( sleep 0.3; for _ in 1 2 3; do python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18202)).close()'; done ) &
+( end=$((SECONDS + 3)); while [ $SECONDS -lt $end ]; do
+	(exec 3<>/dev/tcp/127.0.0.1/18202) 2>/dev/null; sleep 0.05; done ) &
+conn=$!
+sleep 0.2
 "$Q" audit --port 18202 --sample 1 --json > "$T/lq7f.json"
+kill $conn 2>/dev/null
 sysctl -qw net.ipv4.tcp_syncookies=1
 # PORT-002: a listen port inside the ephemeral range / outside it
 start p2f 40123 16
@@ -294,6 +294,115 @@ if jq -e '.checks[] | select(.id=="PERS-004")' "$T/pers4a.json" > /dev/null; the
 else
 	pass "PERS-004 absent with no other tuner"; SEEN_A[PERS-004]=1
 	assert "$T/pers4b.json" PERS-004 "other tuners" info "tuned \\(pid $tp\\)" "tuned \\(pid $tp\\) is running" B
+fi
+
+# ---- 7. CFS quota of a server's cgroup (v1 cpu controller, or v2 with cpu enabled):
+# two listeners moved into scratch cgroups limited to 1% of a CPU, one idle
+# (pass), one spinning (throttled every period: fail), sampled over 1 s
+cgbase=""
+if [ -w /sys/fs/cgroup/cpu/cgroup.procs ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+	cgbase=/sys/fs/cgroup/cpu
+elif [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+	cgbase=/sys/fs/cgroup
+fi
+if [ -n "$cgbase" ] && mkdir "$cgbase/qps-fx-$$-idle" "$cgbase/qps-fx-$$-spin" 2>/dev/null; then
+	CLEAN_CG="$CLEAN_CG $cgbase/qps-fx-$$-idle $cgbase/qps-fx-$$-spin"
+	for c in idle spin; do
+		if [ -e "$cgbase/cpu.cfs_quota_us" ]; then
+			echo 1000 > "$cgbase/qps-fx-$$-$c/cpu.cfs_quota_us"
+		else
+			echo "1000 100000" > "$cgbase/qps-fx-$$-$c/cpu.max"
+		fi
+	done
+	unshare -n bash -c '
+		ip link set lo up
+		for c in idle spin; do
+			python3 -c "
+import socket, sys, time
+s = socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(4)
+open(sys.argv[2], \"w\").close()
+if sys.argv[3] == \"spin\":
+    t = time.time() + 15
+    while time.time() < t: pass
+else:
+    time.sleep(15)" $([ $c = idle ] && echo 18231 || echo 18232) "$2/cg.$c" $c &
+			for _ in $(seq 100); do [ -e "$2/cg.$c" ] && break; sleep 0.05; done
+			echo $! > "$3-$c/cgroup.procs"	# after start-up: 1% of a CPU would take seconds
+		done
+		"$1" audit --port 18231 --sample 1 --json > "$2/cpu2p.json"
+		"$1" audit --port 18232 --sample 1 --json > "$2/cpu2f.json"
+		kill $(jobs -p)' _ "$Q" "$T" "$cgbase/qps-fx-$$"
+	for _ in $(seq 100); do rmdir "$cgbase/qps-fx-$$-idle" "$cgbase/qps-fx-$$-spin" 2>/dev/null && break; sleep 0.05; done
+	cpukey() { jq -r '[.checks[] | select(.id=="CPU-002")][0].key' "$1"; }
+	assert "$T/cpu2p.json" CPU-002 "$(cpukey "$T/cpu2p.json")" pass "1000 100000|1000 100000" "throttled 0 of [0-9]+ periods over 1s" A
+	assert "$T/cpu2f.json" CPU-002 "$(cpukey "$T/cpu2f.json")" fail "1000 100000|1000 100000" "throttled [1-9][0-9]* of [0-9]+ periods over 1s" B
+else
+	UNCOVERED[CPU-002]="no cgroup with the cpu controller to create a scratch group in"
+fi
+
+# ---- 8. irqbalance: IRQ-003 reports it (a process named irqbalance) / absent
+# without one in a netns with no NIC IRQs
+cp "$(command -v sleep)" "$T/irqbalance"
+unshare -n "$Q" audit --json > "$T/irq3a.json"
+"$T/irqbalance" 20 &
+ip=$!
+for _ in $(seq 100); do [ "$(cat /proc/$ip/comm 2>/dev/null)" = irqbalance ] && break; sleep 0.02; done
+unshare -n "$Q" audit --json > "$T/irq3b.json"
+kill $ip
+if jq -e '.checks[] | select(.id=="IRQ-003")' "$T/irq3a.json" > /dev/null; then
+	UNCOVERED[IRQ-003]="a real irqbalance runs on this host: the absent state cannot be built"
+else
+	pass "IRQ-003 absent without irqbalance or NIC IRQs"; SEEN_A[IRQ-003]=1
+	assert "$T/irq3b.json" IRQ-003 irqbalance info running "irqbalance pid $ip" B
+fi
+
+# ---- 9. a systemd service's LimitNOFILE (FD-005, FD-007) and limits.conf
+# lines that do not reach it (FD-006): a listener moved into a scratch cgroup
+# named like a unit, the unit file in a --root tree
+UNIT=qps-tune-fx-$$.service
+CG=""
+for base in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup; do
+	[ -e "$base/cgroup.procs" ] || continue
+	case $base in /sys/fs/cgroup) [ "$(stat -fc %T $base)" = cgroup2fs ] || continue ;; esac
+	mkdir "$base/$UNIT" 2>/dev/null && { CG=$base/$UNIT; CLEAN_CG="$CLEAN_CG $CG"; break; }
+done
+if [ -n "$CG" ]; then
+	R9=$T/r9
+	mkdir -p "$R9/usr/lib/systemd/system" "$R9/etc/security"
+	unshare -n bash -c '
+		ip link set lo up
+		(ulimit -n 2048; exec python3 "$2/listen.py" 18241 16 "$2/ready.u") &
+		for _ in $(seq 100); do [ -e "$2/ready.u" ] && break; sleep 0.05; done
+		echo $! > "$3/cgroup.procs"
+		u=$4 R=$2/r9
+		printf "[Service]
+LimitNOFILE=1024
+" > "$R/usr/lib/systemd/system/$u"
+		"$1" audit --port 18241 --root "$R" --json > "$2/u-fail.json"
+		printf "[Service]
+LimitNOFILE=65536
+" > "$R/usr/lib/systemd/system/$u"
+		printf "*	soft	nofile	65536
+" > "$R/etc/security/limits.conf"
+		"$1" audit --port 18241 --root "$R" --json > "$2/u-pass.json"
+		printf "[Service]
+LimitNOFILE=2048
+" > "$R/usr/lib/systemd/system/$u"
+		rm "$R/etc/security/limits.conf"
+		"$1" audit --port 18241 --root "$R" --json > "$2/u-same.json"
+		kill %1' _ "$Q" "$T" "$CG" "$UNIT"
+	for _ in $(seq 100); do rmdir "$CG" 2>/dev/null && break; sleep 0.05; done
+	assert "$T/u-pass.json" FD-005 "$UNIT" pass 65536 "$UNIT sets LimitNOFILE=65536; live soft=2048" A
+	assert "$T/u-fail.json" FD-005 "$UNIT" fail 1024 "$UNIT sets LimitNOFILE=1024; live soft=2048" B
+	assert "$T/u-pass.json" FD-007 "$UNIT" fail "live soft 2048" "LimitNOFILE=65536; /proc/[0-9]+/limits soft=2048" B
+	assert "$T/u-fail.json" FD-007 "$UNIT" info "live soft 2048" "LimitNOFILE=1024; /proc/[0-9]+/limits soft=2048" A
+	is "$(jq -r '[.checks[] | select(.id=="FD-007")] | length' "$T/u-same.json")" 0 \
+		"FD-007 absent when the unit's LimitNOFILE is what the process has"
+	assert "$T/u-pass.json" FD-006 "$UNIT" info /etc/security/limits.conf "limits.conf sets nofile; $UNIT \\(pid [0-9]+\\) runs under systemd" B
+	is "$(jq -r '[.checks[] | select(.id=="FD-006")] | length' "$T/u-fail.json")" 0 "FD-006 absent without limits.conf nofile lines"
+	SEEN_A[FD-006]=1
+else
+	for id in FD-005 FD-006 FD-007; do UNCOVERED[$id]="no cgroup hierarchy to create a scratch unit cgroup in"; done
 fi
 
 # ---- every registered id: a fixture for both outcomes, or on the reviewed list

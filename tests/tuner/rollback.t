@@ -14,7 +14,7 @@
 #   6. a restore that fails stays in the journal; a second rollback finishes
 #   7. no journal; a --pid that exited
 . "$(dirname "$0")/../lib.sh"
-plan 30
+plan 31
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -79,6 +79,14 @@ like "$(jq -r '.checks[] | select(.id=="PERS-005") | .current+" "+.evidence' "$T
 	"audit reports the stale journal and how to discard it"
 is "$(cat "$T/rc3d") $(cat "$T/rc3b") $(cat "$T/v3b")" "0 0 999" \
 	"--discard-stale removes it; apply and rollback work again"
+
+# a journal of qps-tune before 0.2 (format 1, no cookie, no boot id): refused with what to do
+mkdir -m 0700 "$T/s3v1"
+printf 'qps-tune-journal 1\ncreated x\nnetns 1\npid 0\nprofile p\nsysctl\tnet.core.somaxconn\t=128\t=4096\n' > "$T/s3v1/journal"
+chmod 0600 "$T/s3v1/journal"
+unshare -n "$QPS_TUNE" apply --state-dir "$T/s3v1" > /dev/null 2> "$T/e3v1"
+like "$?: $(cat "$T/e3v1")" "^1: .*format 1, written by qps-tune before 0.2.*roll it back with the qps-tune that wrote it, or move it out" \
+	"a format-1 journal blocks apply only with what to do about it"
 
 # 4. a journal of a namespace that still lives elsewhere: refused, named
 unshare -n sleep 30 &
