@@ -167,6 +167,7 @@ int do_apply(int argc, char **argv)
 		{ "persist", no_argument, NULL, 'P' },
 		{ "pid", required_argument, NULL, 'i' },
 		{ "host", no_argument, NULL, 'H' },
+		{ "plan", required_argument, NULL, 0x201 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,6 +203,9 @@ int do_apply(int argc, char **argv)
 		case 'H':
 			o.host = true;
 			break;
+		case 0x201:
+			o.plan = optarg;
+			break;
 		case 'h':
 			printf("usage: qps-tune %s\n", cli_usage_of("apply"));
 			return cli_finish(EXIT_OK);
@@ -211,6 +215,8 @@ int do_apply(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("apply: unexpected argument '%s'", argv[optind]);
+	if (o.plan && (o.persist || o.pid || o.host || o.conns || strcmp(o.profile, DEFAULT_PROFILE)))
+		return cli_usage_err("apply: --plan applies the plan as written; it takes only --dry-run");
 	rc = cli_env(&env);
 	if (rc)
 		return rc;
