@@ -268,6 +268,7 @@ struct samples {
 	int nthreads;
 	int blocked_nr[MAX_NR];		/* thread samples blocked in syscall nr (not idle waits) */
 	int fd_max;
+	int fd_samples;
 	int fd_err;
 	uint32_t qpeak[MAX_LS];		/* per listener of s0 */
 };
@@ -345,6 +346,7 @@ static void sample_round(pid_t pid, const struct dsnap *s0, struct samples *sm)
 		sm->fd_err = fds;
 	else if (fds > sm->fd_max)
 		sm->fd_max = fds;
+	sm->fd_samples++;
 	n = sockdiag_listeners(&ls);
 	for (i = 0; i < n; i++) {
 		int k;
@@ -631,6 +633,13 @@ static void plan_nofile(struct dctx *d, struct diag_finding *f)
 	want = (unsigned long long)d->r.nofile->num;
 	nsoft = d->soft < want ? want : d->soft;
 	nhard = d->hard < nsoft ? nsoft : d->hard;
+	if (nhard > d->hard && !has_cap(24)) {
+		/* CAP_SYS_RESOURCE: only it raises a hard limit; up to the hard one is ours */
+		nsoft = d->hard;
+		nhard = d->hard;
+		app(f->fix, sizeof(f->fix), "; the hard limit %llu caps the live raise: going past it needs "
+		    "CAP_SYS_RESOURCE, which this process lacks", d->hard);
+	}
 	if (nsoft == d->soft) {
 		app(f->fix, sizeof(f->fix), "; the soft limit %llu already meets %s (nofile >= %llu): the server "
 		    "needs more than the profile plans, raise --conns", d->soft, d->r.nofile->origin, want);
@@ -706,7 +715,11 @@ static void detect_fds(struct dctx *d)
 	double use = d->soft ? (double)d->sm.fd_max / (double)d->soft : 0;
 	struct diag_finding *f;
 
-	if (d->sm.fd_err) {
+	/* readdir of /proc/PID/fd races with descriptors closed and opened
+	 * while it runs and can count one above the limit: none can be */
+	if (d->soft && (unsigned long long)d->sm.fd_max > d->soft)
+		d->sm.fd_max = (int)d->soft;
+	if (d->sm.fd_err && !d->sm.fd_samples) {
 		checked(d, "descriptors", "unseen", "cannot count /proc/%d/fd: %s", (int)d->res->pid,
 			strerror(-d->sm.fd_err));
 		return;
