@@ -127,6 +127,84 @@ static uint64_t field_after(const char *buf, const char *name)
 	return 0;
 }
 
+/* /sys/fs/cgroup as it was before run_prepare: a non-initial netns gets a
+ * private sysfs on /sys (to show its devices), which hides the cgroup
+ * mounts; an O_PATH fd taken first keeps them reachable as /proc/self/fd/N. */
+static char cgroot[64] = "/sys/fs/cgroup";
+
+/* The server's CPU cgroup (v1 cpu controller, else v2): quota, throttling,
+ * per-cgroup PSI (v2). */
+static void cg_cpu(pid_t pid, struct dsnap *s)
+{
+	char path[PATH_MAX], cg[4096], buf[1024], dir[PATH_MAX] = "", *line, *save, *p;
+	long long q = -1, per = 0;
+	bool v2 = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (procfs_read(path, cg, sizeof(cg)) < 0)
+		return;
+	for (line = strtok_r(cg, "\n", &save); line && !dir[0]; line = strtok_r(NULL, "\n", &save)) {
+		char *c = strchr(line, ':'), *r = c ? strchr(c + 1, ':') : NULL;
+
+		if (!r || strstr(r + 1, ".."))
+			continue;
+		*r = '\0';
+		if (!strcmp(c + 1, "cpu") || !strcmp(c + 1, "cpu,cpuacct") || !strcmp(c + 1, "cpuacct,cpu")) {
+			snprintf(dir, sizeof(dir), "%s/%s%s", cgroot, c + 1, r + 1);
+			if (access(dir, F_OK))
+				snprintf(dir, sizeof(dir), "%s/cpu%s", cgroot, r + 1);
+		}
+	}
+	if (!dir[0]) {
+		procfs_read(path, cg, sizeof(cg));
+		p = strstr(cg, "0::");
+		if (p && (p == cg || p[-1] == '\n')) {
+			char rel[1024];
+
+			snprintf(rel, sizeof(rel), "%.*s", (int)strcspn(p + 3, "\n"), p + 3);
+			if (strstr(rel, ".."))
+				return;
+			snprintf(dir, sizeof(dir), "%s%s", cgroot, strcmp(rel, "/") ? rel : "");
+			snprintf(path, sizeof(path), "%s/cpu.max", dir);
+			if (access(path, F_OK))
+				snprintf(dir, sizeof(dir), "%s/unified%s", cgroot, strcmp(rel, "/") ? rel : "");
+			v2 = true;
+		}
+	}
+	if (!dir[0])
+		return;
+	/* shown as the operator knows it, not as /proc/self/fd/N */
+	snprintf(s->cgwhere, sizeof(s->cgwhere), "/sys/fs/cgroup%s (cgroup %s)", dir + strlen(cgroot), v2 ? "v2" : "v1");
+	if (!v2) {
+		snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+		procfs_read_ll(path, &q);
+		snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", dir);
+		procfs_read_ll(path, &per);
+		if (q < 0)
+			snprintf(s->quota, sizeof(s->quota), "max");
+		else
+			snprintf(s->quota, sizeof(s->quota), "%lld %lld", q, per);
+	} else {
+		snprintf(path, sizeof(path), "%s/cpu.max", dir);
+		if (procfs_read(path, buf, sizeof(buf)) > 0)
+			snprintf(s->quota, sizeof(s->quota), "%s", buf);
+	}
+	snprintf(path, sizeof(path), "%s/cpu.stat", dir);
+	if (procfs_read(path, buf, sizeof(buf)) > 0) {
+		s->periods = field_after(buf, "nr_periods");
+		s->throttled = field_after(buf, "nr_throttled");
+		if (strstr(buf, "throttled_usec"))
+			s->throttled_ns = field_after(buf, "throttled_usec") * 1000;
+		else
+			s->throttled_ns = field_after(buf, "throttled_time");
+	}
+	snprintf(path, sizeof(path), "%s/cpu.pressure", dir);
+	if (procfs_read(path, buf, sizeof(buf)) > 0 && (p = strstr(buf, "total="))) {
+		s->psi_some_us = strtoull(p + 6, NULL, 10);
+		s->have_psi = true;
+	}
+}
+
 static void snap_server(pid_t pid, struct dsnap *s)
 {
 	char path[PATH_MAX], buf[4096], *p;
@@ -157,26 +235,7 @@ static void snap_server(pid_t pid, struct dsnap *s)
 	}
 	if (d)
 		closedir(d);
-	read_cgroup_cpu(pid, s->quota, sizeof(s->quota), &s->periods, &s->throttled, s->cgwhere,
-			sizeof(s->cgwhere));
-	if (s->cgwhere[0]) {
-		char dir[PATH_MAX];
-
-		cg_dir(s->cgwhere, dir, sizeof(dir));
-		snprintf(path, sizeof(path), "%s/cpu.stat", dir);
-		if (procfs_read(path, buf, sizeof(buf)) > 0) {
-			if (strstr(buf, "throttled_usec"))
-				s->throttled_ns = field_after(buf, "throttled_usec") * 1000;
-			else
-				s->throttled_ns = field_after(buf, "throttled_time");
-		}
-		/* v2 has per-cgroup PSI; v1 only the host's */
-		snprintf(path, sizeof(path), "%s/cpu.pressure", dir);
-		if (procfs_read(path, buf, sizeof(buf)) > 0 && (p = strstr(buf, "total="))) {
-			s->psi_some_us = strtoull(p + 6, NULL, 10);
-			s->have_psi = true;
-		}
-	}
+	cg_cpu(pid, s);
 	if (!s->have_psi && procfs_read("/proc/pressure/cpu", buf, sizeof(buf)) > 0 &&
 	    (p = strstr(buf, "total="))) {
 		s->psi_some_us = strtoull(p + 6, NULL, 10);
@@ -529,6 +588,7 @@ struct dctx {
 	const struct jv *acceptq, *syslat, *offcpu, *runqlat, *tcpdrop;
 	unsigned long long soft, hard;	/* nofile of the server */
 	int ncpu_allowed;
+	cpu_set_t allowed;		/* the server's affinity */
 	double hz;
 };
 
@@ -1060,6 +1120,7 @@ struct hog {
 	pid_t pid;
 	char comm[16];
 	uint64_t t0, t1;
+	int cpu;		/* the CPU it last ran on (stat field 39) */
 };
 
 static void scan_cpu(struct hog *v, int *n, int max, bool first, pid_t skip)
@@ -1072,6 +1133,8 @@ static void scan_cpu(struct hog *v, int *n, int max, bool first, pid_t skip)
 	while (d && (de = readdir(d))) {
 		pid_t pid = (pid_t)atoi(de->d_name);
 		unsigned long long ut, st;
+		int cpu = -1, k;
+		char *q;
 
 		if (pid <= 0 || pid == skip || pid == getpid())
 			continue;
@@ -1091,6 +1154,15 @@ static void scan_cpu(struct hog *v, int *n, int max, bool first, pid_t skip)
 			(*n)++;
 		}
 		v[i].t1 = ut + st;
+		/* field 39 (processor) is the 37th after the closing parenthesis */
+		for (q = p + 2, k = 3; q && k < 39; k++) {
+			q = strchr(q, ' ');
+			if (q)
+				q++;
+		}
+		if (q)
+			cpu = atoi(q);
+		v[i].cpu = cpu;
 	}
 	if (d)
 		closedir(d);
@@ -1150,15 +1222,31 @@ static void detect_cpu(struct dctx *d)
 		}
 	}
 	/* waiting for a CPU while busy: the server has work and does not run */
-	if (!any && run >= 0.2 * d->w && wait >= 0.25 * (run + wait)) {
+	/* waiting for a CPU for a real share of the window, and longer than a
+	 * quarter of the time it wanted to run: the server has work and does
+	 * not get to it (a lightly loaded server on a busy host waits little in all) */
+	if (!any && wait >= 0.3 * d->w && wait >= 0.25 * (run + wait)) {
 		char who[256] = "";
 
-		for (i = 0; i < nhogs; i++) {
-			double c = (double)(hogs[i].t1 - hogs[i].t0) / d->hz / d->w;
+		int k, shown;
 
-			if (c >= 0.2)
-				app(who, sizeof(who), "%s%d %s %.2f CPUs", who[0] ? ", " : "", (int)hogs[i].pid,
-				    hogs[i].comm, c);
+		/* the top 4 by CPU over the window, among those last seen on the server's CPUs */
+		for (shown = 0; shown < 4; shown++) {
+			double best = 0.1, c;
+
+			for (i = 0, k = -1; i < nhogs; i++) {
+				c = (double)(hogs[i].t1 - hogs[i].t0) / d->hz / d->w;
+				if (c >= best && hogs[i].cpu >= 0 && hogs[i].cpu < CPU_SETSIZE &&
+				    CPU_ISSET(hogs[i].cpu, &d->allowed)) {
+					best = c;
+					k = i;
+				}
+			}
+			if (k < 0)
+				break;
+			app(who, sizeof(who), "%s%d %s %.2f CPUs", who[0] ? ", " : "", (int)hogs[k].pid, hogs[k].comm,
+			    best);
+			hogs[k].t1 = hogs[k].t0;	/* taken */
 		}
 		f = add_finding(d, "cpu-runqueue", 100.0 * wait / (run + wait), "high");
 		any = true;
@@ -1169,7 +1257,7 @@ static void detect_cpu(struct dctx *d)
 				 "wait +%.3f s over %.1f s; the server used %.2f CPUs of %d allowed; %.0f%% of thread "
 				 "samples runnable%s; CPU pressure some %.0f%%%s%s", (int)d->res->pid, run, wait, d->w,
 				 used, d->ncpu_allowed, 100 * rfrac, rqs, psi >= 0 ? 100 * psi : 0,
-				 who[0] ? "; other processes busy on the host: " : "", who);
+				 who[0] ? "; busy on the server's CPUs: " : "", who);
 			fig(f, "runq_wait_s", wait);
 			fig(f, "run_s", run);
 			fig(f, "cpus_used", used);
@@ -1413,7 +1501,7 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	struct hog hv[512];
 	double t_start = now_s(), t_end;
 	cpu_set_t set;
-	int e, i, nch = 0;
+	int e, i, nch = 0, cgfd = -1;
 
 	memset(res, 0, sizeof(*res));
 	memset(&d, 0, sizeof(d));
@@ -1423,9 +1511,9 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	d.res = res;
 	res->window = o->duration;
 	d.hz = (double)sysconf(_SC_CLK_TCK);
-	/* the registry's verdicts (check ids), before the window: a plain audit is ~10 ms */
-	e = audit_run(&d.rep, env, o->profile, 0, o->pid, o->port, 0, err, sizeof(err));
-	d.have_rep = e == 0;
+	cgfd = open("/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd >= 0)
+		snprintf(cgroot, sizeof(cgroot), "/proc/self/fd/%d", cgfd);
 	e = run_prepare(&d.r, env, o->profile, 0, o->pid, o->port, err, sizeof(err));
 	if (e) {
 		snprintf(res->err, sizeof(res->err), "%s", err);
@@ -1447,8 +1535,10 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 		    sockdiag_addr_str(&d.r.cx.ls[i], a, sizeof(a)), d.r.cx.ls[i].backlog);
 	}
 	proc_nofile(res->pid, &d.soft, &d.hard);
-	if (sched_getaffinity(res->pid, sizeof(set), &set) == 0)
+	if (sched_getaffinity(res->pid, sizeof(set), &set) == 0) {
 		d.ncpu_allowed = CPU_COUNT(&set);
+		d.allowed = set;
+	}
 	/* probes first: they take a moment to load, and trace until the window ends */
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)res->pid);
 	snprintf(durarg, sizeof(durarg), "%.0f", o->duration + 30);	/* a bound; SIGTERM ends them */
@@ -1469,6 +1559,9 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	}
 	take_snap(res->pid, &d.s0);
 	scan_cpu(hv, &nhogs, 512, true, res->pid);
+	/* the registry's verdicts (check ids) at the window's start: a plain
+	 * audit, ~10 ms, run while the probes load */
+	d.have_rep = audit_run(&d.rep, env, o->profile, 0, res->pid, 0, 0, err, sizeof(err)) == 0;
 	hogs = hv;
 	t_end = t_start + o->duration;
 	while (now_s() + SAMPLE_MS / 1000.0 <= t_end) {
@@ -1544,6 +1637,9 @@ out:
 	if (d.have_rep)
 		report_release(&d.rep);
 	run_release(&d.r);
+	if (cgfd >= 0)
+		close(cgfd);
+	snprintf(cgroot, sizeof(cgroot), "/sys/fs/cgroup");
 	res->elapsed = now_s() - t_start;
 	return e;
 }
