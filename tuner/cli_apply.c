@@ -19,11 +19,12 @@ static void show_val(FILE *f, const char *v)
 		fputc(*v == '\t' ? ' ' : *v, f);
 }
 
-static void print_diff(const struct plan *p, const char *profile)
+static void print_diff(const struct plan *p, const char *profile, const char *plan)
 {
 	int i;
 
-	printf("--- current\n+++ after qps-tune apply --profile %s (dry run: nothing written)\n", profile);
+	printf("--- current\n+++ after qps-tune apply %s %s (dry run: nothing written)\n", plan ? "--plan" : "--profile",
+	       plan ? plan : profile);
 	for (i = 0; i < p->nch; i++) {
 		const struct item *it = &p->ch[i];
 
@@ -123,7 +124,7 @@ static void render(const struct apply_result *res, const struct apply_opts *o)
 		return;
 	}
 	if (o->dry_run) {
-		print_diff(p, res->profile);
+		print_diff(p, res->profile, o->plan);
 	} else {
 		printf("qps-tune apply: profile %s, netns net:[%llu]%s\n", res->profile,
 		       (unsigned long long)res->netns, res->initial ? "" : " (not the initial netns)");

@@ -83,6 +83,7 @@ struct dsnap {
 	char quota[64], cgwhere[PATH_MAX];
 	uint64_t psi_some_us;
 	bool have_psi;
+	bool psi_host;		/* from /proc/pressure/cpu (no per-cgroup PSI: v1) */
 };
 
 static double now_s(void)
@@ -240,6 +241,7 @@ static void snap_server(pid_t pid, struct dsnap *s)
 	    (p = strstr(buf, "total="))) {
 		s->psi_some_us = strtoull(p + 6, NULL, 10);
 		s->have_psi = true;
+		s->psi_host = true;
 	}
 }
 
@@ -860,13 +862,15 @@ static void detect_accept(struct dctx *d)
 			continue;
 		any = true;
 		/* the listener's share of the namespace's overflows */
-		share = ldp >= 0 ? (uint64_t)ldp : drops;
+		share = ldp > (double)drops ? (uint64_t)ldp : drops;
 		f = add_finding(d, "accept-queue-overflow",
 				fd_limited ? 60 : 50 + 50.0 * (double)share / (double)(share + opens + 1), "high");
 		if (!f)
 			return;
 		snprintf(f->title, sizeof(f->title), "the accept queue of %s overflows: %llu connection attempts "
-			 "dropped in %.1f s (backlog %u)", addr, (unsigned long long)ovf, d->w, a->backlog);
+			 "dropped in %.1f s (backlog %u)", addr,
+			 /* one listener: the namespace's count; several: this one's share */
+			 (unsigned long long)(d->res->nls > 1 ? share : ovf), d->w, a->backlog);
 		snprintf(f->evidence, sizeof(f->evidence), "TcpExt ListenOverflows +%llu, ListenDrops +%llu over "
 			 "%.1f s (netns net:[%llu]); listener %s (pid %d %s): granted backlog %u "
 			 "(min(listen() backlog, net.core.somaxconn %lld)), queue peak %u (sock_diag every %d ms), "
@@ -874,8 +878,9 @@ static void detect_accept(struct dctx *d)
 			 d->w, (unsigned long long)d->res->netns, addr, (int)d->res->pid, d->res->comm, a->backlog, smax,
 			 d->sm.qpeak[i], SAMPLE_MS, (unsigned long long)drops, (unsigned long long)opens);
 		if (pj)
-			app(f->evidence, sizeof(f->evidence), "; acceptq: listen_drops %.0f, full %.0f times, full "
-			    "for up to %.0f ms, peak %.0f", ldp, jv_num(jv_get(pj, "full_events"), 0),
+			app(f->evidence, sizeof(f->evidence), "; acceptq (attached for the last %.1f s of the "
+			    "window): listen_drops %.0f, full %.0f times, full for up to %.0f ms, peak %.0f",
+			    jv_num(jv_get(d->acceptq, "elapsed_s"), 0), ldp, jv_num(jv_get(pj, "full_events"), 0),
 			    jv_num(jv_get(pj, "full_ms"), 0), jv_num(jv_get(pj, "peak"), 0));
 		fig(f, "overflows", (double)ovf);
 		fig(f, "listen_drops", (double)ldrops);
@@ -1230,9 +1235,9 @@ static void detect_cpu(struct dctx *d)
 
 		int k, shown;
 
-		/* the top 4 by CPU over the window, among those last seen on the server's CPUs */
-		for (shown = 0; shown < 4; shown++) {
-			double best = 0.1, c;
+		/* the top 5 by CPU over the window (>= 0.05 CPUs), among those last seen on the server's CPUs */
+		for (shown = 0; shown < 5; shown++) {
+			double best = 0.05, c;
 
 			for (i = 0, k = -1; i < nhogs; i++) {
 				c = (double)(hogs[i].t1 - hogs[i].t0) / d->hz / d->w;
@@ -1255,8 +1260,9 @@ static void detect_cpu(struct dctx *d)
 				 "in the run queue (%.2f s waiting, %.2f s running)", 100.0 * wait / (run + wait), wait, run);
 			snprintf(f->evidence, sizeof(f->evidence), "/proc/%d/task/*/schedstat: run +%.3f s, run-queue "
 				 "wait +%.3f s over %.1f s; the server used %.2f CPUs of %d allowed; %.0f%% of thread "
-				 "samples runnable%s; CPU pressure some %.0f%%%s%s", (int)d->res->pid, run, wait, d->w,
+				 "samples runnable%s; CPU pressure some %.0f%% (%s)%s%s", (int)d->res->pid, run, wait, d->w,
 				 used, d->ncpu_allowed, 100 * rfrac, rqs, psi >= 0 ? 100 * psi : 0,
+				 d->s1.psi_host ? "host" : "cgroup",
 				 who[0] ? "; busy on the server's CPUs: " : "", who);
 			fig(f, "runq_wait_s", wait);
 			fig(f, "run_s", run);
@@ -1287,8 +1293,9 @@ static void detect_cpu(struct dctx *d)
 		}
 	}
 	checked(d, "CPU", any ? "finding" : "ok", "server %.2f CPUs of %d allowed; run-queue wait %.3f s, "
-		"throttled %.3f s (%llu periods, quota %s); CPU pressure some %.0f%%", used, d->ncpu_allowed, wait,
-		thr_s, (unsigned long long)thr, d->s1.quota[0] ? d->s1.quota : "none", psi >= 0 ? 100 * psi : 0);
+		"throttled %.3f s (%llu periods, quota %s); CPU pressure some %.0f%% (%s)", used, d->ncpu_allowed, wait,
+		thr_s, (unsigned long long)thr, d->s1.quota[0] ? d->s1.quota : "none", psi >= 0 ? 100 * psi : 0,
+		!d->s1.have_psi ? "no PSI" : d->s1.psi_host ? "host" : "cgroup");
 }
 
 /* Where the server's threads block: offcpu stacks (probe) and the syscall
@@ -1420,6 +1427,7 @@ static void detect_retrans(struct dctx *d)
 	double drops = jv_num(jv_get(d->tcpdrop, "drops_total"), 0);
 	const struct jv *reasons = jv_get(d->tcpdrop, "drop_reasons");
 	char rs[512] = "";
+	bool ovf_seen = dlt(&d->s0, &d->s1, C_LISTEN_OVF) > 0;
 	struct diag_finding *f;
 	int i;
 
@@ -1447,9 +1455,13 @@ static void detect_retrans(struct dctx *d)
 	fig(f, "out_segs", (double)out);
 	fig(f, "drops", drops);
 	cite(d, f, "PKT-003");
-	snprintf(f->fix, sizeof(f->fix), "find where packets are lost: drops by reason above (listen overflow: the "
+	if (ovf_seen)
+		f->impact /= 2;	/* SYN-ACKs resent for overflowed handshakes: a consequence */
+	snprintf(f->fix, sizeof(f->fix), "%sfind where packets are lost: drops by reason above (listen overflow: the "
 		 "accept queue; NO_SOCKET: resets to closed ports), NIC drops (PKT-003), qdisc; "
-		 "'qps-tune probe tcpdrop --stacks' names the drop places");
+		 "'qps-tune probe tcpdrop --stacks' names the drop places", ovf_seen ?
+		 "the accept queue overflowed in this window (see accept-queue-overflow): the server resends "
+		 "SYN-ACKs of the handshakes it dropped, fix that first; else " : "");
 }
 
 static int cmp_impact(const void *a, const void *b)

@@ -58,7 +58,7 @@ is "$(jq -r '.findings[0].figures.overflows' "$J")" "$kd" "its overflow count eq
 is "$(jq -r '.findings[0].figures.port' "$J")" 18301 "it names the listener's port"
 is "$(jq -r '.findings[0].figures.backlog' "$J")" "$(cat "$T/sendq")" "and the backlog it really has (ss Send-Q $(cat "$T/sendq"))"
 like "$(jq -r '.findings[0].checks' "$J")" 'LQ-003 .*LQ-001 fail' "it cites the registry's checks (LQ-001 fails: somaxconn 16)"
-like "$(jq -r '.findings[0].evidence' "$J")" 'acceptq: listen_drops [0-9]+' "the acceptq probe's figures are in the evidence"
+like "$(jq -r '.findings[0].evidence' "$J")" 'acceptq \(attached for the last [0-9.]+ s of the window\): listen_drops [0-9]+' "the acceptq probe's figures are in the evidence"
 is "$(jq -r '[.findings[0].settings[] | select(.key=="net.core.somaxconn") | .old+" "+.new] | .[0]' "$J")" "16 4096" \
 	"the plan raises somaxconn 16 -> 4096 (web-10k's rule)"
 is "$(cat "$T/apply.rc") $(cat "$T/after")" "0 4096" "apply --plan applies it"
