@@ -24,7 +24,7 @@ SKIP_ALLOW=${SKIP_ALLOW:-$TESTS_DIR/skip-allow.txt}
 export BUILD QPS_ROOT=$PWD
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 AREAS=("$@")
-[ ${#AREAS[@]} -eq 0 ] && AREAS=(runner unit server tuner bpf ansible demo)
+[ ${#AREAS[@]} -eq 0 ] && AREAS=(runner unit server tuner bpf diagnose ansible demo)
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
 

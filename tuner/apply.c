@@ -31,6 +31,7 @@
 #include "apply.h"
 #include "audit.h"
 #include "cpuset.h"
+#include "diagnose.h"
 #include "knob.h"
 #include "procfs.h"
 #include "rootfs.h"
@@ -527,7 +528,10 @@ int apply_run(const struct tenv *env, const struct apply_opts *o, struct apply_r
 			goto out;
 		}
 	}
-	build_plan(&r);
+	if (o->plan)
+		diagnose_plan_build(&r, o->plan);	/* exactly the plan, if still current */
+	else
+		build_plan(&r);
 	if (p->oom) {
 		e = -ENOMEM;
 		res_err(res, "out of memory; nothing changed");

@@ -51,6 +51,7 @@ int cli_env(struct tenv *e);
 
 int do_audit(int argc, char **argv);
 int do_apply(int argc, char **argv);
+int do_diagnose(int argc, char **argv);
 int do_rollback(int argc, char **argv);
 int do_checks(int argc, char **argv);
 int do_profiles(int argc, char **argv);

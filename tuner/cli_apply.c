@@ -19,11 +19,12 @@ static void show_val(FILE *f, const char *v)
 		fputc(*v == '\t' ? ' ' : *v, f);
 }
 
-static void print_diff(const struct plan *p, const char *profile)
+static void print_diff(const struct plan *p, const char *profile, const char *plan)
 {
 	int i;
 
-	printf("--- current\n+++ after qps-tune apply --profile %s (dry run: nothing written)\n", profile);
+	printf("--- current\n+++ after qps-tune apply %s %s (dry run: nothing written)\n", plan ? "--plan" : "--profile",
+	       plan ? plan : profile);
 	for (i = 0; i < p->nch; i++) {
 		const struct item *it = &p->ch[i];
 
@@ -123,7 +124,7 @@ static void render(const struct apply_result *res, const struct apply_opts *o)
 		return;
 	}
 	if (o->dry_run) {
-		print_diff(p, res->profile);
+		print_diff(p, res->profile, o->plan);
 	} else {
 		printf("qps-tune apply: profile %s, netns net:[%llu]%s\n", res->profile,
 		       (unsigned long long)res->netns, res->initial ? "" : " (not the initial netns)");
@@ -167,6 +168,7 @@ int do_apply(int argc, char **argv)
 		{ "persist", no_argument, NULL, 'P' },
 		{ "pid", required_argument, NULL, 'i' },
 		{ "host", no_argument, NULL, 'H' },
+		{ "plan", required_argument, NULL, 0x201 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,6 +204,9 @@ int do_apply(int argc, char **argv)
 		case 'H':
 			o.host = true;
 			break;
+		case 0x201:
+			o.plan = optarg;
+			break;
 		case 'h':
 			printf("usage: qps-tune %s\n", cli_usage_of("apply"));
 			return cli_finish(EXIT_OK);
@@ -211,6 +216,8 @@ int do_apply(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("apply: unexpected argument '%s'", argv[optind]);
+	if (o.plan && (o.persist || o.pid || o.host || o.conns || strcmp(o.profile, DEFAULT_PROFILE)))
+		return cli_usage_err("apply: --plan applies the plan as written; it takes only --dry-run");
 	rc = cli_env(&env);
 	if (rc)
 		return rc;

@@ -65,6 +65,7 @@ struct apply_opts {
 	long conns;
 	bool dry_run, persist, host;
 	pid_t pid;
+	const char *plan;	/* apply --plan FILE (diagnose's plan) instead of the profile's */
 };
 
 /* The state of one audit or apply run. */

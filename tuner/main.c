@@ -43,7 +43,9 @@ static const struct cmd cmds[] = {
 	{ "audit", do_audit,
 	  "audit [--profile P] [--conns N] [--pid PID | --port N] [--sample S] [--json | --prom]" },
 	{ "apply", do_apply,
-	  "apply [--profile P] [--conns N] [--dry-run] [--persist] [--pid PID] [--host]" },
+	  "apply [--profile P] [--conns N] [--dry-run] [--persist] [--pid PID] [--host] | apply --plan FILE [--dry-run]" },
+	{ "diagnose", do_diagnose,
+	  "diagnose [--pid PID | --port N] [--duration S] [--profile P] [--plan-out FILE] [--json]" },
 	{ "rollback", do_rollback, "rollback [--force] [--discard-stale]" },
 	{ "checks", do_checks, "checks [--json] [--markdown]" },
 	{ "profiles", do_profiles, "profiles" },
@@ -204,7 +206,7 @@ static void usage(FILE *f)
 		   "  0  success (audit: every check passed)\n"
 		   "  1  failure\n"
 		   "  2  usage error\n"
-		   "  3  audit found drift (at least one check failed)\n"
+		   "  3  audit found drift (at least one check failed); diagnose found a limit\n"
 		   "\nbuilt-in profiles: base, web-10k (default), web-100k, proxy, latency; see 'qps-tune profiles'\n"
 		   "checks audit can report: 'qps-tune checks'\n");
 }

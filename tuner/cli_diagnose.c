@@ -1,0 +1,223 @@
+/* cli_diagnose.c - `qps-tune diagnose`: options and rendering (table or
+ * JSON schema qps-tune.diagnose/1, docs/diagnose.md); the work is
+ * diagnose.c's. Exit 0: nothing limits the server in the window; 3: at least
+ * one finding; 1: failure; 2: usage. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diagnose.h"
+#include "json.h"
+
+static const char *kind_str(enum jkind k)
+{
+	return k == J_SYSCTL ? "sysctl" : k == J_RLIMIT ? "rlimit" : "other";
+}
+
+static void render_json(const struct diag_result *res, const char *plan_out, int nplan)
+{
+	struct json j;
+	int i, k;
+
+	json_init(&j, stdout);
+	json_obj_open(&j, NULL);
+	json_str(&j, "schema", DIAG_SCHEMA);
+	json_obj_open(&j, "server");
+	json_int(&j, "pid", res->pid);
+	json_str(&j, "comm", res->comm);
+	json_int(&j, "listeners", res->nls);
+	json_str(&j, "listening", res->listeners);
+	json_obj_close(&j);
+	json_uint(&j, "netns", res->netns);
+	json_bool(&j, "initial_netns", res->initial);
+	json_str(&j, "profile", res->profile);
+	json_double(&j, "window_s", res->window);
+	json_double(&j, "elapsed_s", res->elapsed);
+	json_arr_open(&j, "findings");
+	for (i = 0; i < res->nf; i++) {
+		const struct diag_finding *f = &res->f[i];
+
+		json_obj_open(&j, NULL);
+		json_int(&j, "rank", i + 1);
+		json_str(&j, "name", f->name);
+		json_str(&j, "title", f->title);
+		json_double(&j, "impact", f->impact);
+		json_str(&j, "confidence", f->confidence);
+		json_str(&j, "evidence", f->evidence);
+		json_str(&j, "checks", f->checks);
+		json_str(&j, "fix", f->fix);
+		json_obj_open(&j, "figures");
+		for (k = 0; k < f->nfig; k++)
+			json_double(&j, f->fig[k].name, f->fig[k].v);
+		json_obj_close(&j);
+		json_arr_open(&j, "settings");
+		for (k = 0; k < f->nset; k++) {
+			json_obj_open(&j, NULL);
+			json_str(&j, "kind", kind_str(f->set[k].kind));
+			json_str(&j, "key", f->set[k].label);
+			json_str(&j, "old", f->set[k].old);
+			json_str(&j, "new", f->set[k].new_);
+			json_str(&j, "rule", f->set[k].origin);
+			json_obj_close(&j);
+		}
+		json_arr_close(&j);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_arr_open(&j, "checked");
+	for (i = 0; i < res->nc; i++) {
+		json_obj_open(&j, NULL);
+		json_str(&j, "what", res->c[i].what);
+		json_str(&j, "status", res->c[i].status);
+		json_str(&j, "figures", res->c[i].figures);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_arr_open(&j, "probes");
+	for (i = 0; i < res->np; i++) {
+		json_obj_open(&j, NULL);
+		json_str(&j, "name", res->p[i].name);
+		json_str(&j, "status", res->p[i].status);
+		json_str(&j, "detail", res->p[i].why);
+		json_double(&j, "elapsed_s", res->p[i].elapsed);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_obj_open(&j, "plan");
+	json_str(&j, "file", plan_out);
+	json_int(&j, "settings", nplan);
+	json_obj_close(&j);
+	json_obj_open(&j, "summary");
+	json_int(&j, "findings", res->nf);
+	json_bool(&j, "limited", res->nf > 0);
+	json_obj_close(&j);
+	json_obj_close(&j);
+}
+
+static void render_text(const struct diag_result *res, const char *plan_out, int nplan)
+{
+	int i, k;
+
+	printf("qps-tune diagnose: pid %d (%s), %s, netns net:[%llu]%s, window %.1f s (took %.1f s)\n", (int)res->pid,
+	       res->comm, res->nls ? res->listeners : "no listener", (unsigned long long)res->netns,
+	       res->initial ? "" : " (not the initial netns)", res->window, res->elapsed);
+	printf("probes:");
+	for (i = 0; i < res->np; i++)
+		printf("%s %s %s%s%s%s", i ? ";" : "", res->p[i].name, res->p[i].status,
+		       strcmp(res->p[i].status, "used") ? " (" : "", strcmp(res->p[i].status, "used") ? res->p[i].why : "",
+		       strcmp(res->p[i].status, "used") ? ")" : "");
+	printf("%s\n", res->np ? "" : " none");
+	for (i = 0; i < res->nf; i++) {
+		const struct diag_finding *f = &res->f[i];
+
+		printf("\n%d. %s (impact %.0f, confidence %s): %s\n", i + 1, f->name, f->impact, f->confidence, f->title);
+		printf("   evidence: %s\n", f->evidence);
+		printf("   checks:   %s\n", f->checks[0] ? f->checks : "-");
+		printf("   fix:      %s\n", f->fix);
+		for (k = 0; k < f->nset; k++)
+			printf("   plan:     %s %s -> %s (%s)\n", f->set[k].label, f->set[k].old, f->set[k].new_,
+			       f->set[k].origin);
+	}
+	printf("\nchecked:\n");
+	for (i = 0; i < res->nc; i++)
+		printf("  %-8s %-27s %s\n", res->c[i].status, res->c[i].what, res->c[i].figures);
+	if (!res->nf)
+		printf("nothing limits pid %d in this window: no finding (exit 0)\n", (int)res->pid);
+	else
+		printf("%d finding%s: something limits the server (exit 3)%s%s%s\n", res->nf, res->nf == 1 ? "" : "s",
+		       plan_out && nplan ? "; 'qps-tune apply --plan " : "", plan_out && nplan ? plan_out : "",
+		       plan_out && nplan ? "' applies the settings" : "");
+}
+
+int do_diagnose(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "pid", required_argument, NULL, 'i' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "plan-out", required_argument, NULL, 'o' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "no-probes", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct diag_opts o = { .duration = 10, .exe = "/proc/self/exe", .profile = DEFAULT_PROFILE };
+	struct diag_result *res = NULL;
+	const char *plan_out = NULL;
+	char err[PATH_MAX + 256] = "";
+	struct tenv env;
+	unsigned long v;
+	int opt, rc, nplan = 0;
+	char *end;
+
+	while ((opt = cli_getopt(argc, argv, "jvp:d:h", longopts)) != -1) {
+		if (cli_common_opt(opt, optarg))
+			continue;
+		switch (opt) {
+		case 'i':
+			if (parse_ulong(optarg, INT_MAX, &v) || !v)
+				return cli_usage_err("invalid --pid '%s'", optarg);
+			o.pid = (pid_t)v;
+			break;
+		case 'P':
+			if (parse_ulong(optarg, 65535, &v) || !v)
+				return cli_usage_err("invalid --port '%s' (want 1..65535)", optarg);
+			o.port = (int)v;
+			break;
+		case 'd':
+			o.duration = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.duration >= 0.5 && o.duration <= 3600))
+				return cli_usage_err("invalid --duration '%s' (want 0.5..3600 seconds)", optarg);
+			break;
+		case 'o':
+			plan_out = optarg;
+			break;
+		case 'p':
+			o.profile = optarg;
+			break;
+		case 'N':
+			o.no_probes = true;
+			break;
+		case 'h':
+			printf("usage: qps-tune %s\n", cli_usage_of("diagnose"));
+			return cli_finish(EXIT_OK);
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_err("diagnose: unexpected argument '%s'", argv[optind]);
+	if (o.pid && o.port)
+		return cli_usage_err("diagnose: give --pid or --port, not both");
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		return cli_err(EXIT_FAIL, "out of memory");
+	rc = cli_env(&env);
+	if (rc) {
+		free(res);
+		return rc;
+	}
+	if (diagnose_run(&env, &o, res)) {
+		rc = cli_err(EXIT_FAIL, "diagnose: %s", res->err);
+		goto out;
+	}
+	if (plan_out) {
+		nplan = diagnose_plan_write(res, plan_out, err, sizeof(err));
+		if (nplan < 0) {
+			rc = cli_err(EXIT_FAIL, "%s", err);
+			goto out;
+		}
+	}
+	if (cli()->json)
+		render_json(res, plan_out, nplan);
+	else
+		render_text(res, plan_out, nplan);
+	rc = cli_finish(res->nf ? EXIT_DRIFT : EXIT_OK);
+out:
+	tenv_release(&env);
+	free(res);
+	return rc;
+}
