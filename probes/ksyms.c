@@ -220,7 +220,7 @@ enum ksyms_hidden ksyms_hidden_reason(char *buf, size_t size)
 		return KSYMS_HIDDEN_KPTR_RESTRICT;
 	}
 	if (kptr == 1 && !cap) {
-		snprintf(buf, size, "this process lacks CAP_SYSLOG (kernel.kptr_restrict is 1)");
+		snprintf(buf, size, "kernel.kptr_restrict is 1 and this process lacks CAP_SYSLOG");
 		return KSYMS_HIDDEN_CAP_SYSLOG;
 	}
 	if (kptr == 0 && paranoid > 1 && !cap) {

@@ -32,7 +32,7 @@ enum ksyms_hidden {
  * (kallsyms_show_value()) applied to kernel.kptr_restrict,
  * kernel.perf_event_paranoid and CAP_SYSLOG in our effective set. @buf gets
  * a sentence naming the sysctl or capability to change (no trailing stop),
- * e.g. "this process lacks CAP_SYSLOG (kernel.kptr_restrict is 1)". */
+ * e.g. "kernel.kptr_restrict is 1 and this process lacks CAP_SYSLOG". */
 enum ksyms_hidden ksyms_hidden_reason(char *buf, size_t size);
 
 #endif
