@@ -326,8 +326,12 @@ static int read_hists(int fd, size_t ksize, struct hist_row **out)
 			rows = r;
 		}
 		rows[n].key = ksize == 4 ? (uint32_t)key : key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].h) == 0)
+		if (bpf_map_lookup_elem(fd, &key, &rows[n].h) == 0) {
+			rows[n].h.count = 0;
+			for (int i = 0; i < RUNQLAT_SLOTS; i++)
+				rows[n].h.count += rows[n].h.slots[i];
 			n++;
+		}
 	}
 	qsort(rows, n, sizeof(*rows), cmp_rows);
 	*out = rows;
