@@ -111,8 +111,8 @@ static __always_inline void add(void *map, void *key, __u64 delta, struct task_s
 	slot = log2_u64(us);
 	if (slot >= RUNQLAT_SLOTS)
 		slot = RUNQLAT_SLOTS - 1;
+	/* count is the sum of the slots: user space adds them up */
 	__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum_ns, delta);
 	if (delta > h->max_ns)
 		h->max_ns = delta;

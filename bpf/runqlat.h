@@ -9,7 +9,7 @@
 
 struct runqlat_hist {
 	__u64 slots[RUNQLAT_SLOTS];	/* waits in [2^i, 2^(i+1)) us; slot 0 holds 0 and 1 */
-	__u64 count;
+	__u64 count;			/* filled by user space: the sum of the slots */
 	__u64 sum_ns;			/* total wait */
 	__u64 max_ns;			/* longest wait (racy max: may miss a concurrent one) */
 	char comm[16];			/* first thread seen (per-process histograms) */

@@ -387,6 +387,9 @@ static int on_tick(void *ctx, bool final)
 		json_obj_close(&j);
 		json_uint(&j, "samples", total);
 		json_uint(&j, "idle_samples", c->skel->bss->idle_samples);
+		/* a tool that cannot see says so: an empty profile is explained */
+		json_str(&j, "empty", total ? NULL : c->o.pid || c->o.comm[0] || c->cgroup ?
+			 "no sample matched the filters (the target did not run on a CPU)" : "no sample was taken");
 		json_arr_open(&j, "stacks");
 	}
 	for (i = 0; i < n; i++) {

@@ -326,8 +326,12 @@ static int read_hists(int fd, size_t ksize, struct hist_row **out)
 			rows = r;
 		}
 		rows[n].key = ksize == 4 ? (uint32_t)key : key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].h) == 0)
+		if (bpf_map_lookup_elem(fd, &key, &rows[n].h) == 0) {
+			rows[n].h.count = 0;
+			for (int i = 0; i < RUNQLAT_SLOTS; i++)
+				rows[n].h.count += rows[n].h.slots[i];
 			n++;
+		}
 	}
 	qsort(rows, n, sizeof(*rows), cmp_rows);
 	*out = rows;
@@ -446,6 +450,9 @@ static int rq_tick(void *ctx, bool final)
 		json_str(&j, "cgroup", c->cgroup_arg ? c->target : NULL);
 		json_obj_close(&j);
 		json_uint(&j, "waits", waits);
+		json_str(&j, "empty", waits ? NULL : c->o.pid || c->o.comm[0] || c->cgroup_arg ?
+			 "no run-queue wait matched the filters (the target was not woken or preempted)" :
+			 "no run-queue wait was seen");
 		json_arr_open(&j, "processes");
 		for (i = 0; i < np && i < top; i++) {
 			json_obj_open(&j, NULL);
@@ -491,6 +498,8 @@ static int rq_tick(void *ctx, bool final)
 	} else {
 		printf("%s %.1f s (%s), %llu run-queue waits in %d processes\n",
 		       final ? "runqlat" : "runqlat (so far)", elapsed, c->method, (unsigned long long)waits, np);
+		if (!waits && (c->o.pid || c->o.comm[0] || c->cgroup_arg))
+			printf("no run-queue wait matched the filters (the target was not woken or preempted)\n");
 		if (np)
 			printf("\n%-8s %-16s %10s %10s %10s %12s\n", "pid", "comm", "waits", "avg us", "max us", "total ms");
 		for (i = 0; i < np && i < top; i++)
