@@ -22,7 +22,7 @@ if [ -z "${QPS_DASH_NETNS:-}" ]; then
 fi
 
 DASHES=("$QPS_ROOT"/dashboards/*.json)
-plan 13
+plan 12
 for t in prometheus prometheus-node-exporter promtool curl jq; do
 	command -v "$t" >/dev/null || { fail "tools" "'$t' is missing (make deps)"; skip_rest "no $t"; }
 done
