@@ -32,6 +32,7 @@ const volatile __u64 max_ns = ~0ULL;	/* longer periods are not counted */
 __u64 lost_stacks = 0;		/* a stack did not fit stack_traces (full or hash collision) */
 __u64 lost_threads = 0;		/* starts full: more threads off CPU at once than it holds */
 __u64 lost_keys = 0;		/* counts full: a period was measured but not recorded */
+__u64 keys_created = 0;		/* keys added to counts (user space drains exited ones) */
 __u64 lost_events = 0;		/* ring buffer or known_tgids full: a process was not announced */
 
 struct start {
@@ -196,8 +197,9 @@ static __always_inline void switch_in(struct task_struct *next)
 	if (!v) {
 		struct offcpu_val zero = {};
 
-		if (bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&counts, &key)) {
+		if (!bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST)) {
+			__sync_fetch_and_add(&keys_created, 1);
+		} else if (!bpf_map_lookup_elem(&counts, &key)) {
 			__sync_fetch_and_add(&lost_keys, 1);
 			return;
 		}

@@ -264,11 +264,11 @@ static int oc_poll(void *ctx, int ms)
 	struct oc *c = ctx;
 	int err = ring_buffer__poll(c->rb, ms);
 
-	/* drain exited processes' keys in batches (a process leaves a few
-	 * keys: batches of 1/16 of the table keep it well below full), or
-	 * every second */
-	if ((uint32_t)c->ndead >= c->drain_batch ||
-	    (c->ndead && probe_now_ns() - c->drain_ns > 1000000000ull))
+	/* drain exited processes' keys in batches (1/16 of the table), when
+	 * the table is 3/4 full, or every second */
+	if (c->ndead && ((uint32_t)c->ndead >= c->drain_batch ||
+			 c->skel->bss->keys_created - c->ndrained > c->drain_batch * 12 ||
+			 probe_now_ns() - c->drain_ns > 1000000000ull))
 		drain(c);
 	return err < 0 ? err : 0;
 }
