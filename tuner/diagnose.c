@@ -95,6 +95,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static volatile sig_atomic_t interrupted;
+
+void diagnose_interrupt(void)
+{
+	interrupted = 1;
+}
+
+/* Sleeps until @t, or until diagnose_interrupt() is called. */
 static void sleep_until(double t)
 {
 	double d = t - now_s();
@@ -104,7 +112,7 @@ static void sleep_until(double t)
 		return;
 	ts.tv_sec = (time_t)d;
 	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
+	while (!interrupted && nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
 
@@ -708,8 +716,13 @@ static void plan_nofile(struct dctx *d, struct diag_finding *f)
 		/* CAP_SYS_RESOURCE: only it raises a hard limit; up to the hard one is ours */
 		nsoft = d->hard;
 		nhard = d->hard;
-		app(f->fix, sizeof(f->fix), "; the hard limit %llu caps the live raise: going past it needs "
-		    "CAP_SYS_RESOURCE, which this process lacks", d->hard);
+		app(f->fix, sizeof(f->fix), "; the hard limit %llu caps a live raise (going past it needs "
+		    "CAP_SYS_RESOURCE, which this process lacks)", d->hard);
+		if (nsoft == d->soft) {
+			app(f->fix, sizeof(f->fix), ": restart pid %d with nofile >= %llu (%s; LimitNOFILE= or "
+			    "ulimit -n where the service starts)", (int)d->res->pid, want, d->r.nofile->origin);
+			return;
+		}
 	}
 	if (nsoft == d->soft) {
 		app(f->fix, sizeof(f->fix), "; the soft limit %llu already meets %s (nofile >= %llu): the server "
@@ -907,19 +920,17 @@ static void detect_accept(struct dctx *d)
 		cite(d, f, "LQ-002");
 		if (fd_limited)
 			snprintf(f->fix, sizeof(f->fix), "the server stops accepting when it runs out of descriptors "
-				 "(see descriptor-exhaustion): fix that first");
-		else if (smax > 0 && a->backlog >= (uint64_t)smax)
-			snprintf(f->fix, sizeof(f->fix), "the backlog is capped by net.core.somaxconn: raise it, then "
-				 "restart pid %d so listen() is called again (the backlog is fixed at listen())",
-				 (int)d->res->pid);
+				 "(see descriptor-exhaustion): fix that first; ");
+		if (smax > 0 && a->backlog >= (uint64_t)smax)
+			app(f->fix, sizeof(f->fix), "the backlog is capped by net.core.somaxconn: raise it, then "
+			    "restart pid %d so listen() is called again (the backlog is fixed at listen())",
+			    (int)d->res->pid);
 		else
-			snprintf(f->fix, sizeof(f->fix), "the server asked listen() for a backlog of %u (below "
-				 "somaxconn %lld): raise it in the server (qps-server --backlog N), and accept "
-				 "faster (more workers)", a->backlog, smax);
-		if (!fd_limited) {
-			plan_sysctl(d, f, "net.core.somaxconn");
-			plan_sysctl(d, f, "net.ipv4.tcp_max_syn_backlog");
-		}
+			app(f->fix, sizeof(f->fix), "the server asked listen() for a backlog of %u (below "
+			    "somaxconn %lld): raise it in the server (qps-server --backlog N), and accept "
+			    "faster (more workers)", a->backlog, smax);
+		plan_sysctl(d, f, "net.core.somaxconn");
+		plan_sysctl(d, f, "net.ipv4.tcp_max_syn_backlog");
 	}
 	if (!any && (ovf || ldrops) && d->s0.nls) {
 		struct diag_finding *f = add_finding(d, "accept-queue-overflow", 40, "medium");
@@ -1589,7 +1600,7 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	d.have_rep = audit_run(&d.rep, env, o->profile, 0, res->pid, 0, 0, err, sizeof(err)) == 0;
 	hogs = hv;
 	t_end = t_start + o->duration;
-	while (now_s() + SAMPLE_MS / 1000.0 <= t_end) {
+	while (now_s() + SAMPLE_MS / 1000.0 <= t_end && !interrupted) {
 		sample_round(res->pid, &d.s0, &d.sm);
 		/* the probes print their reports (offcpu symbolizes) while the window ends */
 		if (!stopped && now_s() >= t_end - PROBE_STOP_EARLY) {
@@ -1600,6 +1611,11 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	}
 	sample_round(res->pid, &d.s0, &d.sm);
 	sleep_until(t_end);
+	if (interrupted) {
+		/* SIGINT/SIGTERM: the window ends now; the report covers what was seen */
+		t_end = now_s();
+		res->interrupted = true;
+	}
 	take_snap(res->pid, &d.s1);
 	scan_cpu(hv, &nhogs, 512, false, res->pid);
 	d.w = d.s1.t - d.s0.t;
