@@ -10,8 +10,9 @@
 #                  (schema qps-tune.demo/1); "-" writes it to stdout and the story to stderr
 #   --keep         keep the scratch directory (logs, journal, JSON of every step)
 #
-# Steps: 1 a poor host  2 load it  3 qps-tune audit  4 the same load under
-# qps-tune probe acceptq (and syslat)  5 qps-tune apply, restart, load again:
+# Steps: 1 a poor host  2 load it, qps-tune diagnose watching  3 its findings
+# (and qps-tune audit)  4 the same load under qps-tune probe acceptq (and
+# syslat)  5 qps-tune apply --plan (diagnose's), restart, load again:
 # before/after  6 qps-tune rollback: every namespace value back, byte for byte.
 # Needs root (network namespaces, sysctls, BPF). Exit: 0 the story ran (its
 # figures are reported as measured), 1 a step failed, 2 usage.
@@ -222,14 +223,31 @@ start_server "$POOR_NOFILE:$POOR_NOFILE" before
 OLD_SPID=$SPID
 
 # ---- 2 ----------------------------------------------------------------------
-step 2 "Load it"
+step 2 "Load it, with qps-tune diagnose watching"
 say "  ${LOAD_S} s of load; progress every few seconds (requests/s in that interval)."
+DIAG_S=$((LOAD_S - 1))
+cmdline "qps-tune diagnose --pid $SPID --duration $DIAG_S --plan-out $TMP/plan   # in the background"
+ip netns exec "$NS" "$QPS_TUNE" diagnose --pid "$SPID" --duration "$DIAG_S" --plan-out "$TMP/plan" --json \
+	>"$TMP/diagnose.json" 2>"$TMP/diagnose.err" &
+DIAG_PID=$!
+BGPIDS+=("$DIAG_PID")
 run_load before
+wait "$DIAG_PID"
+DIAG_RC=$?
 
 # ---- 3 ----------------------------------------------------------------------
-step 3 "Ask qps-tune why: audit"
-say "  audit reads the namespace's settings, every listener (sock_diag) and the server's"
-say "  limits, and compares them with the web-10k profile. The failing checks:"
+step 3 "Ask qps-tune why: diagnose (it watched that load), and audit"
+say "  diagnose sampled the kernel's counters, the listener (sock_diag), the server's"
+say "  descriptors, threads and cgroup over the run, with the probes attached, and ranks"
+say "  what limited the server - each finding with its evidence, audit check ids and fix:"
+[ "$DIAG_RC" = 0 ] || [ "$DIAG_RC" = 3 ] || { cat "$TMP/diagnose.err" >&2; die "qps-tune diagnose failed (exit $DIAG_RC)"; }
+jq -r '(.findings[] | "  \(.rank). \(.name): \(.title)", "       evidence: \(.evidence)",
+		"       checks: \(.checks)", "       fix: \(.fix)"),
+	"  probes: " + ([.probes[] | .name + " " + .status] | join(", ")),
+	"  plan (\(.plan.settings) setting(s), for step 5): " + ([.findings[].settings[] | "\(.key) \(.old) -> \(.new)"] | unique | join(", "))' \
+	"$TMP/diagnose.json" | fold -s -w 110 | sed 's/^\([^ ]\)/         \1/'
+say "  ($(jq -r '.findings | length' "$TMP/diagnose.json") finding(s); exit code $DIAG_RC)"
+say "  audit compares the settings with the web-10k profile. The failing checks:"
 cmdline "qps-tune audit --profile web-10k --pid $SPID"
 nsx "$QPS_TUNE" audit --profile web-10k --pid "$SPID" --json >"$TMP/audit.json" 2>"$TMP/audit.err"
 rc=$?
@@ -283,12 +301,19 @@ if [ -n "$SYSLAT_PID" ]; then
 fi
 
 # ---- 5 ----------------------------------------------------------------------
-step 5 "Fix it: apply the web-10k profile, restart the server, same load again"
+step 5 "Fix it: apply diagnose's plan, restart the server, same load again"
 sysctl_snapshot >"$TMP/sysctl.orig"
 nsx cat /sys/class/net/lo/queues/rx-0/rps_cpus /sys/class/net/lo/queues/tx-0/xps_cpus \
 	>"$TMP/lo-queues.orig" 2>/dev/null
-cmdline "qps-tune apply --profile web-10k --state-dir $STATE"
-nsx "$QPS_TUNE" apply --profile web-10k --state-dir "$STATE" --json >"$TMP/apply.json" 2>"$TMP/apply.err"
+# the plan diagnose wrote, checked still current; the whole profile if it has no settings
+if [ "$(jq -r '.plan.settings' "$TMP/diagnose.json")" -gt 0 ] 2>/dev/null; then
+	APPLY_ARGS=(--plan "$TMP/plan")
+else
+	say "  (diagnose planned no setting: applying the whole web-10k profile instead)"
+	APPLY_ARGS=(--profile web-10k)
+fi
+cmdline "qps-tune apply ${APPLY_ARGS[*]} --state-dir $STATE"
+nsx "$QPS_TUNE" apply "${APPLY_ARGS[@]}" --state-dir "$STATE" --json >"$TMP/apply.json" 2>"$TMP/apply.err"
 rc=$?
 [ "$rc" = 0 ] || { cat "$TMP/apply.json" "$TMP/apply.err" >&2; die "qps-tune apply failed (exit $rc)"; }
 jq -r '"  changed \(.changed):", (.changes[]? | "    \(.key): \(.old) -> \(.new)"),
@@ -393,6 +418,7 @@ if [ -n "$JSON_OUT" ]; then
 		--slurpfile p "$TMP/probe.json" --slurpfile kb "$TMP/before.kernel" \
 		--slurpfile ka "$TMP/after.kernel" --slurpfile kp "$TMP/probe.kernel" \
 		--slurpfile ap "$TMP/apply.json" --slurpfile au "$TMP/audit.json" \
+		--slurpfile dg "$TMP/diagnose.json" \
 		--argjson nkeys "$nkeys" --argjson mismatch "$mismatch" --argjson alldiff "$ALLDIFF" \
 		--argjson nall "$NALL" --argjson dur "$LOAD_S" --argjson quick "$QUICK" \
 		--argjson nofile_before "$POOR_NOFILE" --argjson nofile_after "$NEW_NOFILE" '
@@ -408,6 +434,7 @@ if [ -n "$JSON_OUT" ]; then
 		 probe_run: run($p[0]; $kp[0]),
 		 after: (run($a[0]; $ka[0]) + {nofile: $nofile_after}),
 		 audit: {failed: [$au[0].checks[] | select(.status == "fail") | .id]},
+		 diagnose: {findings: [$dg[0].findings[].name], plan_settings: $dg[0].plan.settings},
 		 apply: {changed: $ap[0].changed, changes: $ap[0].changes},
 		 rollback: {keys_compared: $nkeys, mismatches: $mismatch,
 			namespace_values: $nall, namespace_diffs: $alldiff}}' >"$TMP/demo.json" ||

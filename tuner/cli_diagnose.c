@@ -3,6 +3,7 @@
  * diagnose.c's. Exit 0: nothing limits the server in the window; 3: at least
  * one finding; 1: failure; 2: usage. */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,12 @@
 #include "cli.h"
 #include "diagnose.h"
 #include "json.h"
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	diagnose_interrupt();
+}
 
 static const char *kind_str(enum jkind k)
 {
@@ -35,6 +42,7 @@ static void render_json(const struct diag_result *res, const char *plan_out, int
 	json_str(&j, "profile", res->profile);
 	json_double(&j, "window_s", res->window);
 	json_double(&j, "elapsed_s", res->elapsed);
+	json_bool(&j, "interrupted", res->interrupted);
 	json_arr_open(&j, "findings");
 	for (i = 0; i < res->nf; i++) {
 		const struct diag_finding *f = &res->f[i];
@@ -100,9 +108,10 @@ static void render_text(const struct diag_result *res, const char *plan_out, int
 {
 	int i, k;
 
-	printf("qps-tune diagnose: pid %d (%s), %s, netns net:[%llu]%s, window %.1f s (took %.1f s)\n", (int)res->pid,
+	printf("qps-tune diagnose: pid %d (%s), %s, netns net:[%llu]%s, window %.1f s (took %.1f s%s)\n", (int)res->pid,
 	       res->comm, res->nls ? res->listeners : "no listener", (unsigned long long)res->netns,
-	       res->initial ? "" : " (not the initial netns)", res->window, res->elapsed);
+	       res->initial ? "" : " (not the initial netns)", res->window, res->elapsed,
+	       res->interrupted ? ", ended early by a signal" : "");
 	printf("probes:");
 	for (i = 0; i < res->np; i++)
 		printf("%s %s %s%s%s%s", i ? ";" : "", res->p[i].name, res->p[i].status,
@@ -199,6 +208,14 @@ int do_diagnose(int argc, char **argv)
 	if (rc) {
 		free(res);
 		return rc;
+	}
+	{
+		/* Ctrl-C or SIGTERM ends the window early: probes stopped and reaped, report printed */
+		struct sigaction sa = { .sa_handler = on_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
 	}
 	if (diagnose_run(&env, &o, res)) {
 		rc = cli_err(EXIT_FAIL, "diagnose: %s", res->err);

@@ -44,7 +44,8 @@
 #define MAX_THREADS 256
 #define MAX_LS 32
 #define SAMPLE_MS 100
-#define PROBE_GRACE_MS 600	/* after the window: time the probes get to print */
+#define PROBE_GRACE_MS 450	/* after the window: the most the probes get to print */
+#define PROBE_STOP_EARLY 0.5	/* seconds before the window's end the probes get SIGTERM */
 #define MAX_NR 512
 
 /* ---- counters of the network namespace */
@@ -94,6 +95,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static volatile sig_atomic_t interrupted;
+
+void diagnose_interrupt(void)
+{
+	interrupted = 1;
+}
+
+/* Sleeps until @t, or until diagnose_interrupt() is called. */
 static void sleep_until(double t)
 {
 	double d = t - now_s();
@@ -103,7 +112,7 @@ static void sleep_until(double t)
 		return;
 	ts.tv_sec = (time_t)d;
 	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
+	while (!interrupted && nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
 
@@ -501,15 +510,23 @@ static void last_line(const char *s, char *out, size_t size)
 
 /* Ends every child (SIGTERM: they print their final report), waits until
  * @deadline, kills the rest, and parses what they printed. */
+static void children_stop(struct child *c, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (c[i].pid > 0)
+			kill(c[i].pid, SIGTERM);
+}
+
 static void children_finish(struct child *c, int n, double deadline, struct diag_result *res)
 {
 	int i, left = 0, st;
 
+	children_stop(c, n);	/* again: harmless, and covers a child that missed the first */
 	for (i = 0; i < n; i++)
-		if (c[i].pid > 0) {
-			kill(c[i].pid, SIGTERM);
+		if (c[i].pid > 0)
 			left++;
-		}
 	while (left > 0 && now_s() < deadline) {
 		for (i = 0; i < n; i++) {
 			if (c[i].pid <= 0)
@@ -531,8 +548,8 @@ static void children_finish(struct child *c, int n, double deadline, struct diag
 		if (c[i].pid > 0) {
 			kill(c[i].pid, SIGKILL);
 			waitpid(c[i].pid, &st, 0);
-			snprintf(p->why, sizeof(p->why), "did not report within %d ms of the window's end (killed)",
-				 PROBE_GRACE_MS);
+			snprintf(p->why, sizeof(p->why), "did not report within %.0f ms of SIGTERM (killed: "
+				 "diagnose ends within its window + 1 s)", PROBE_GRACE_MS + PROBE_STOP_EARLY * 1000);
 			continue;
 		}
 		if (c[i].pid == -1) {
@@ -699,8 +716,13 @@ static void plan_nofile(struct dctx *d, struct diag_finding *f)
 		/* CAP_SYS_RESOURCE: only it raises a hard limit; up to the hard one is ours */
 		nsoft = d->hard;
 		nhard = d->hard;
-		app(f->fix, sizeof(f->fix), "; the hard limit %llu caps the live raise: going past it needs "
-		    "CAP_SYS_RESOURCE, which this process lacks", d->hard);
+		app(f->fix, sizeof(f->fix), "; the hard limit %llu caps a live raise (going past it needs "
+		    "CAP_SYS_RESOURCE, which this process lacks)", d->hard);
+		if (nsoft == d->soft) {
+			app(f->fix, sizeof(f->fix), ": restart pid %d with nofile >= %llu (%s; LimitNOFILE= or "
+			    "ulimit -n where the service starts)", (int)d->res->pid, want, d->r.nofile->origin);
+			return;
+		}
 	}
 	if (nsoft == d->soft) {
 		app(f->fix, sizeof(f->fix), "; the soft limit %llu already meets %s (nofile >= %llu): the server "
@@ -795,7 +817,8 @@ static void detect_fds(struct dctx *d)
 	checked(d, "descriptors", "finding", "pid %d: at most %d open of soft nofile %llu", (int)d->res->pid,
 		d->sm.fd_max, d->soft);
 	fd_limited = true;
-	f = add_finding(d, "descriptor-exhaustion", 95, emfile || enfile ? "high" : "medium");
+	/* refused work outranks slow work: accept() failing is the hardest limit */
+	f = add_finding(d, "descriptor-exhaustion", emfile || enfile ? 100 : 90, emfile || enfile ? "high" : "medium");
 	if (!f)
 		return;
 	snprintf(f->title, sizeof(f->title), "pid %d (%s) runs out of file descriptors: %d open, soft limit %llu",
@@ -897,19 +920,17 @@ static void detect_accept(struct dctx *d)
 		cite(d, f, "LQ-002");
 		if (fd_limited)
 			snprintf(f->fix, sizeof(f->fix), "the server stops accepting when it runs out of descriptors "
-				 "(see descriptor-exhaustion): fix that first");
-		else if (smax > 0 && a->backlog >= (uint64_t)smax)
-			snprintf(f->fix, sizeof(f->fix), "the backlog is capped by net.core.somaxconn: raise it, then "
-				 "restart pid %d so listen() is called again (the backlog is fixed at listen())",
-				 (int)d->res->pid);
+				 "(see descriptor-exhaustion): fix that first; ");
+		if (smax > 0 && a->backlog >= (uint64_t)smax)
+			app(f->fix, sizeof(f->fix), "the backlog is capped by net.core.somaxconn: raise it, then "
+			    "restart pid %d so listen() is called again (the backlog is fixed at listen())",
+			    (int)d->res->pid);
 		else
-			snprintf(f->fix, sizeof(f->fix), "the server asked listen() for a backlog of %u (below "
-				 "somaxconn %lld): raise it in the server (qps-server --backlog N), and accept "
-				 "faster (more workers)", a->backlog, smax);
-		if (!fd_limited) {
-			plan_sysctl(d, f, "net.core.somaxconn");
-			plan_sysctl(d, f, "net.ipv4.tcp_max_syn_backlog");
-		}
+			app(f->fix, sizeof(f->fix), "the server asked listen() for a backlog of %u (below "
+			    "somaxconn %lld): raise it in the server (qps-server --backlog N), and accept "
+			    "faster (more workers)", a->backlog, smax);
+		plan_sysctl(d, f, "net.core.somaxconn");
+		plan_sysctl(d, f, "net.ipv4.tcp_max_syn_backlog");
 	}
 	if (!any && (ovf || ldrops) && d->s0.nls) {
 		struct diag_finding *f = add_finding(d, "accept-queue-overflow", 40, "medium");
@@ -1253,7 +1274,8 @@ static void detect_cpu(struct dctx *d)
 			    best);
 			hogs[k].t1 = hogs[k].t0;	/* taken */
 		}
-		f = add_finding(d, "cpu-runqueue", 100.0 * wait / (run + wait), "high");
+		/* impact: the share of the window spent waiting (slowness ranks below refusals) */
+		f = add_finding(d, "cpu-runqueue", 90.0 * wait / d->w, "high");
 		any = true;
 		if (f) {
 			snprintf(f->title, sizeof(f->title), "the server waits for a CPU: %.0f%% of its runnable time "
@@ -1385,8 +1407,9 @@ static void detect_blocking(struct dctx *d)
 		return;
 	}
 	checked(d, "off-CPU blocking", "finding", "blocked in %s", sys[0] ? sys : "?");
-	f = add_finding(d, "offcpu-blocking", best_us ? 100.0 * best_us / 1e6 / d->w / (d->sm.nthreads ? d->sm.nthreads : 1) + 40 :
-			100.0 * top_n / total_samples + 40, best && (sc || top_n) ? "high" : "medium");
+	/* impact: the share of the window a thread of the server spent there */
+	f = add_finding(d, "offcpu-blocking", best_us ? 100.0 * best_us / 1e6 / d->w : 100.0 * top_n / d->sm.n,
+			best && (sc || top_n) ? "high" : "medium");
 	if (!f)
 		return;
 	snprintf(f->title, sizeof(f->title), "the server blocks in %s on its request path%s%s", sys[0] ? sys : "the kernel",
@@ -1514,6 +1537,7 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	double t_start = now_s(), t_end;
 	cpu_set_t set;
 	int e, i, nch = 0, cgfd = -1;
+	bool stopped = false;
 
 	memset(res, 0, sizeof(*res));
 	memset(&d, 0, sizeof(d));
@@ -1576,12 +1600,22 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	d.have_rep = audit_run(&d.rep, env, o->profile, 0, res->pid, 0, 0, err, sizeof(err)) == 0;
 	hogs = hv;
 	t_end = t_start + o->duration;
-	while (now_s() + SAMPLE_MS / 1000.0 <= t_end) {
+	while (now_s() + SAMPLE_MS / 1000.0 <= t_end && !interrupted) {
 		sample_round(res->pid, &d.s0, &d.sm);
+		/* the probes print their reports (offcpu symbolizes) while the window ends */
+		if (!stopped && now_s() >= t_end - PROBE_STOP_EARLY) {
+			children_stop(ch, nch);
+			stopped = true;
+		}
 		sleep_until(now_s() + SAMPLE_MS / 1000.0);
 	}
 	sample_round(res->pid, &d.s0, &d.sm);
 	sleep_until(t_end);
+	if (interrupted) {
+		/* SIGINT/SIGTERM: the window ends now; the report covers what was seen */
+		t_end = now_s();
+		res->interrupted = true;
+	}
 	take_snap(res->pid, &d.s1);
 	scan_cpu(hv, &nhogs, 512, false, res->pid);
 	d.w = d.s1.t - d.s0.t;
@@ -1593,7 +1627,7 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 		children_finish(ch, nch, now_s() + 0.2, res);
 		goto out;
 	}
-	children_finish(ch, nch, now_s() + PROBE_GRACE_MS / 1000.0, res);
+	children_finish(ch, nch, t_end + PROBE_GRACE_MS / 1000.0, res);
 	for (i = 0; i < nch; i++) {
 		const struct jv *doc = ch[i].doc;
 

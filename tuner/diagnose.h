@@ -90,6 +90,7 @@ struct diag_result {
 	char profile[64];
 	double window;		/* seconds asked */
 	double elapsed;		/* seconds diagnose took */
+	bool interrupted;	/* SIGINT/SIGTERM ended the window early */
 	struct diag_finding f[DIAG_MAX_FINDINGS];	/* ranked, highest impact first */
 	int nf;
 	struct diag_checked c[DIAG_MAX_CHECKED];
@@ -103,6 +104,9 @@ struct diag_result {
  * (with res->nf findings, 0 = nothing limits the server) or -errno with
  * res->err set. Enters the server's network namespace. */
 int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_result *res);
+/* Async-signal-safe: ends the window of a running diagnose_run() now (its
+ * probes are stopped and reaped, the report covers what was seen). */
+void diagnose_interrupt(void);
 
 /* Writes the settings of every finding as a plan to @path (atomically, mode
  * 0600). Returns the number of settings, or -errno with @err set. */

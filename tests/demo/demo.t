@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 LOAD=${QPS_LOAD:-$BUILD/qps-load}
 
-plan 16
+plan 17
 is_root || skip_rest "needs root (network namespaces, sysctls, BPF)"
 for b in "$QPS_SERVER" "$QPS_TUNE" "$LOAD"; do
 	[ -x "$b" ] || skip_rest "$(basename "$b") is not built yet ($b missing)"
@@ -29,6 +29,8 @@ is "$(j .schema)" "qps-tune.demo/1" "JSON summary written"
 cmp_ok "$(j '.before.errors.total + .before.listen_overflows')" -gt 0 \
 	"before: the poor host shows errors or accept-queue drops ($(j .before.errors.total) errors, $(j .before.listen_overflows) drops)"
 cmp_ok "$(j '.audit.failed | length')" -gt 0 "audit found what explains it ($(j '.audit.failed | join(",")'))"
+like "$(j '.diagnose.findings[0]')" '^(accept-queue-overflow|descriptor-exhaustion)$' \
+	"diagnose, under the load, names the accept queue or the descriptors first ($(j '.diagnose.findings | join(",")'))"
 cmp_ok "$(j .apply.changed)" -gt 0 "apply changed something ($(j .apply.changed))"
 is "$(j .after.errors.total)" 0 "after apply: zero errors"
 is "$(j .after.listen_overflows)" 0 "after apply: zero accept-queue drops (ListenOverflows)"

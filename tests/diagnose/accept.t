@@ -8,7 +8,7 @@
 # plan: apply --plan sets exactly somaxconn, rollback restores it, and a plan
 # that is no longer current (somaxconn changed since) is refused.
 . "$(dirname "$0")/../lib.sh"
-plan 14
+plan 22
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 command -v nstat >/dev/null || skip_rest "nstat (iproute2) not installed"
@@ -44,6 +44,17 @@ sysctl -n net.core.somaxconn > "$T/rolled"
 sysctl -qw net.core.somaxconn=32
 "$Q" --state-dir "$T/state" apply --plan "$T/plan" > /dev/null 2>"$T/stale.err"; echo $? > "$T/stale.rc"
 sysctl -n net.core.somaxconn > "$T/stale.val"
+# hostile or foreign plans, each refused with nothing written (somaxconn current again)
+sysctl -qw net.core.somaxconn=16
+hostile() {  # NAME PLANFILE [prefix command...]
+	local name=$1 f=$2; shift 2
+	"$@" "$Q" --state-dir "$T/state.$name" apply --plan "$f" > /dev/null 2>"$T/h.$name.err"
+	echo "$? $(sysctl -n net.core.somaxconn)" > "$T/h.$name"
+}
+cp "$T/plan" "$T/plan.ww"; chmod 0666 "$T/plan.ww"; hostile writable "$T/plan.ww"
+ln -s "$T/plan" "$T/plan.link"; hostile symlink "$T/plan.link"
+sed 's/\t4096\t/\t8\t/' "$T/plan" > "$T/plan.low"; chmod 0600 "$T/plan.low"; hostile lower "$T/plan.low"
+hostile netns "$T/plan" unshare -n
 kill $S; wait $S 2>/dev/null
 INNER
 unshare -n bash "$T/inner.sh" "$BUILD" "$T"
@@ -65,4 +76,8 @@ is "$(cat "$T/apply.rc") $(cat "$T/after")" "0 4096" "apply --plan applies it"
 is "$(cat "$T/rolled")" 16 "rollback restores what apply --plan changed"
 is "$(cat "$T/stale.rc") $(cat "$T/stale.val")" "1 32" "a plan that is no longer current is refused, nothing written"
 like "$(cat "$T/stale.err")" "not current" "and says why"
+for h in writable:'writable by nobody else' symlink:'symlink: refused' lower:'never lowers' netns:'was made in netns'; do
+	is "$(cat "$T/h.${h%%:*}")" "1 16" "a plan ${h%%:*} is refused, nothing written"
+	like "$(cat "$T/h.${h%%:*}.err")" "${h#*:}" "  with the cause (${h#*:})"
+done
 done_testing

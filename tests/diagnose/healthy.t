@@ -5,7 +5,7 @@
 # figures, and every probe it ran; the requests the load made show in the
 # figures it checked (PassiveOpens/OutSegs are not zero), so it looked.
 . "$(dirname "$0")/../lib.sh"
-plan 9
+plan 12
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -26,6 +26,17 @@ wait $D; echo $? > "$T/rc"
 t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000000 )) > "$T/ms"
 "$Q" diagnose --duration 1 > "$T/out.txt" 2>&1; echo $? > "$T/rc.txt"
+# SIGTERM ends the window early: report printed, every probe child reaped
+t0=$(date +%s%N)
+"$Q" diagnose --duration 30 --json > "$T/term.json" 2>/dev/null &
+D=$!
+sleep 1.5
+kids=$(pgrep -P $D | tr '\n' ' ')
+kill -TERM $D; wait $D; echo $? > "$T/term.rc"
+t1=$(date +%s%N)
+echo $(( (t1 - t0) / 1000000 )) > "$T/term.ms"
+left=; for k in $kids; do kill -0 $k 2>/dev/null && left="$left $k"; done
+echo "$(echo $kids | wc -w) ${left:-none}" > "$T/term.kids"
 kill $S; wait $S 2>/dev/null
 INNER
 unshare -n bash "$T/inner.sh" "$BUILD" "$T"
@@ -42,4 +53,7 @@ is "$(jq -r '[.checked[] | select(.status != "ok" and .status != "absent")] | le
 like "$(jq -r '.checked[] | select(.what=="retransmits, drops") | .figures' "$J")" 'OutSegs \+[1-9]' "it saw the load's segments"
 is "$(jq -r '[.probes[].name] | join(",")' "$J")" "acceptq,syslat,offcpu,runqlat,tcpdrop" "and names every probe it ran, used or not"
 like "$(cat "$T/out.txt")" 'nothing limits pid [0-9]+ in this window: no finding \(exit 0\)' "the table says so too (exit $(cat "$T/rc.txt"))"
+is "$(cat "$T/term.rc") $(jq -r .interrupted "$T/term.json")" "0 true" "SIGTERM ends a 30 s window early, with the report"
+cmp_ok "$(cat "$T/term.ms")" -le 3000 "  within the signal + 1 s ($(cat "$T/term.ms") ms from the start)"
+is "$(cat "$T/term.kids")" "5 none" "  its 5 probe children are gone"
 done_testing

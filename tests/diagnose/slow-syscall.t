@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # slow-syscall.t - the server blocks in a slow syscall on its request path:
-# qps-server --demo, every request /delay?ms=20 (nanosleep in the worker).
+# qps-server --demo, every request /delay?ms=50 (nanosleep in the worker).
 # The top finding is offcpu-blocking naming clock_nanosleep, with the
-# offcpu stack and syslat's latency: the mean is at least the 20 ms asked
+# offcpu stack and syslat's latency: the mean is at least the 50 ms asked
 # (the clock), the calls no more than the requests the load completed. The
 # same without probes (--no-probes): the syscall sampled from /proc.
 . "$(dirname "$0")/../lib.sh"
@@ -24,7 +24,7 @@ for mode in probes noprobes; do
 	t0=$(date +%s%N)
 	"$Q" diagnose --duration 3 --json $extra > "$T/$mode.json" 2>"$T/$mode.err" &
 	D=$!
-	timeout -s KILL 5 "$B/qps-load" -c 4 -d 3.2 -p '/delay?ms=20' --json 127.0.0.1:18303 > "$T/$mode.load" 2>/dev/null
+	timeout -s KILL 5 "$B/qps-load" -c 4 -d 3.2 -p '/delay?ms=50' --json 127.0.0.1:18303 > "$T/$mode.load" 2>/dev/null
 	wait $D; echo $? > "$T/$mode.rc"
 	t1=$(date +%s%N)
 	echo $(( (t1 - t0) / 1000000 )) > "$T/$mode.ms"
@@ -40,7 +40,7 @@ is "$(jq -r '.findings[0].name' "$J")" offcpu-blocking "the top finding is block
 like "$(jq -r '.findings[0].title' "$J")" 'blocks in clock_nanosleep on its request path' "it names the syscall"
 like "$(jq -r '.findings[0].evidence' "$J")" 'do_nanosleep.*__x64_sys_clock_nanosleep' "with the kernel stack (offcpu)"
 mean=$(jq -r '.findings[0].figures.mean_us | floor' "$J")
-cmp_ok "$mean" -ge 20000 "syslat's mean latency ($mean us) is at least the 20 ms each request sleeps"
+cmp_ok "$mean" -ge 50000 "syslat's mean latency ($mean us) is at least the 50 ms each request sleeps"
 calls=$(jq -r '.findings[0].figures.calls' "$J")
 reqs=$(jq -r '.requests' "$T/probes.load")
 cmp_ok "$calls" -le "$((reqs + 4))" "its calls ($calls) are no more than the requests started ($reqs, 4 in flight)"
