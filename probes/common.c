@@ -813,9 +813,12 @@ static const char *bsearch_r_key(const void *key, const void *base, int n, size_
 int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
 		     void **prev, int *nprev)
 {
-	char *cur = malloc(n ? n * size : 1), *r = rows;
+	char *cur, *r = rows;
 	int m = 0;
 
+	if (nctr < 1 || nctr > 8 || coff + nctr * sizeof(uint64_t) > size || ksize > coff)
+		return -EINVAL;
+	cur = malloc(n ? n * size : 1);
 	if (!cur)
 		return -ENOMEM;
 	memcpy(cur, rows, n * size);
@@ -826,7 +829,7 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 		uint64_t c[8], nz = 0;
 
 		memcpy(c, row + coff, nctr * sizeof(uint64_t));
-		for (int k = 0; k < nctr && k < 8; k++) {
+		for (int k = 0; k < nctr; k++) {
 			if (p) {
 				uint64_t pv;
 

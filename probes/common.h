@@ -122,8 +122,9 @@ void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, doubl
  * counters of the row with the same key in *@prev (the previous report's
  * cumulative rows, *@nprev of them; NULL/0 at first), rows whose counters
  * are then all zero are dropped, and *@prev becomes a copy of the
- * cumulative rows (the caller frees it). Returns the new row count or
- * -ENOMEM (rows untouched). */
+ * cumulative rows (the caller frees it). Returns the new row count,
+ * -EINVAL (@nctr not 1..8, or the counters overlap the key or run past the
+ * row) or -ENOMEM (rows untouched). */
 int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
 		     void **prev, int *nprev);
 /* Warning on stderr: "qps-tune: probe NAME: warning: MSG". */
