@@ -560,9 +560,9 @@ static void children_finish(struct child *c, int n, double deadline, struct diag
 		err = memfd_text(c[i].err, 64 << 10);
 		/* the last JSON document is the final report */
 		if (out) {
-			char *doc = strrchr(out, '{'), *line = out, *nl;
+			char *doc = NULL, *line = out, *nl;
 
-			for (doc = NULL; line && *line; line = nl ? nl + 1 : NULL) {
+			for (; line && *line; line = nl ? nl + 1 : NULL) {
 				nl = strchr(line, '\n');
 				if (*line == '{')
 					doc = line;
