@@ -1515,6 +1515,11 @@ static int pick_server(struct dctx *d)
 		res->pid = d->o->pid;
 	} else if (cx->nsrv == 1) {
 		res->pid = cx->srv[0].pid;
+	} else if (cx->nsrv == 0 && cx->nls > 0) {
+		snprintf(res->err, sizeof(res->err), "%d TCP listener%s in netns net:[%llu], but no owner could be "
+			 "seen (other users' /proc/PID/fd needs root or CAP_SYS_PTRACE): run as root, or name the "
+			 "server with --pid", cx->nls, cx->nls == 1 ? "" : "s", (unsigned long long)cx->netns);
+		return -EACCES;
 	} else if (cx->nsrv == 0) {
 		snprintf(res->err, sizeof(res->err), "no process owns a TCP listener%s%.0d in netns net:[%llu]: name "
 			 "the server with --pid", d->o->port ? " on port " : "", d->o->port,
