@@ -588,6 +588,14 @@ static void children_finish(struct child *c, int n, double deadline, struct diag
 		} else {
 			snprintf(p->why, sizeof(p->why), "exited with status %d and no report", -2 - c[i].pid);
 		}
+		if (!strcmp(p->status, "unavailable")) {
+			char pre[32];
+
+			/* "probe acceptq: need root..." -> "need root..." */
+			snprintf(pre, sizeof(pre), "probe %s: ", c[i].name);
+			if (!strncmp(p->why, pre, strlen(pre)))
+				memmove(p->why, p->why + strlen(pre), strlen(p->why + strlen(pre)) + 1);
+		}
 		free(out);
 		free(err);
 	}
