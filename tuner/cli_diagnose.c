@@ -23,6 +23,25 @@ static const char *kind_str(enum jkind k)
 	return k == J_SYSCTL ? "sysctl" : k == J_RLIMIT ? "rlimit" : "other";
 }
 
+/* What the run could not see (a tool that cannot see says so). */
+static int blind_probes(const struct diag_result *res)
+{
+	int i, n = 0;
+
+	for (i = 0; i < res->np; i++)
+		n += !strcmp(res->p[i].status, "unavailable");
+	return n;
+}
+
+static int blind_areas(const struct diag_result *res)
+{
+	int i, n = 0;
+
+	for (i = 0; i < res->nc; i++)
+		n += !strcmp(res->c[i].status, "unseen");
+	return n;
+}
+
 static void render_json(const struct diag_result *res, const char *plan_out, int nplan)
 {
 	struct json j;
@@ -100,6 +119,8 @@ static void render_json(const struct diag_result *res, const char *plan_out, int
 	json_obj_open(&j, "summary");
 	json_int(&j, "findings", res->nf);
 	json_bool(&j, "limited", res->nf > 0);
+	json_int(&j, "probes_unavailable", blind_probes(res));
+	json_int(&j, "areas_unseen", blind_areas(res));
 	json_obj_close(&j);
 	json_obj_close(&j);
 }
@@ -132,6 +153,10 @@ static void render_text(const struct diag_result *res, const char *plan_out, int
 	printf("\nchecked:\n");
 	for (i = 0; i < res->nc; i++)
 		printf("  %-8s %-27s %s\n", res->c[i].status, res->c[i].what, res->c[i].figures);
+	if (blind_probes(res) || blind_areas(res))
+		printf("not seen: %d of %d probes unavailable, %d area%s unseen (causes above): what they answer "
+		       "was not looked at\n", blind_probes(res), res->np, blind_areas(res),
+		       blind_areas(res) == 1 ? "" : "s");
 	if (!res->nf)
 		printf("nothing limits pid %d in this window: no finding (exit 0)\n", (int)res->pid);
 	else

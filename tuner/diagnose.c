@@ -560,9 +560,9 @@ static void children_finish(struct child *c, int n, double deadline, struct diag
 		err = memfd_text(c[i].err, 64 << 10);
 		/* the last JSON document is the final report */
 		if (out) {
-			char *doc = strrchr(out, '{'), *line = out, *nl;
+			char *doc = NULL, *line = out, *nl;
 
-			for (doc = NULL; line && *line; line = nl ? nl + 1 : NULL) {
+			for (; line && *line; line = nl ? nl + 1 : NULL) {
 				nl = strchr(line, '\n');
 				if (*line == '{')
 					doc = line;
@@ -587,6 +587,14 @@ static void children_finish(struct child *c, int n, double deadline, struct diag
 			last_line(err, p->why, sizeof(p->why));
 		} else {
 			snprintf(p->why, sizeof(p->why), "exited with status %d and no report", -2 - c[i].pid);
+		}
+		if (!strcmp(p->status, "unavailable")) {
+			char pre[32];
+
+			/* "probe acceptq: need root..." -> "need root..." */
+			snprintf(pre, sizeof(pre), "probe %s: ", c[i].name);
+			if (!strncmp(p->why, pre, strlen(pre)))
+				memmove(p->why, p->why + strlen(pre), strlen(p->why + strlen(pre)) + 1);
 		}
 		free(out);
 		free(err);
@@ -1398,6 +1406,15 @@ static void detect_blocking(struct dctx *d)
 	for (i = 0; sys[0] && i < jv_len(jv_get(d->syslat, "syscalls")); i++)
 		if (!strcmp(jv_str(jv_get(jv_at(jv_get(d->syslat, "syscalls"), i), "name"), ""), sys))
 			sc = jv_at(jv_get(d->syslat, "syscalls"), i);
+	/* a call that sleeps half a second or more each time is a timer or
+	 * housekeeping loop (sleep(1) in a background thread), not a request's
+	 * latency: named, not a finding */
+	if (sc && jv_num(jv_get(sc, "mean_us"), 0) >= 500000) {
+		checked(d, "off-CPU blocking", "ok", "a thread sleeps in %s %.0f ms a call (%.0f calls, syslat): a "
+			"timer or background loop, not the request path", sys, jv_num(jv_get(sc, "mean_us"), 0) / 1000,
+			jv_num(jv_get(sc, "count"), 0));
+		return;
+	}
 	/* a finding when a thread of the server spent >= 10 % of the window there */
 	if (best_us < 0.1 * d->w * 1e6 && (total_samples <= 0 || top_n < 0.1 * d->sm.n)) {
 		checked(d, "off-CPU blocking", d->offcpu || d->sm.n ? "ok" : "unseen",
@@ -1506,6 +1523,11 @@ static int pick_server(struct dctx *d)
 		res->pid = d->o->pid;
 	} else if (cx->nsrv == 1) {
 		res->pid = cx->srv[0].pid;
+	} else if (cx->nsrv == 0 && cx->nls > 0) {
+		snprintf(res->err, sizeof(res->err), "%d TCP listener%s in netns net:[%llu], but no owner could be "
+			 "seen (other users' /proc/PID/fd needs root or CAP_SYS_PTRACE): run as root, or name the "
+			 "server with --pid", cx->nls, cx->nls == 1 ? "" : "s", (unsigned long long)cx->netns);
+		return -EACCES;
 	} else if (cx->nsrv == 0) {
 		snprintf(res->err, sizeof(res->err), "no process owns a TCP listener%s%.0d in netns net:[%llu]: name "
 			 "the server with --pid", d->o->port ? " on port " : "", d->o->port,
@@ -1680,8 +1702,7 @@ out:
 	free(d.s1.ls);
 	hogs = NULL;
 	nhogs = 0;
-	if (d.have_rep)
-		report_release(&d.rep);
+	report_release(&d.rep);	/* also what a failed audit left */
 	run_release(&d.r);
 	if (cgfd >= 0)
 		close(cgfd);

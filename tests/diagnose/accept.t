@@ -8,7 +8,7 @@
 # plan: apply --plan sets exactly somaxconn, rollback restores it, and a plan
 # that is no longer current (somaxconn changed since) is refused.
 . "$(dirname "$0")/../lib.sh"
-plan 22
+plan 23
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 command -v nstat >/dev/null || skip_rest "nstat (iproute2) not installed"
@@ -26,6 +26,7 @@ S=$!
 for _ in $(seq 100); do ss -Htln 'sport = :18301' | grep -q . && break; sleep 0.05; done
 ss -Htln 'sport = :18301' | awk '{print $3}' > "$T/sendq"
 nstat -az TcpExtListenOverflows | awk '/ListenOverflows/ {print $2}' > "$T/ov0"
+nstat -az TcpExtSyncookiesSent | awk '/SyncookiesSent/ {print $2}' > "$T/ck0"
 t0=$(date +%s%N)
 "$Q" diagnose --duration 4 --json --plan-out "$T/plan" > "$T/out.json" 2>"$T/err" &
 D=$!
@@ -35,6 +36,7 @@ wait $D; echo $? > "$T/rc"
 t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000000 )) > "$T/ms"
 nstat -az TcpExtListenOverflows | awk '/ListenOverflows/ {print $2}' > "$T/ov1"
+nstat -az TcpExtSyncookiesSent | awk '/SyncookiesSent/ {print $2}' > "$T/ck1"
 echo $S > "$T/pid"
 # the plan: applied exactly, rolled back, refused once stale
 "$Q" --state-dir "$T/state" apply --plan "$T/plan" --json > "$T/apply.json" 2>"$T/apply.err"; echo $? > "$T/apply.rc"
@@ -72,6 +74,10 @@ like "$(jq -r '.findings[0].checks' "$J")" 'LQ-003 .*LQ-001 fail' "it cites the 
 like "$(jq -r '.findings[0].evidence' "$J")" 'acceptq \(attached for the last [0-9.]+ s of the window\): listen_drops [0-9]+' "the acceptq probe's figures are in the evidence"
 is "$(jq -r '[.findings[0].settings[] | select(.key=="net.core.somaxconn") | .old+" "+.new] | .[0]' "$J")" "16 4096" \
 	"the plan raises somaxconn 16 -> 4096 (web-10k's rule)"
+# SYN cookies: a finding exactly when the kernel sent some in the window, with its count
+ck=$(( $(cat "$T/ck1") - $(cat "$T/ck0") ))
+is "$(jq -r '[.findings[] | select(.name=="syn-queue") | .figures.syncookies_sent] | .[0] // 0' "$J")" "$ck" \
+	"syn-queue: SYN cookies sent == nstat's SyncookiesSent delta ($ck; no finding when 0)"
 is "$(cat "$T/apply.rc") $(cat "$T/after")" "0 4096" "apply --plan applies it"
 is "$(cat "$T/rolled")" 16 "rollback restores what apply --plan changed"
 is "$(cat "$T/stale.rc") $(cat "$T/stale.val")" "1 32" "a plan that is no longer current is refused, nothing written"

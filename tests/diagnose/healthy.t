@@ -5,7 +5,7 @@
 # figures, and every probe it ran; the requests the load made show in the
 # figures it checked (PassiveOpens/OutSegs are not zero), so it looked.
 . "$(dirname "$0")/../lib.sh"
-plan 12
+plan 15
 is_root || skip_rest "needs root for unshare -n"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -37,6 +37,14 @@ t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000000 )) > "$T/term.ms"
 left=; for k in $kids; do kill -0 $k 2>/dev/null && left="$left $k"; done
 echo "$(echo $kids | wc -w) ${left:-none}" > "$T/term.kids"
+# a user without BPF privileges: the probes cannot run, and diagnose says so (JSON and table)
+kill $S; wait $S 2>/dev/null
+NB="setpriv --reuid=65534 --regid=65534 --clear-groups"
+$NB "$B/qps-server" -l 127.0.0.1:18307 -w 1 --defer-accept 0 2>/dev/null &
+S=$!
+for _ in $(seq 100); do ss -Htln 'sport = :18307' | grep -q . && break; sleep 0.05; done
+$NB "$Q" --state-dir "$T/nb" diagnose --duration 1 --json > "$T/nb.json" 2>/dev/null; echo $? > "$T/nb.rc"
+$NB "$Q" --state-dir "$T/nb" diagnose --duration 1 > "$T/nb.txt" 2>/dev/null
 kill $S; wait $S 2>/dev/null
 INNER
 unshare -n bash "$T/inner.sh" "$BUILD" "$T"
@@ -56,4 +64,7 @@ like "$(cat "$T/out.txt")" 'nothing limits pid [0-9]+ in this window: no finding
 is "$(cat "$T/term.rc") $(jq -r .interrupted "$T/term.json")" "0 true" "SIGTERM ends a 30 s window early, with the report"
 cmp_ok "$(cat "$T/term.ms")" -le 3000 "  within the signal + 1 s ($(cat "$T/term.ms") ms from the start)"
 is "$(cat "$T/term.kids")" "5 none" "  its 5 probe children are gone"
+is "$(jq -r '.summary.probes_unavailable' "$T/nb.json")" 5 "without BPF privileges the 5 probes are listed unavailable"
+like "$(jq -r '.probes[0].detail' "$T/nb.json")" '^need root, or CAP_BPF and CAP_PERFMON' "  with the cause"
+like "$(cat "$T/nb.txt")" 'not seen: 5 of 5 probes unavailable' "  and the table says what was not looked at"
 done_testing
