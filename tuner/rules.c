@@ -276,7 +276,7 @@ void rules_plan(struct run *r)
 			continue;
 		}
 		/* an earlier rule on another field of this key held: now it changes */
-		for (same = NULL, pending = p->same; pending < p->same + p->nsame; pending++)
+		for (same = NULL, pending = p->same; pending && pending < p->same + p->nsame; pending++)
 			if (pending->kind == J_SYSCTL && !strcmp(pending->key, ru->key))
 				same = pending;
 		if (same) {
