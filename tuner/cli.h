@@ -6,6 +6,7 @@
 #define QPS_CLI_H
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "env.h"
 #include "tuner.h"
@@ -47,7 +48,8 @@ int cli_env(struct tenv *e);
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "state-dir", required_argument, NULL, 0x101 }, \
 	{ "root", required_argument, NULL, 0x102 }, \
-	{ "run-dir", required_argument, NULL, 0x103 }
+	{ "run-dir", required_argument, NULL, 0x103 }, \
+	{ "help", no_argument, NULL, 'h' }
 
 int do_audit(int argc, char **argv);
 int do_apply(int argc, char **argv);
@@ -59,4 +61,13 @@ int do_profile(int argc, char **argv);
 int do_probe(int argc, char **argv);
 /* Usage line of command @name ("" if unknown). */
 const char *cli_usage_of(const char *name);
+/* Prints the help of the current command (cli()->cmd) on stdout: its usage,
+ * its options and the common ones. Returns the exit code (0). */
+int cli_help(void);
+/* The one of @names (@n of them) closest to @word by edit distance, when at
+ * most 2 edits away and fewer than @word's length; else NULL. */
+const char *cli_suggest(const char *word, const char *const *names, size_t n);
+
+/* Named profiles are also looked up here (real root only; root-owned files). */
+#define PROFILE_ETC_DIR "/etc/qps-tune/profiles"
 #endif

@@ -15,9 +15,11 @@ int do_profiles(int argc, char **argv)
 	struct json j;
 	int opt, i;
 
-	while ((opt = cli_getopt(argc, argv, "jv", longopts)) != -1)
-		if (!cli_common_opt(opt, optarg))
-			return EXIT_USAGE;
+	while ((opt = cli_getopt(argc, argv, "jvh", longopts)) != -1) {
+		if (cli_common_opt(opt, optarg))
+			continue;
+		return opt == 'h' ? cli_help() : EXIT_USAGE;
+	}
 	if (optind < argc)
 		return cli_usage_err("profiles: unexpected argument '%s'", argv[optind]);
 	if (cli()->json) {
@@ -73,9 +75,11 @@ int do_profile(int argc, char **argv)
 	char err[512];
 	int opt, i;
 
-	while ((opt = cli_getopt(argc, argv, "jvr", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "jvhrc:", longopts)) != -1) {
 		if (cli_common_opt(opt, optarg))
 			continue;
+		if (opt == 'h')
+			return cli_help();
 		if (opt == 'r') {
 			resolved = true;
 		} else if (opt == 'c') {
