@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "privhint.h"
 #include "probe.h"
 
 #ifndef CAP_PERFMON
@@ -161,6 +162,8 @@ static void verr(const struct probe_opts *o, const char *fmt, va_list ap)
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* a permission error names the privilege, wherever it came from */
+	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s", priv_hint(msg));
 	probe_nerr++;
 	fprintf(stderr, "qps-tune: probe %s: %s\n", o->name, msg);
 	if (o->json) {

@@ -182,6 +182,23 @@ void plan_err(struct run *r, const char *fmt, ...)
 	free(m);
 }
 
+void plan_denied(struct run *r, const char *what, const char *fmt, ...)
+{
+	struct plan *p = r->plan;
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	m = vfmt(fmt, ap);
+	va_end(ap);
+	if (r->o.dry_run)
+		add_note(p, &p->denied, &p->ndenied, &p->capdenied, what, m ? m : strdup("out of memory"));
+	else {
+		add_note(p, &p->err, &p->nerr, &p->caperr, m ? m : "out of memory", strdup(""));
+		free(m);
+	}
+}
+
 char *show_path(const struct tenv *env, const char *path, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s%s", env->root, path);
@@ -195,7 +212,9 @@ void plan_file(struct run *r, const char *path, const char *content, const char 
 	ssize_t n = root_read(r->env, path, &cur, FILE_MAX, &st);
 
 	show_path(r->env, path, shown, sizeof(shown));
-	if (n < 0 && n != -ENOENT) {
+	if ((n == -EACCES || n == -EPERM) && r->o.dry_run) {
+		plan_denied(r, shown, "cannot read '%s': %s (needs root)", shown, strerror((int)-n));
+	} else if (n < 0 && n != -ENOENT) {
 		plan_err(r, "cannot read '%s': %s%s", shown, strerror((int)-n),
 			 n == -ELOOP ? " (a symlink: refused)" : n == -EINVAL ? " (not a regular file: refused)" : "");
 	} else if (n >= 0 && !strcmp(cur, content)) {
@@ -238,6 +257,7 @@ static void plan_release(struct plan *p)
 	notes_free(p->na, p->nna);
 	notes_free(p->restart, p->nrestart);
 	notes_free(p->err, p->nerr);
+	notes_free(p->denied, p->ndenied);
 	free(p->persist);
 	memset(p, 0, sizeof(*p));
 }

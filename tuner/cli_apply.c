@@ -116,6 +116,8 @@ static void render(const struct apply_result *res, const struct apply_opts *o)
 		json_items(&j, "unchanged", p->same, p->nsame);
 		json_notes(&j, "not_applied", "key", "reason", p->na, p->nna);
 		json_notes(&j, "restart_needed", "what", "why", p->restart, p->nrestart);
+		/* dry run as a user: what it could not read or may not write, and the privilege */
+		json_notes(&j, "needs_privilege", "key", "reason", p->denied, p->ndenied);
 		if (res->journal[0])
 			json_str(&j, "journal", res->journal);
 		else
@@ -150,9 +152,12 @@ static void render(const struct apply_result *res, const struct apply_opts *o)
 		printf("not applied  %s: %s\n", p->na[i].what, p->na[i].why);
 	for (i = 0; i < p->nrestart; i++)
 		printf("restart needed  %s: %s\n", p->restart[i].what, p->restart[i].why);
+	for (i = 0; i < p->ndenied; i++)
+		printf("needs privilege  %s: %s\n", p->denied[i].what, p->denied[i].why);
 	if (o->dry_run)
-		printf("%d would change, %d unchanged, %d not applied (dry run: nothing written)\n", p->nch,
-		       p->nsame, p->nna);
+		printf("%d would change, %d unchanged, %d not applied%s%.0d%s (dry run: nothing written)\n", p->nch,
+		       p->nsame, p->nna, p->ndenied ? ", " : "", p->ndenied,
+		       p->ndenied ? " need a privilege this user lacks" : "");
 	else
 		printf("%d changed, %d unchanged, %d not applied%s%s\n", res->changed, p->nsame, p->nna,
 		       res->journal[0] ? "; journal " : "", res->journal);

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "json.h"
+#include "privhint.h"
 
 static struct cli_opts opts = {
 	.state_dir = DEFAULT_STATE_DIR,
@@ -193,10 +194,15 @@ static int unknown_command(const char *name)
 
 static void vreport(bool final, const char *fmt, va_list ap)
 {
-	char *msg = NULL;
+	char *msg = NULL, *full = NULL;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
+	/* a permission error names the privilege, wherever it came from */
+	if (msg && *priv_hint(msg) && asprintf(&full, "%s%s", msg, priv_hint(msg)) >= 0) {
+		free(msg);
+		msg = full;
+	}
 	fprintf(stderr, "%s: %s\n", opts.prog, msg ? msg : fmt);
 	if (final && opts.json) {
 		struct json j;

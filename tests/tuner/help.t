@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# help.t - the command line follows its neighbours (issue 13): --help on every
+# command to stdout with exit 0, `help CMD`, one short "did you mean" line on a
+# typo, every error one JSON document under --json, version --json, short
+# options (-p PID, -P profile, -d, -i), /etc/qps-tune/profiles listed, apply
+# --dry-run as a user, permission errors that name the privilege. Nothing here
+# writes a sysctl; /etc/qps-tune exists only in a private mount namespace.
+. "$(dirname "$0")/../lib.sh"
+T=$(mktemp -d)
+chmod 755 "$T"
+export QPS_TUNE_RUN_DIR=$T/run
+trap 'rm -rf "$T"' EXIT
+Q=$QPS_TUNE
+CMDS="audit apply diagnose rollback checks profiles profile probe help version"
+PROBES="acceptq syslat offcpu oncpu runqlat leaks tcpdrop"
+as_nobody() { setpriv --reuid nobody --regid nogroup --clear-groups "$@"; }
+
+# --help: stdout, exit 0, nothing on stderr, the full options
+for c in $CMDS; do
+	out=$("$Q" $c --help 2>"$T/err"); rc=$?
+	is "$rc:$(wc -c < "$T/err")" "0:0" "$c --help: exit 0, nothing on stderr"
+	like "$out" "^usage: qps-tune $c" "$c --help: its usage on stdout"
+	is "$("$Q" help $c 2>&1)" "$out" "help $c prints what $c --help does"
+done
+for p in $PROBES; do
+	out=$("$Q" probe $p --help 2>"$T/err"); rc=$?
+	is "$rc:$(wc -c < "$T/err")" "0:0" "probe $p --help: exit 0, nothing on stderr"
+	like "$out" "^usage: qps-tune probe $p" "probe $p --help: its usage on stdout"
+done
+is "$("$Q" help probe offcpu)" "$("$Q" probe offcpu --help)" "help probe offcpu = probe offcpu --help"
+out=$("$Q" audit --help)
+for o in --profile --conns --pid --port --sample --prom --json --state-dir; do
+	like "$out" "(^|[ ,])$o( |$)" "audit --help lists $o"
+done
+cmp_ok "$(printf '%s\n' "$out" | wc -l)" -gt 10 "audit --help is the full help, not one line"
+for c in profile rollback; do
+	"$Q" $c show x --help >/dev/null 2>&1; is "$?" 0 "$c with arguments and --help: exit 0"
+done
+is "$("$Q" -h)" "$("$Q" help)" "-h is help"
+
+# typos: one line naming the closest command or option, exit 2, nothing on stdout
+for pair in audti:audit aply:apply rollbakc:rollback dignose:diagnose; do
+	typo=${pair%%:*} want=${pair#*:}
+	out=$("$Q" $typo 2>"$T/err"); rc=$?
+	is "$rc:$(wc -l < "$T/err"):${out}" "2:1:" "typo '$typo': exit 2, one line on stderr, nothing on stdout"
+	like "$(cat "$T/err")" "did you mean '$want'\\?" "typo '$typo': did you mean '$want'?"
+done
+"$Q" zzzzzz 2>"$T/err"
+is "$(wc -l < "$T/err")" 1 "an unknown command far from any: still one line"
+like "$(cat "$T/err")" "unknown command 'zzzzzz'; see 'qps-tune help'" "... naming where the usage is"
+"$Q" audit --bogus 2>"$T/err"; rc=$?
+is "$rc:$(wc -l < "$T/err")" "2:1" "unknown option: exit 2, one line"
+like "$(cat "$T/err")" "unknown option '--bogus'; see 'qps-tune audit --help'" "... names the option and audit --help"
+"$Q" apply --dryrun 2>"$T/err"
+like "$(cat "$T/err")" "did you mean '--dry-run'\\?" "option typo: did you mean '--dry-run'?"
+"$Q" probe offcup 2>"$T/err"; rc=$?
+is "$rc:$(wc -l < "$T/err")" "2:1" "unknown probe: exit 2, one line"
+like "$(cat "$T/err")" "did you mean 'offcpu'\\?" "unknown probe: did you mean 'offcpu'?"
+"$Q" probe syslat --bogus 2>"$T/err"; rc=$?
+is "$rc:$(wc -l < "$T/err")" "2:1" "unknown probe option: exit 2, one line (not the whole usage)"
+like "$(cat "$T/err")" "unknown option '--bogus'; see 'qps-tune probe syslat --help'" "... naming the probe's --help"
+
+# --json: every error is exactly one JSON document on stdout with "error"
+jerr() {	# jerr NAME ARGS...: exit 2 and one {"error"} document
+	local name=$1; shift
+	out=$("$Q" "$@" 2>/dev/null); rc=$?
+	is "$rc $(printf '%s' "$out" | jq -s 'length' 2>/dev/null) $(printf '%s' "$out" | jq -r '.error|length > 0' 2>/dev/null)" \
+		"2 1 true" "--json usage error is one {\"error\"} document: $name"
+}
+for c in $CMDS; do
+	jerr "$c --bogus" --json $c --bogus
+	jerr "$c (json last) --bogus" $c --bogus --json
+done
+for c in audit apply diagnose profile; do
+	jerr "$c --conns (missing argument)" --json $c show --conns
+done
+jerr "global --bogus" --json --bogus
+jerr "global -x" -j -x
+jerr "no command" --json
+jerr "unknown command" --json nosuchcmd
+jerr "typo" --json audti
+jerr "help nosuchcmd" --json help nosuchcmd
+jerr "version extra" --json version extra
+jerr "audit extra argument" --json audit extra
+jerr "profile without show" --json profile
+jerr "probe without a name" --json probe
+for p in $PROBES; do
+	jerr "probe $p --bogus" probe $p --bogus --json
+	jerr "probe $p --duration x" --json probe $p --duration x
+	jerr "probe $p extra" probe $p -j extra
+done
+
+# version
+v=$(sed -n 's/^#define QPS_VERSION "\(.*\)"$/\1/p' "$BUILD/version.h")
+is "$("$Q" version)" "qps-tune $v" "version prints build/version.h's"
+is "$("$Q" version --json | jq -r .version)" "$v" "version --json: {\"version\": ...}"
+is "$("$Q" --json version | jq -r .version)" "$v" "--json version: {\"version\": ...}"
+is "$("$Q" -j -V | jq -r .version)" "$v" "-j -V: {\"version\": ...}"
+
+# short options: -P profile, -c conns, -n dry run, -p PID (as libbpf-tools and bpftool)
+is "$("$Q" apply -n -P web-100k -c 50000 --json --state-dir "$T/s1" | jq -r .profile)" web-100k "apply -n -P web-100k"
+is "$("$Q" audit -P proxy --json | jq -r .profile)" proxy "audit -P proxy"
+sleep 30 & SP=$!
+is "$("$Q" audit -p $SP --json | jq -r "[.checks[] | select(.key|test(\"pid $SP\")) | .id] | index(\"FD-001\") != null")" true \
+	"audit -p PID checks that process (FD-001 on pid $SP)"
+is "$("$Q" audit -p $SP --json | jq -c '[.checks[]|.id+.key]')" "$("$Q" audit --pid $SP --json | jq -c '[.checks[]|.id+.key]')" \
+	"audit -p PID = audit --pid PID"
+"$Q" audit -p web-10k 2>"$T/err"
+like "$(cat "$T/err")" "invalid --pid 'web-10k'" "-p is no longer the profile"
+"$Q" diagnose -p 0 2>"$T/err"
+like "$(cat "$T/err")" "invalid --pid '0'" "diagnose -p is the pid"
+"$Q" diagnose -d 0.1 2>"$T/err"
+like "$(cat "$T/err")" "invalid --duration '0.1'" "diagnose -d is the duration"
+# leaks needs no BPF: -p, -d and -i of the probes, timed against the clock
+t0=$(date +%s%N)
+out=$("$Q" probe leaks -p $SP -d 1.2 -i 0.4 --json 2>/dev/null); rc=$?
+t1=$(date +%s%N)
+is "$rc" 0 "probe leaks -p PID -d 1.2 -i 0.4: exit 0"
+is "$(printf '%s\n' "$out" | jq -r .pid 2>/dev/null)" "$SP" "probe -p: the report is about that pid"
+ms=$(( (t1 - t0) / 1000000 ))
+ok "probe -d 1.2 ran 1.2 s ($ms ms)" test "$ms" -ge 1150 -a "$ms" -lt 4000
+is "$(printf '%s\n' "$out" | jq -r '.interval_s' 2>/dev/null)" 0.4 "probe -i 0.4: samples every 0.4 s"
+cmp_ok "$(printf '%s\n' "$out" | jq -r '.samples|length' 2>/dev/null)" -ge 3 "... the first, one per interval, the last"
+kill $SP 2>/dev/null
+
+# /etc/qps-tune/profiles: listed with its source (in a private mount namespace)
+if is_root && unshare -m true 2>/dev/null; then
+	mkdir -p "$T/up" "$T/work"
+	unshare -m sh -c '
+		mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/up,workdir=$2/work" /etc || exit 9
+		mkdir -p /etc/qps-tune/profiles
+		printf "inherit web-10k\ndescription \"site\"\nconns 20000\n" > /etc/qps-tune/profiles/site.profile
+		printf "inherit base\n" > /etc/qps-tune/profiles/loose.profile
+		chmod 666 /etc/qps-tune/profiles/loose.profile
+		"$1" profiles --json > "$2/p.json"; "$1" profiles > "$2/p.txt"
+		"$1" audit -P site --json > "$2/site.json"; test $? = 0 -o $? = 3' _ "$Q" "$T"
+	is "$?" 0 "profiles and audit in a mount namespace with /etc/qps-tune/profiles"
+	is "$(jq -r '.profiles[] | select(.name=="site") | .source + " " + (.conns|tostring)' "$T/p.json")" \
+		"/etc/qps-tune/profiles/site.profile 20000" "profiles --json lists /etc/qps-tune/profiles/site with its source"
+	like "$(jq -r '.profiles[] | select(.name=="loose") | .error' "$T/p.json")" "refusing profile" \
+		"a world-writable profile there is listed as refused"
+	like "$(cat "$T/p.txt")" "site +conns 20000 +/etc/qps-tune/profiles/site.profile" "the table has the source"
+	is "$(jq -r '.profiles[] | select(.name=="web-10k") | .source' "$T/p.json")" built-in "built-ins still listed"
+	is "$(jq -r '.profile + " " + (.conns|tostring)' "$T/site.json")" "site 20000" "audit -P site uses it"
+	ok "the host's /etc is untouched" test ! -e /etc/qps-tune/profiles/site.profile
+else
+	for i in 1 2 3 4 5 6 7; do skip "needs root and mount namespaces" "/etc/qps-tune/profiles $i"; done
+fi
+
+# apply --dry-run without root: the plan, what it may not write and why
+if is_root && as_nobody true 2>/dev/null; then
+	"$Q" apply -n --json > "$T/root.json"
+	(cd / && as_nobody "$Q" apply -n --json > "$T/user.json" 2>"$T/user.err"); rc=$?
+	is "$rc" 0 "apply --dry-run as nobody: exit 0"
+	is "$(jq -c '[.changes[].key]' "$T/user.json")" "$(jq -c '[.changes[].key]' "$T/root.json")" \
+		"as nobody it plans the same changes as root"
+	want=$(jq -r '.changes[] | select(.kind=="sysctl") | .key' "$T/user.json" | while read -r k; do
+		as_nobody test -w "/proc/sys/$(tr . / <<<"$k")" || echo "$k"; done | sort | tr '\n' ' ')
+	is "$(jq -r '.needs_privilege[].key' "$T/user.json" | grep -v / | sort | tr '\n' ' ')" "$want" \
+		"needs_privilege lists each planned sysctl nobody may not write (test -w)"
+	is "$(jq -r '.needs_privilege[].reason' "$T/user.json" | grep -vcE 'root|CAP_')" 0 \
+		"each names the privilege"
+	out=$(cd / && as_nobody "$Q" apply --dry-run 2>&1)
+	like "$out" "need a privilege this user lacks \(dry run: nothing written\)" "the table says so too"
+	# every EACCES/EPERM a user can meet names the privilege
+	sleep 30 & SP=$!
+	: > "$T/perm"
+	for args in "apply" "apply -n -p 1" "apply -p $SP" "rollback" "audit -p 1" "diagnose -p 1 -d 0.5 --no-probes" \
+		"probe acceptq -d 0.2" "probe offcpu -d 0.2" "probe leaks -p 1 -d 0.2" "apply -n --persist --root $T/rootfs"; do
+		(cd / && as_nobody "$Q" $args >/dev/null 2>>"$T/perm")
+	done
+	kill $SP 2>/dev/null
+	cmp_ok "$(grep -cE 'Permission denied|Operation not permitted|need root' "$T/perm")" -ge 4 \
+		"as nobody, commands meet permission errors"
+	is "$(grep -E 'Permission denied|Operation not permitted' "$T/perm" | grep -vE 'root|CAP_')" "" \
+		"every permission error names the privilege (root or CAP_...)"
+else
+	for i in 1 2 3 4 5 6 7; do skip "needs root to switch to user nobody" "dry run as a user $i"; done
+fi
+done_testing
