@@ -177,4 +177,26 @@ if is_root && as_nobody true 2>/dev/null; then
 else
 	for i in 1 2 3 4 5 6 7; do skip "needs root to switch to user nobody" "dry run as a user $i"; done
 fi
+
+# bash completion: sourced in bash, COMPREPLY for a few prefixes; and
+# `make install` puts it where bash-completion looks
+comp() {	# comp WORD...: what TAB offers after the words (the last is the prefix)
+	bash --norc --noprofile -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _qps_tune
+		[ ${#COMPREPLY[@]} = 0 ] || printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' _ "$QPS_ROOT/completion/qps-tune.bash" "$Q" "$@"
+}
+is "$(comp a)" "apply audit " "completion: commands (a -> apply audit)"
+is "$(comp di)" "diagnose " "completion: di -> diagnose"
+is "$(comp audit --p)" "--pid --port --profile --prom " "completion: audit's own options"
+is "$(comp rollback --f)" "--force " "completion: rollback --f -> --force"
+is "$(comp apply -P web-1)" "web-100k web-10k " "completion: profile names after -P"
+is "$(comp profile show la)" "latency " "completion: profile show NAME"
+is "$(comp probe o)" "offcpu oncpu " "completion: probe names"
+is "$(comp probe offcpu --no-k)" "--no-kernel-threads " "completion: a probe's own options"
+is "$(comp help ro)" "rollback " "completion: help COMMAND"
+is "$(comp --js)" "--json " "completion: global options"
+is "$(comp audit -p "$$")" "$$ " "completion: -p offers pids"
+is "$(comp audit -c 1)" "" "completion: nothing for a number"
+make -s -C "$QPS_ROOT" install BUILD="$BUILD" DESTDIR="$T/inst" PREFIX=/usr >/dev/null 2>&1
+ok "make install puts it in share/bash-completion/completions/qps-tune" \
+	cmp "$QPS_ROOT/completion/qps-tune.bash" "$T/inst/usr/share/bash-completion/completions/qps-tune"
 done_testing
