@@ -196,7 +196,7 @@ is "$(comp help ro)" "rollback " "completion: help COMMAND"
 is "$(comp --js)" "--json " "completion: global options"
 is "$(comp audit -p "$$")" "$$ " "completion: -p offers pids"
 is "$(comp audit -c 1)" "" "completion: nothing for a number"
-make -s -C "$QPS_ROOT" install BUILD="$BUILD" DESTDIR="$T/inst" PREFIX=/usr >/dev/null 2>&1
+make -s -o all -C "$QPS_ROOT" install BUILD="$BUILD" DESTDIR="$T/inst" PREFIX=/usr >/dev/null 2>&1
 ok "make install puts it in share/bash-completion/completions/qps-tune" \
 	cmp "$QPS_ROOT/completion/qps-tune.bash" "$T/inst/usr/share/bash-completion/completions/qps-tune"
 done_testing
