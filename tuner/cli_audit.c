@@ -83,7 +83,9 @@ int do_audit(int argc, char **argv)
 	else if (prom)
 		report_prom(&rep, stdout);
 	else
-		report_table(&rep, stdout, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"), cli()->verbose);
+		/* no-color.org: NO_COLOR present and not empty */
+		report_table(&rep, stdout, isatty(STDOUT_FILENO) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
+			     cli()->verbose);
 	rc = report_count(&rep, CHK_FAIL) ? EXIT_DRIFT : EXIT_OK;
 	report_release(&rep);
 	return cli_finish(rc);

@@ -178,6 +178,47 @@ else
 	for i in 1 2 3 4 5 6 7; do skip "needs root to switch to user nobody" "dry run as a user $i"; done
 fi
 
+# help/man parity: every option a --help prints is in man/qps-tune.8, every
+# option of the man page's SYNOPSIS, OPTIONS and PROBES is in some --help, and a
+# short option means the same in both
+MAN=$QPS_ROOT/man/qps-tune.8
+# troff to words: "\-" is "-", fonts go, `.BR \-h ", " \-\-help` is "-h, --help", `[ \-P | \-\-profile` "-P|--profile"
+unesc() { sed -E 's/\\-/-/g; s/\\f[BIRP]//g; s/\\\(em/-/g; s/ *"?, "? */, /g; s/ +\| +/|/g' "$@"; }
+{
+	"$Q" --help
+	for c in $("$Q" help | awk '/^  qps-tune [a-z]/ { print $2 }'); do "$Q" $c --help; done
+	for p in $("$Q" probe --help | awk '/^  [a-z]+ / { print $1 }'); do "$Q" probe $p --help; done
+} > "$T/helps"
+cmp_ok "$(grep -c '^usage: ' "$T/helps")" -ge 17 "collected the help of every command and probe"
+grep -oE -- '--[a-z][a-z0-9-]*' "$T/helps" | sort -u > "$T/help-long"
+unesc "$MAN" > "$T/man"
+is "$(while read -r o; do grep -qE -- "$o([^a-z0-9-]|\$)" "$T/man" || printf '%s ' "$o"; done < "$T/help-long")" "" \
+	"every long option of every --help is in the man page"
+awk '/^\.SH (SYNOPSIS|OPTIONS|PROBES)/ { on = 1; next } /^\.SH/ { on = 0 } on' "$MAN" | unesc > "$T/man-opts"
+is "$(grep -oE -- '--[a-z][a-z0-9-]*' "$T/man-opts" | sort -u | while read -r o; do
+	grep -qE -- "$o([^a-z0-9-]|\$)" "$T/helps" || printf '%s ' "$o"; done)" "" \
+	"every long option of the man page's synopsis, options and probes is in some --help"
+grep -oE -- '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]*' "$T/helps" | sed 's/^[ [[]*//' | sort -u > "$T/help-short"
+cmp_ok "$(wc -l < "$T/help-short")" -ge 10 "the helps pair short and long options (-p, --pid ...)"
+is "$(while read -r s l; do s=${s%,}; grep -qE -- "(^|[^a-z0-9-])$s(\\| |, |\|)$l" "$T/man" || printf '%s ' "$s $l"; done < "$T/help-short")" "" \
+	"every short option pairs with the same long one in the man page"
+is "$(grep -oE -- '(^|[^a-z0-9-])-[a-zA-Z](\||, | )--[a-z][a-z0-9-]*' "$T/man-opts" | sed -E 's/^[^-]//; s/(\||, | )/ /' | sort -u |
+	while read -r s l; do grep -qE -- "(^|[ [])$s, $l" "$T/helps" || printf '%s ' "$s $l"; done)" "" \
+	"every short option the man page pairs is paired the same in some --help"
+for w in '^\.BR? version' 'NO_COLOR' '/etc/qps-tune/profiles' -- '--no-kernel-threads' '-h(, |\|)--help' \
+	'-V(, |\|)--version' '-p(, |\|)--pid' '-c(, |\|)--conns' '-n(, |\|)--dry-run' '-P(, |\|)--profile'; do
+	[ "$w" = -- ] && continue
+	ok "the man page documents $w" grep -qE -- "$w" "$T/man"
+done
+# NO_COLOR (no-color.org): set and not empty, audit's table on a terminal has no colour
+if command -v script >/dev/null; then
+	cmp_ok "$(script -qec "$Q audit" /dev/null | grep -c $'\e')" -gt 0 "audit on a terminal: colour"
+	is "$(NO_COLOR=1 script -qec "$Q audit" /dev/null | grep -c $'\e')" 0 "NO_COLOR=1: none"
+	cmp_ok "$(NO_COLOR= script -qec "$Q audit" /dev/null | grep -c $'\e')" -gt 0 "NO_COLOR empty: colour (no-color.org)"
+else
+	for i in 1 2 3; do skip "no script(1) for a terminal" "NO_COLOR $i"; done
+fi
+
 # bash completion: sourced in bash, COMPREPLY for a few prefixes; and
 # `make install` puts it where bash-completion looks
 comp() {	# comp WORD...: what TAB offers after the words (the last is the prefix)
