@@ -207,6 +207,9 @@ int probe_args_end(const struct probe_opts *o, bool help, int argc, char **argv,
 {
 	if (help) {
 		usage(stdout);
+		/* the short forms, like libbpf-tools (the probes' own usage lines name the long ones) */
+		printf("common options ('qps-tune probe --help'):\n"
+		       "  -d, --duration S  -i, --interval S  -p, --pid PID  -j, --json  -v, --verbose  -h, --help\n");
 		return 0;
 	}
 	if (optind < argc) {
