@@ -33,3 +33,22 @@ const char *priv_hint(const char *msg)
 			return by_topic[i].hint;
 	return " (run as root)";
 }
+
+void priv_annotate(char *buf, size_t size)
+{
+	const char *hint = priv_hint(buf);
+	size_t len = strlen(buf), hl = strlen(hint);
+	char *at;
+
+	if (!hl || len + hl >= size)
+		return;
+	at = strstr(buf, strerror(EACCES));
+	if (at)
+		at += strlen(strerror(EACCES));
+	else if ((at = strstr(buf, strerror(EPERM))))
+		at += strlen(strerror(EPERM));
+	else
+		return;
+	memmove(at + hl, at, len - (size_t)(at - buf) + 1);
+	memcpy(at, hint, hl);
+}

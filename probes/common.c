@@ -163,7 +163,7 @@ static void verr(const struct probe_opts *o, const char *fmt, va_list ap)
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* a permission error names the privilege, wherever it came from */
-	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s", priv_hint(msg));
+	priv_annotate(msg, sizeof(msg));
 	probe_nerr++;
 	fprintf(stderr, "qps-tune: probe %s: %s\n", o->name, msg);
 	if (o->json) {

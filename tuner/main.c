@@ -195,13 +195,20 @@ static int unknown_command(const char *name)
 static void vreport(bool final, const char *fmt, va_list ap)
 {
 	char *msg = NULL, *full = NULL;
+	size_t size;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	/* a permission error names the privilege, wherever it came from */
-	if (msg && *priv_hint(msg) && asprintf(&full, "%s%s", msg, priv_hint(msg)) >= 0) {
-		free(msg);
-		msg = full;
+	if (msg && *priv_hint(msg)) {
+		size = strlen(msg) + strlen(priv_hint(msg)) + 1;
+		full = malloc(size);
+		if (full) {
+			memcpy(full, msg, strlen(msg) + 1);
+			priv_annotate(full, size);
+			free(msg);
+			msg = full;
+		}
 	}
 	fprintf(stderr, "%s: %s\n", opts.prog, msg ? msg : fmt);
 	if (final && opts.json) {
