@@ -198,6 +198,25 @@ awk '/^\.SH (SYNOPSIS|OPTIONS|PROBES)/ { on = 1; next } /^\.SH/ { on = 0 } on' "
 is "$(grep -oE -- '--[a-z][a-z0-9-]*' "$T/man-opts" | sort -u | while read -r o; do
 	grep -qE -- "$o([^a-z0-9-]|\$)" "$T/helps" || printf '%s ' "$o"; done)" "" \
 	"every long option of the man page's synopsis, options and probes is in some --help"
+# per command: its own options (not the common ones) are in its synopsis line(s),
+# a probe's in its entry under PROBES
+COMMON='--(json|verbose|state-dir|root|run-dir|help|duration|interval|pid|comm|cgroup|cumulative)'
+miss=""
+for c in audit apply diagnose rollback checks profile; do
+	syn=$(awk -v c="$c" '$0 ~ "^\\.B qps-tune "c"( |$)" { on = 1 } on { print } on && /^\.(br|PP)/ { on = 0 }' "$MAN" | unesc)
+	# the options a line starts with (the text may name another command's)
+	for o in $("$Q" $c --help | grep -oE -- '^ +(-[a-zA-Z], )?--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z0-9-]+' | sort -u |
+		grep -vxE -- "--(json|verbose|state-dir|root|run-dir|help)"); do
+		grep -qE -- "$o([^a-z0-9-]|\$)" <<<"$syn" || miss="$miss $c:$o"
+	done
+done
+for p in $("$Q" probe --help | awk '/^  [a-z]+ / { print $1 }'); do
+	entry=$(awk -v p="$p" '$0 ~ "^\\.B "p"( |$)" { print; exit }' "$MAN" | unesc)
+	for o in $("$Q" probe $p --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | grep -vxE -- "$COMMON"); do
+		grep -qE -- "$o([^a-z0-9-]|\$)" <<<"$entry" || miss="$miss probe-$p:$o"
+	done
+done
+is "${miss# }" "" "per command and probe: each option of its --help is in its man synopsis or entry"
 grep -oE -- '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]*' "$T/helps" | sed 's/^[ [[]*//' | sort -u > "$T/help-short"
 cmp_ok "$(wc -l < "$T/help-short")" -ge 10 "the helps pair short and long options (-p, --pid ...)"
 is "$(while read -r s l; do s=${s%,}; grep -qE -- "(^|[^a-z0-9-])$s(\\| |, |\|)$l" "$T/man" || printf '%s ' "$s $l"; done < "$T/help-short")" "" \
