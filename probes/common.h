@@ -58,8 +58,9 @@ void probe_opts_init(struct probe_opts *o, const char *name);
  * option ('?': named, from the argv of probe_set_argv) (message printed).
  * PO_HELP returns 1 and sets *@help. */
 int probe_opt_common(struct probe_opts *o, int c, const char *arg, bool *help);
-/* After the getopt loop: --help prints @usage to stdout (returns 0), a stray
- * operand is reported with @usage on stderr (returns 2); otherwise -1: go on. */
+/* After the getopt loop: --help prints @usage and the short forms of the
+ * common options to stdout (returns 0), a stray operand is reported in one
+ * line through probe_err (returns 2); otherwise -1: go on. */
 int probe_args_end(const struct probe_opts *o, bool help, int argc, char **argv,
 		   void (*usage)(FILE *f));
 /* The probe's argv, for naming an unknown option (tuner/probe.c sets it). */
@@ -71,7 +72,8 @@ int probe_parse_seconds(const char *s, double *out);
 int probe_parse_u64(const char *s, uint64_t *out);
 
 /* Prints "qps-tune: probe NAME: MSG" on stderr, and with --json also one
- * {"error": "probe NAME: MSG"} document on stdout. */
+ * {"error": "probe NAME: MSG"} document on stdout. A permission error gets
+ * the privilege it needs appended (lib/privhint). */
 void probe_err(const struct probe_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Status lines ("tracing ... Ctrl-C to end") on stderr. */

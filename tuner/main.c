@@ -1,9 +1,11 @@
 /* main.c - qps-tune's command line: options common to every command, the
- * command table, the one error reporter, help, version and `checks`.
+ * command table (with each command's --help text), the one error reporter,
+ * help, version and `checks`.
  *
  *   qps-tune [-j|--json] [-v] [--state-dir DIR] [--root DIR] COMMAND [ARGS]
  *
- * Command names match exactly: "a" could be audit or apply.
+ * Command names match exactly: "a" could be audit or apply; a near miss only
+ * gets a "did you mean" (edit distance <= 2), never runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -116,20 +118,13 @@ static const struct cmd *cmd_find(const char *name)
 	return NULL;
 }
 
-const char *cli_usage_of(const char *name)
-{
-	const struct cmd *c = cmd_find(name);
-
-	return c ? c->usage : "";
-}
-
 int cli_help(void)
 {
 	const struct cmd *c = cmd_find(opts.cmd);
 
 	if (!c)
 		return cli_err(EXIT_FAIL, "no help for '%s'", opts.cmd);
-	printf("usage: qps-tune %s\n\n%s\n" COMMON_HELP, c->usage, c->help);
+	printf("usage: qps-tune %s\n\n%s\n" COMMON_HELP, c->usage, c->help ? c->help : "");
 	return cli_finish(EXIT_OK);
 }
 
