@@ -205,6 +205,24 @@ char *show_path(const struct tenv *env, const char *path, char *buf, size_t size
 	return buf;
 }
 
+/* Dry run: may this user write @shown (or create it: the nearest existing
+ * directory above it)? 0 or -errno. */
+static int may_write(const char *shown, bool exists)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (exists)
+		return access(shown, W_OK) ? -errno : 0;
+	snprintf(dir, sizeof(dir), "%s", shown);
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (access(dir, F_OK) == 0)
+			return access(dir, W_OK) ? -errno : 0;
+	}
+	return access("/", W_OK) ? -errno : 0;
+}
+
 void plan_file(struct run *r, const char *path, const char *content, const char *origin)
 {
 	char *cur = NULL, shown[PATH_MAX];
@@ -221,6 +239,13 @@ void plan_file(struct run *r, const char *path, const char *content, const char 
 		plan_same(r, J_FILE, path, cur, shown, origin);
 	} else {
 		plan_change(r, J_FILE, path, n >= 0 ? cur : NULL, content, shown, origin);
+		if (r->o.dry_run) {
+			int e = may_write(shown, n >= 0);
+
+			if (e == -EACCES || e == -EPERM || e == -EROFS)
+				plan_denied(r, shown, "cannot %s '%s': %s%s", n >= 0 ? "write" : "create", shown,
+					    strerror(-e), e == -EROFS ? "" : " (needs root)");
+		}
 	}
 	free(cur);
 }
