@@ -437,8 +437,19 @@ static void plan_nofile(struct run *R, const struct rule *r)
 		const struct server *s = &cx->srv[i];
 		unsigned long long soft, hard;
 		char what[200], why[200];
+		int e;
 
-		if (s->pid == o->pid || proc_nofile(s->pid, &soft, &hard))
+		if (s->pid == o->pid)
+			continue;
+		e = proc_nofile(s->pid, &soft, &hard);
+		if ((e == -EPERM || e == -EACCES) && o->dry_run) {
+			/* a user's dry run: say whose limit it could not see */
+			snprintf(what, sizeof(what), "pid %d %s nofile", (int)s->pid, s->comm);
+			plan_denied(R, what, "cannot read the nofile limit of pid %d: %s (another user's process: "
+				    "needs root or CAP_SYS_RESOURCE)", (int)s->pid, strerror(-e));
+			continue;
+		}
+		if (e)
 			continue;
 		if (soft >= (unsigned long long)r->num)
 			continue;
