@@ -143,12 +143,15 @@ install: all
 	install -m 0644 man/qps-tune.profile.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -d $(DESTDIR)$(PREFIX)/share/qps-tune/dashboards
 	install -m 0644 dashboards/*.json $(DESTDIR)$(PREFIX)/share/qps-tune/dashboards/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 completion/qps-tune.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qps-tune
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qps-server $(DESTDIR)$(PREFIX)/sbin/qps-tune
 	rm -rf $(DESTDIR)$(PREFIX)/share/qps-tune
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/qps-tune.8 $(DESTDIR)$(PREFIX)/share/man/man8/qps-server.8
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man5/qps-tune.profile.5
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qps-tune
 
 deb: all
 	$(Q)BUILD=$(BUILD) scripts/mkdeb.sh

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "privhint.h"
 #include "probe.h"
 
 #ifndef CAP_PERFMON
@@ -35,6 +36,15 @@
 
 bool probe_global_json, probe_global_verbose;
 volatile sig_atomic_t probe_stop;
+int probe_nerr;
+static int probe_argc;
+static char **probe_argv;
+
+void probe_set_argv(int argc, char **argv)
+{
+	probe_argc = argc;
+	probe_argv = argv;
+}
 static bool libbpf_verbose;
 
 void probe_set_global_flags(int json, int verbose)
@@ -49,6 +59,7 @@ void probe_opts_init(struct probe_opts *o, const char *name)
 	o->name = name;
 	o->json = probe_global_json;
 	o->verbose = probe_global_verbose;
+	opterr = 0;
 }
 
 int probe_parse_seconds(const char *s, double *out)
@@ -83,35 +94,46 @@ int probe_opt_common(struct probe_opts *o, int c, const char *arg, bool *help)
 {
 	uint64_t v;
 
+	/* the short forms */
+	c = c == 'd' ? PO_DURATION : c == 'i' ? PO_INTERVAL : c == 'p' ? PO_PID : c;
 	switch (c) {
+	case '?': {
+		const char *bad = optind > 0 && optind <= probe_argc && probe_argv ? probe_argv[optind - 1] : "?";
+
+		if (optopt > 0 && optopt < 0x100 && !strchr(PROBE_COMMON_SHORTOPTS, optopt))
+			probe_err(o, "unknown option '-%c'; see 'qps-tune probe %s --help'", optopt, o->name);
+		else if (optopt)
+			probe_err(o, "option '%s' needs an argument; see 'qps-tune probe %s --help'", bad, o->name);
+		else
+			probe_err(o, "unknown option '%s'; see 'qps-tune probe %s --help'", bad, o->name);
+		return -EINVAL;
+	}
 	case PO_DURATION:
 	case PO_INTERVAL:
 		if (probe_parse_seconds(arg, c == PO_DURATION ? &o->duration : &o->interval) ||
 		    (c == PO_INTERVAL && o->interval < 0.05)) {
-			fprintf(stderr, "qps-tune: probe %s: invalid --%s '%s': want seconds%s\n",
-				o->name, c == PO_DURATION ? "duration" : "interval", arg,
-				c == PO_INTERVAL ? " >= 0.05" : "");
+			probe_err(o, "invalid --%s '%s': want seconds%s",
+				  c == PO_DURATION ? "duration" : "interval", arg, c == PO_INTERVAL ? " >= 0.05" : "");
 			return -EINVAL;
 		}
 		return 1;
 	case PO_PID:
 		if (probe_parse_u64(arg, &v) || v == 0 || v > 0x3fffffff) {
-			fprintf(stderr, "qps-tune: probe %s: invalid --pid '%s'\n", o->name, arg);
+			probe_err(o, "invalid --pid '%s'", arg);
 			return -EINVAL;
 		}
 		o->pid = (pid_t)v;
 		return 1;
 	case PO_COMM:
 		if (!*arg || strlen(arg) > 15) {
-			fprintf(stderr, "qps-tune: probe %s: invalid --comm '%s': want 1 to 15 characters (the kernel's comm length)\n",
-				o->name, arg);
+			probe_err(o, "invalid --comm '%s': want 1 to 15 characters (the kernel's comm length)", arg);
 			return -EINVAL;
 		}
 		snprintf(o->comm, sizeof(o->comm), "%s", arg);
 		return 1;
 	case PO_CGROUP:
 		if (!*arg) {
-			fprintf(stderr, "qps-tune: probe %s: invalid --cgroup '': want a cgroup v2 directory\n", o->name);
+			probe_err(o, "invalid --cgroup '': want a cgroup v2 directory");
 			return -EINVAL;
 		}
 		o->cgroup = arg;
@@ -140,6 +162,9 @@ static void verr(const struct probe_opts *o, const char *fmt, va_list ap)
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* a permission error names the privilege, wherever it came from */
+	priv_annotate(msg, sizeof(msg));
+	probe_nerr++;
 	fprintf(stderr, "qps-tune: probe %s: %s\n", o->name, msg);
 	if (o->json) {
 		char full[1100];
@@ -182,11 +207,13 @@ int probe_args_end(const struct probe_opts *o, bool help, int argc, char **argv,
 {
 	if (help) {
 		usage(stdout);
+		/* the short forms, like libbpf-tools (the probes' own usage lines name the long ones) */
+		printf("common options ('qps-tune probe --help'):\n"
+		       "  -d, --duration S  -i, --interval S  -p, --pid PID  -j, --json  -v, --verbose  -h, --help\n");
 		return 0;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "qps-tune: probe %s: unexpected argument '%s'\n", o->name, argv[optind]);
-		usage(stderr);
+		probe_err(o, "unexpected argument '%s'; see 'qps-tune probe %s --help'", argv[optind], o->name);
 		return 2;
 	}
 	return -1;

@@ -44,27 +44,36 @@ enum {
 	{ "help", no_argument, NULL, PO_HELP },                        \
 	{ "cgroup", required_argument, NULL, PO_CGROUP },              \
 	{ "cumulative", no_argument, NULL, PO_CUMULATIVE }
-#define PROBE_COMMON_SHORTOPTS "+jvh"
+/* short options as in libbpf-tools: -p PID, -d duration, -i interval */
+#define PROBE_COMMON_SHORTOPTS "+jvhd:i:p:"
 
 extern bool probe_global_json, probe_global_verbose;
 extern volatile sig_atomic_t probe_stop;	/* set by SIGINT/SIGTERM */
 
-/* Fills defaults (name, global -j/-v). */
+/* Fills defaults (name, global -j/-v); turns getopt's own messages off:
+ * probe_opt_common reports an unknown option ('?') itself. */
 void probe_opts_init(struct probe_opts *o, const char *name);
 /* Handles one common option @c (a getopt_long result). Returns 1 if handled,
- * 0 if @c is not a common option, -EINVAL on a bad value (message printed).
+ * 0 if @c is not a common option, -EINVAL on a bad value or an unknown
+ * option ('?': named, from the argv of probe_set_argv) (message printed).
  * PO_HELP returns 1 and sets *@help. */
 int probe_opt_common(struct probe_opts *o, int c, const char *arg, bool *help);
-/* After the getopt loop: --help prints @usage to stdout (returns 0), a stray
- * operand is reported with @usage on stderr (returns 2); otherwise -1: go on. */
+/* After the getopt loop: --help prints @usage and the short forms of the
+ * common options to stdout (returns 0), a stray operand is reported in one
+ * line through probe_err (returns 2); otherwise -1: go on. */
 int probe_args_end(const struct probe_opts *o, bool help, int argc, char **argv,
 		   void (*usage)(FILE *f));
+/* The probe's argv, for naming an unknown option (tuner/probe.c sets it). */
+void probe_set_argv(int argc, char **argv);
+/* How many errors probe_err reported (0: a usage error was not yet reported). */
+extern int probe_nerr;
 /* Parses a non-negative number of seconds ("1.5"). Returns 0 or -EINVAL. */
 int probe_parse_seconds(const char *s, double *out);
 int probe_parse_u64(const char *s, uint64_t *out);
 
 /* Prints "qps-tune: probe NAME: MSG" on stderr, and with --json also one
- * {"error": "probe NAME: MSG"} document on stdout. */
+ * {"error": "probe NAME: MSG"} document on stdout. A permission error gets
+ * the privilege it needs appended (lib/privhint). */
 void probe_err(const struct probe_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Status lines ("tracing ... Ctrl-C to end") on stderr. */

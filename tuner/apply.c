@@ -182,10 +182,45 @@ void plan_err(struct run *r, const char *fmt, ...)
 	free(m);
 }
 
+void plan_denied(struct run *r, const char *what, const char *fmt, ...)
+{
+	struct plan *p = r->plan;
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	m = vfmt(fmt, ap);
+	va_end(ap);
+	if (r->o.dry_run)
+		add_note(p, &p->denied, &p->ndenied, &p->capdenied, what, m ? m : strdup("out of memory"));
+	else {
+		add_note(p, &p->err, &p->nerr, &p->caperr, m ? m : "out of memory", strdup(""));
+		free(m);
+	}
+}
+
 char *show_path(const struct tenv *env, const char *path, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s%s", env->root, path);
 	return buf;
+}
+
+/* Dry run: may this user write @shown (or create it: the nearest existing
+ * directory above it)? 0 or -errno. */
+static int may_write(const char *shown, bool exists)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (exists)
+		return access(shown, W_OK) ? -errno : 0;
+	snprintf(dir, sizeof(dir), "%s", shown);
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (access(dir, F_OK) == 0)
+			return access(dir, W_OK) ? -errno : 0;
+	}
+	return access("/", W_OK) ? -errno : 0;
 }
 
 void plan_file(struct run *r, const char *path, const char *content, const char *origin)
@@ -195,13 +230,22 @@ void plan_file(struct run *r, const char *path, const char *content, const char 
 	ssize_t n = root_read(r->env, path, &cur, FILE_MAX, &st);
 
 	show_path(r->env, path, shown, sizeof(shown));
-	if (n < 0 && n != -ENOENT) {
+	if ((n == -EACCES || n == -EPERM) && r->o.dry_run) {
+		plan_denied(r, shown, "cannot read '%s': %s (needs root)", shown, strerror((int)-n));
+	} else if (n < 0 && n != -ENOENT) {
 		plan_err(r, "cannot read '%s': %s%s", shown, strerror((int)-n),
 			 n == -ELOOP ? " (a symlink: refused)" : n == -EINVAL ? " (not a regular file: refused)" : "");
 	} else if (n >= 0 && !strcmp(cur, content)) {
 		plan_same(r, J_FILE, path, cur, shown, origin);
 	} else {
 		plan_change(r, J_FILE, path, n >= 0 ? cur : NULL, content, shown, origin);
+		if (r->o.dry_run) {
+			int e = may_write(shown, n >= 0);
+
+			if (e == -EACCES || e == -EPERM || e == -EROFS)
+				plan_denied(r, shown, "cannot %s '%s': %s%s", n >= 0 ? "write" : "create", shown,
+					    strerror(-e), e == -EROFS ? "" : " (needs root)");
+		}
 	}
 	free(cur);
 }
@@ -238,6 +282,7 @@ static void plan_release(struct plan *p)
 	notes_free(p->na, p->nna);
 	notes_free(p->restart, p->nrestart);
 	notes_free(p->err, p->nerr);
+	notes_free(p->denied, p->ndenied);
 	free(p->persist);
 	memset(p, 0, sizeof(*p));
 }

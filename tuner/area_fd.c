@@ -404,6 +404,11 @@ static void plan_nofile(struct run *R, const struct rule *r)
 		char key[64], old[64], new_[64], label[96];
 		int e = proc_nofile(o->pid, &soft, &hard);
 
+		if (e == -EPERM || e == -EACCES) {
+			plan_denied(R, "nofile", "cannot read the nofile limit of pid %d: %s (another user's process: "
+				    "needs root or CAP_SYS_RESOURCE)", (int)o->pid, strerror(-e));
+			return;
+		}
 		if (e) {
 			ERR(p, "cannot read the nofile limit of pid %d: %s", (int)o->pid, strerror(-e));
 			return;
@@ -418,7 +423,9 @@ static void plan_nofile(struct run *R, const struct rule *r)
 		if (nsoft == soft) {
 			SAME(p, J_RLIMIT, key, old, old, label, r->origin);
 		} else if (nhard > hard && !has_cap(24)) {
-			ERR(p, "%s: raising the hard nofile limit of pid %d from %llu to %llu needs "
+			if (R->o.dry_run)
+				CHANGE(p, J_RLIMIT, key, old, new_, label, r->origin);
+			plan_denied(R, label, "%s: raising the hard nofile limit of pid %d from %llu to %llu needs "
 			    "CAP_SYS_RESOURCE, which this process lacks; raise it where the service starts "
 			    "(LimitNOFILE=) or lower the target with --conns", r->origin, (int)o->pid, hard,
 			    nhard);
@@ -430,8 +437,19 @@ static void plan_nofile(struct run *R, const struct rule *r)
 		const struct server *s = &cx->srv[i];
 		unsigned long long soft, hard;
 		char what[200], why[200];
+		int e;
 
-		if (s->pid == o->pid || proc_nofile(s->pid, &soft, &hard))
+		if (s->pid == o->pid)
+			continue;
+		e = proc_nofile(s->pid, &soft, &hard);
+		if ((e == -EPERM || e == -EACCES) && o->dry_run) {
+			/* a user's dry run: say whose limit it could not see */
+			snprintf(what, sizeof(what), "pid %d %s nofile", (int)s->pid, s->comm);
+			plan_denied(R, what, "cannot read the nofile limit of pid %d: %s (another user's process: "
+				    "needs root or CAP_SYS_RESOURCE)", (int)s->pid, strerror(-e));
+			continue;
+		}
+		if (e)
 			continue;
 		if (soft >= (unsigned long long)r->num)
 			continue;

@@ -767,7 +767,10 @@ static void plan_rps_xps(struct run *R, const struct rule *r)
 			if (cpuset_parse_mask(cur, &cs) == 0 && cpuset_equal(&cs, &w)) {
 				SAME(p, J_SYSFS, path, cur, cur, label, r->origin);
 			} else if (access(path, W_OK)) {
-				ERR(p, "%s: cannot write '%s': %s", r->origin, path, strerror(errno));
+				plan_denied(R, label, "%s: cannot write '%s': %s%s", r->origin, path, strerror(errno),
+					    errno == EACCES || errno == EPERM ? " (needs root)" : "");
+				if (R->o.dry_run)
+					CHANGE(p, J_SYSFS, path, cur, want, label, r->origin);
 			} else {
 				CHANGE(p, J_SYSFS, path, cur, want, label, r->origin);
 			}
@@ -809,9 +812,12 @@ static void plan_irq(struct run *R, const struct rule *r)
 			snprintf(label, sizeof(label), "%s irq %d", cx->dev[d].name, irqs[i]);
 			if (!strcmp(cur, want))
 				SAME(p, J_SYSFS, path, cur, cur, label, r->origin);
-			else if (access(path, W_OK))
-				ERR(p, "%s: cannot write '%s': %s", r->origin, path, strerror(errno));
-			else
+			else if (access(path, W_OK)) {
+				plan_denied(R, label, "%s: cannot write '%s': %s%s", r->origin, path, strerror(errno),
+					    errno == EACCES || errno == EPERM ? " (needs root)" : "");
+				if (R->o.dry_run)
+					CHANGE(p, J_SYSFS, path, cur, want, label, r->origin);
+			} else
 				CHANGE(p, J_SYSFS, path, cur, want, label, r->origin);
 		}
 	}

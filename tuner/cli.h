@@ -6,6 +6,7 @@
 #define QPS_CLI_H
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "env.h"
 #include "tuner.h"
@@ -28,15 +29,16 @@ struct cli_opts *cli(void);
 int cli_err(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An extra line on stderr (warnings, the errors before the final one). */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A usage error for the current command: the message, then its usage line on
- * stderr; exit code 2. */
+/* A usage error for the current command: one line, the message and where the
+ * usage is ("see 'qps-tune audit --help'"), through cli_err; exit code 2. */
 int cli_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Flushes stdout; returns EXIT_FAIL with a message when that fails, else @rc. */
 int cli_finish(int rc);
 /* Handles an option common to every command. True when @c was one. */
 bool cli_common_opt(int c, const char *arg);
-/* Runs getopt_long with opterr off; an unknown option or a missing argument
- * becomes a usage error through cli_usage_err (returns '?'). */
+/* Runs getopt_long with opterr off; an unknown option (with the closest
+ * long one: "did you mean '--profile'?") or a missing argument becomes a
+ * usage error through cli_usage_err (returns '?'). */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 /* The engine's environment from the options. Returns 0 or an exit code
  * after reporting. */
@@ -47,7 +49,8 @@ int cli_env(struct tenv *e);
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "state-dir", required_argument, NULL, 0x101 }, \
 	{ "root", required_argument, NULL, 0x102 }, \
-	{ "run-dir", required_argument, NULL, 0x103 }
+	{ "run-dir", required_argument, NULL, 0x103 }, \
+	{ "help", no_argument, NULL, 'h' }
 
 int do_audit(int argc, char **argv);
 int do_apply(int argc, char **argv);
@@ -57,6 +60,13 @@ int do_checks(int argc, char **argv);
 int do_profiles(int argc, char **argv);
 int do_profile(int argc, char **argv);
 int do_probe(int argc, char **argv);
-/* Usage line of command @name ("" if unknown). */
-const char *cli_usage_of(const char *name);
+/* Prints the help of the current command (cli()->cmd) on stdout: its usage,
+ * its options and the common ones. Returns the exit code (0). */
+int cli_help(void);
+/* The one of @names (@n of them) closest to @word by edit distance, when at
+ * most 2 edits away and fewer than @word's length; else NULL. */
+const char *cli_suggest(const char *word, const char *const *names, size_t n);
+
+/* Named profiles are also looked up here (real root only; root-owned files). */
+#define PROFILE_ETC_DIR "/etc/qps-tune/profiles"
 #endif

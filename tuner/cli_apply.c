@@ -116,6 +116,8 @@ static void render(const struct apply_result *res, const struct apply_opts *o)
 		json_items(&j, "unchanged", p->same, p->nsame);
 		json_notes(&j, "not_applied", "key", "reason", p->na, p->nna);
 		json_notes(&j, "restart_needed", "what", "why", p->restart, p->nrestart);
+		/* dry run as a user: what it could not read or may not write, and the privilege */
+		json_notes(&j, "needs_privilege", "key", "reason", p->denied, p->ndenied);
 		if (res->journal[0])
 			json_str(&j, "journal", res->journal);
 		else
@@ -150,9 +152,12 @@ static void render(const struct apply_result *res, const struct apply_opts *o)
 		printf("not applied  %s: %s\n", p->na[i].what, p->na[i].why);
 	for (i = 0; i < p->nrestart; i++)
 		printf("restart needed  %s: %s\n", p->restart[i].what, p->restart[i].why);
+	for (i = 0; i < p->ndenied; i++)
+		printf("needs privilege  %s: %s\n", p->denied[i].what, p->denied[i].why);
 	if (o->dry_run)
-		printf("%d would change, %d unchanged, %d not applied (dry run: nothing written)\n", p->nch,
-		       p->nsame, p->nna);
+		printf("%d would change, %d unchanged, %d not applied%s%.0d%s (dry run: nothing written)\n", p->nch,
+		       p->nsame, p->nna, p->ndenied ? ", " : "", p->ndenied,
+		       p->ndenied ? " need a privilege this user lacks" : "");
 	else
 		printf("%d changed, %d unchanged, %d not applied%s%s\n", res->changed, p->nsame, p->nna,
 		       res->journal[0] ? "; journal " : "", res->journal);
@@ -162,14 +167,13 @@ int do_apply(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
-		{ "profile", required_argument, NULL, 'p' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "conns", required_argument, NULL, 'c' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "persist", no_argument, NULL, 'P' },
-		{ "pid", required_argument, NULL, 'i' },
-		{ "host", no_argument, NULL, 'H' },
+		{ "persist", no_argument, NULL, 0x202 },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "host", no_argument, NULL, 0x203 },
 		{ "plan", required_argument, NULL, 0x201 },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apply_opts o = { .profile = DEFAULT_PROFILE };
@@ -178,11 +182,11 @@ int do_apply(int argc, char **argv)
 	unsigned long v;
 	int opt, rc, i;
 
-	while ((opt = cli_getopt(argc, argv, "jvp:c:nh", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "jvhP:c:np:", longopts)) != -1) {
 		if (cli_common_opt(opt, optarg))
 			continue;
 		switch (opt) {
-		case 'p':
+		case 'P':
 			o.profile = optarg;
 			break;
 		case 'c':
@@ -193,23 +197,22 @@ int do_apply(int argc, char **argv)
 		case 'n':
 			o.dry_run = true;
 			break;
-		case 'P':
+		case 0x202:
 			o.persist = true;
 			break;
-		case 'i':
+		case 'p':
 			if (parse_ulong(optarg, INT_MAX, &v) || !v)
 				return cli_usage_err("invalid --pid '%s'", optarg);
 			o.pid = (pid_t)v;
 			break;
-		case 'H':
+		case 0x203:
 			o.host = true;
 			break;
 		case 0x201:
 			o.plan = optarg;
 			break;
 		case 'h':
-			printf("usage: qps-tune %s\n", cli_usage_of("apply"));
-			return cli_finish(EXIT_OK);
+			return cli_help();
 		default:
 			return EXIT_USAGE;
 		}

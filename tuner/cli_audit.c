@@ -14,13 +14,12 @@ int do_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
-		{ "profile", required_argument, NULL, 'p' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "conns", required_argument, NULL, 'c' },
-		{ "pid", required_argument, NULL, 'P' },
-		{ "port", required_argument, NULL, 'o' },
-		{ "sample", required_argument, NULL, 's' },
-		{ "prom", no_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 0x201 },
+		{ "sample", required_argument, NULL, 0x202 },
+		{ "prom", no_argument, NULL, 0x203 },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = DEFAULT_PROFILE;
@@ -31,35 +30,34 @@ int do_audit(int argc, char **argv)
 	bool prom = false;
 	int opt, e, rc;
 
-	while ((opt = cli_getopt(argc, argv, "jvp:c:h", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "jvhP:c:p:", longopts)) != -1) {
 		if (cli_common_opt(opt, optarg))
 			continue;
 		switch (opt) {
-		case 'p':
+		case 'P':
 			profile = optarg;
 			break;
 		case 'c':
 			if (parse_ulong(optarg, 100000000, &conns) || !conns)
 				return cli_usage_err("invalid --conns '%s' (want 1..100000000)", optarg);
 			break;
-		case 'P':
+		case 'p':
 			if (parse_ulong(optarg, INT_MAX, &pid) || !pid)
 				return cli_usage_err("invalid --pid '%s'", optarg);
 			break;
-		case 'o':
+		case 0x201:
 			if (parse_ulong(optarg, 65535, &port) || !port)
 				return cli_usage_err("invalid --port '%s' (want 1..65535)", optarg);
 			break;
-		case 's':
+		case 0x202:
 			if (parse_ulong(optarg, 3600, &sample) || !sample)
 				return cli_usage_err("invalid --sample '%s' (want 1..3600 seconds)", optarg);
 			break;
-		case 'm':
+		case 0x203:
 			prom = true;
 			break;
 		case 'h':
-			printf("usage: qps-tune %s\n", cli_usage_of("audit"));
-			return cli_finish(EXIT_OK);
+			return cli_help();
 		default:
 			return EXIT_USAGE;
 		}
@@ -85,7 +83,9 @@ int do_audit(int argc, char **argv)
 	else if (prom)
 		report_prom(&rep, stdout);
 	else
-		report_table(&rep, stdout, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"), cli()->verbose);
+		/* no-color.org: NO_COLOR present and not empty */
+		report_table(&rep, stdout, isatty(STDOUT_FILENO) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
+			     cli()->verbose);
 	rc = report_count(&rep, CHK_FAIL) ? EXIT_DRIFT : EXIT_OK;
 	report_release(&rep);
 	return cli_finish(rc);

@@ -169,13 +169,12 @@ int do_diagnose(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
-		{ "pid", required_argument, NULL, 'i' },
-		{ "port", required_argument, NULL, 'P' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 0x201 },
 		{ "duration", required_argument, NULL, 'd' },
-		{ "plan-out", required_argument, NULL, 'o' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "no-probes", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "plan-out", required_argument, NULL, 0x202 },
+		{ "profile", required_argument, NULL, 'P' },
+		{ "no-probes", no_argument, NULL, 0x203 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct diag_opts o = { .duration = 10, .exe = "/proc/self/exe", .profile = DEFAULT_PROFILE };
@@ -187,16 +186,16 @@ int do_diagnose(int argc, char **argv)
 	int opt, rc, nplan = 0;
 	char *end;
 
-	while ((opt = cli_getopt(argc, argv, "jvp:d:h", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "jvhp:d:P:", longopts)) != -1) {
 		if (cli_common_opt(opt, optarg))
 			continue;
 		switch (opt) {
-		case 'i':
+		case 'p':
 			if (parse_ulong(optarg, INT_MAX, &v) || !v)
 				return cli_usage_err("invalid --pid '%s'", optarg);
 			o.pid = (pid_t)v;
 			break;
-		case 'P':
+		case 0x201:
 			if (parse_ulong(optarg, 65535, &v) || !v)
 				return cli_usage_err("invalid --port '%s' (want 1..65535)", optarg);
 			o.port = (int)v;
@@ -206,18 +205,17 @@ int do_diagnose(int argc, char **argv)
 			if (end == optarg || *end || !(o.duration >= 0.5 && o.duration <= 3600))
 				return cli_usage_err("invalid --duration '%s' (want 0.5..3600 seconds)", optarg);
 			break;
-		case 'o':
+		case 0x202:
 			plan_out = optarg;
 			break;
-		case 'p':
+		case 'P':
 			o.profile = optarg;
 			break;
-		case 'N':
+		case 0x203:
 			o.no_probes = true;
 			break;
 		case 'h':
-			printf("usage: qps-tune %s\n", cli_usage_of("diagnose"));
-			return cli_finish(EXIT_OK);
+			return cli_help();
 		default:
 			return EXIT_USAGE;
 		}

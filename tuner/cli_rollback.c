@@ -121,9 +121,11 @@ int do_rollback(int argc, char **argv)
 	bool force = false, discard = false;
 	int opt, rc;
 
-	while ((opt = cli_getopt(argc, argv, "jv", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "jvh", longopts)) != -1) {
 		if (cli_common_opt(opt, optarg))
 			continue;
+		if (opt == 'h')
+			return cli_help();
 		if (opt == 'f')
 			force = true;
 		else if (opt == 'D')

@@ -56,6 +56,10 @@ struct plan {
 	int nrestart, caprestart;
 	struct note *err;	/* validation errors: nothing is written when there is one */
 	int nerr, caperr;
+	/* dry run only: what this user could not read, or may not write (the
+	 * change is still planned); @why names the privilege a real apply needs */
+	struct note *denied;
+	int ndenied, capdenied;
 	char *persist;		/* sysctl.d content this apply would persist, NULL if none */
 	bool oom;
 };
@@ -166,6 +170,9 @@ struct item *plan_same(struct run *r, enum jkind kind, const char *key, const ch
 void plan_na(struct run *r, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void plan_restart(struct run *r, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void plan_err(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A value this user may not read or write (EACCES/EPERM): under --dry-run a
+ * note in plan->denied about @what (the plan goes on), otherwise plan_err. */
+void plan_denied(struct run *r, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Plans writing @content to /etc file @path under --root (unchanged if identical). */
 void plan_file(struct run *r, const char *path, const char *content, const char *origin);
 /* The planned change of (@kind, @key), NULL if none. */

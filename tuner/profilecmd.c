@@ -1,5 +1,8 @@
 /* profilecmd.c - `qps-tune profiles` and `qps-tune profile show NAME|PATH [--resolved]`. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,40 +11,96 @@
 #include "profile.h"
 #include "cli.h"
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names of the profiles in PROFILE_ETC_DIR (NAME.profile), sorted, into
+ * @v (malloc'ed strings, at most @max). Returns the count; 0 when the
+ * directory does not exist. */
+static int etc_names(char **v, int max)
+{
+	DIR *d = opendir(PROFILE_ETC_DIR);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		/* the names profile_load accepts: no path, at most 48 characters */
+		if (len <= 8 || len - 8 > 48 || strcmp(de->d_name + len - 8, ".profile") || de->d_name[0] == '.')
+			continue;
+		v[n] = strndup(de->d_name, len - 8);
+		if (v[n])
+			n++;
+	}
+	closedir(d);
+	qsort(v, (size_t)n, sizeof(*v), cmp_str);
+	return n;
+}
+
 int do_profiles(int argc, char **argv)
 {
 	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
-	const char *const *names = profile_builtin_names();
+	const char *const *builtin = profile_builtin_names();
+	char *etc[256];
+	const char *names[256 + 16];
 	struct json j;
-	int opt, i;
+	int opt, i, k, n = 0, netc;
 
-	while ((opt = cli_getopt(argc, argv, "jv", longopts)) != -1)
-		if (!cli_common_opt(opt, optarg))
-			return EXIT_USAGE;
+	while ((opt = cli_getopt(argc, argv, "jvh", longopts)) != -1) {
+		if (cli_common_opt(opt, optarg))
+			continue;
+		return opt == 'h' ? cli_help() : EXIT_USAGE;
+	}
 	if (optind < argc)
 		return cli_usage_err("profiles: unexpected argument '%s'", argv[optind]);
+	/* /etc's first (a name there shadows a built-in), then the built-in ones */
+	netc = etc_names(etc, 256);
+	for (i = 0; i < netc; i++)
+		names[n++] = etc[i];
+	for (i = 0; builtin[i]; i++) {
+		for (k = 0; k < netc && strcmp(etc[k], builtin[i]); k++)
+			;
+		if (k == netc)
+			names[n++] = builtin[i];
+	}
 	if (cli()->json) {
 		json_init(&j, stdout);
 		json_obj_open(&j, NULL);
 		json_str(&j, "schema", "qps-tune.profiles/1");
 		json_arr_open(&j, "profiles");
+	} else {
+		printf("%-9s %-9s %-13s %-30s %s\n", "NAME", "", "CONNS", "SOURCE", "DESCRIPTION");
 	}
-	for (i = 0; names[i]; i++) {
-		char err[256];
+	for (i = 0; i < n; i++) {
+		char err[512], src[PATH_MAX];
 		struct profile *p = profile_load(names[i], err, sizeof(err));
 
+		/* a refused /etc file is listed with why, not skipped */
+		if (p)
+			snprintf(src, sizeof(src), "%s", p->source);
+		else if (i < netc)
+			snprintf(src, sizeof(src), "%s/%s.profile", PROFILE_ETC_DIR, names[i]);
+		else
+			snprintf(src, sizeof(src), "built-in");
 		if (cli()->json) {
 			json_obj_open(&j, NULL);
 			json_str(&j, "name", names[i]);
-			json_str(&j, "source", p ? p->source : "built-in");
+			json_str(&j, "source", src);
 			json_str(&j, "description", p ? p->description : err);
 			json_int(&j, "conns", p ? p->conns : 0);
 			json_bool(&j, "default", !strcmp(names[i], DEFAULT_PROFILE));
+			if (!p)
+				json_str(&j, "error", err);
 			json_obj_close(&j);
 		} else {
-			printf("%-9s %-8s conns %-7ld %s\n", names[i],
-			       !strcmp(names[i], DEFAULT_PROFILE) ? "(default)" : "",
-			       p ? p->conns : 0, p ? p->description : err);
+			printf("%-9s %-9s conns %-7ld %-30s %s%s\n", names[i],
+			       !strcmp(names[i], DEFAULT_PROFILE) ? "(default)" : "", p ? p->conns : 0, src,
+			       p ? "" : "error: ", p ? p->description : err);
 		}
 		profile_free(p);
 	}
@@ -49,6 +108,8 @@ int do_profiles(int argc, char **argv)
 		json_arr_close(&j);
 		json_obj_close(&j);
 	}
+	for (i = 0; i < netc; i++)
+		free(etc[i]);
 	return cli_finish(EXIT_OK);
 }
 
@@ -73,9 +134,11 @@ int do_profile(int argc, char **argv)
 	char err[512];
 	int opt, i;
 
-	while ((opt = cli_getopt(argc, argv, "jvr", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "jvhrc:", longopts)) != -1) {
 		if (cli_common_opt(opt, optarg))
 			continue;
+		if (opt == 'h')
+			return cli_help();
 		if (opt == 'r') {
 			resolved = true;
 		} else if (opt == 'c') {

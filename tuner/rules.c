@@ -243,9 +243,14 @@ void rules_plan(struct run *r)
 		rule_decide(r, ru, pending ? pending->new_ : NULL, r->o.host, &st);
 		switch (st.dec) {
 		case DEC_ERROR:
-		case DEC_BLOCKED:
 			plan_err(r, "%s", st.why);
 			continue;
+		case DEC_BLOCKED:
+			/* a dry run still shows the change a privileged apply makes */
+			plan_denied(r, label, "%s", st.why);
+			if (!r->o.dry_run)
+				continue;
+			break;
 		case DEC_SKIP:
 		case DEC_HOST:
 			plan_na(r, label, "%s", st.why);

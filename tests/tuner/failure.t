@@ -90,11 +90,14 @@ kill "$child" 2>/dev/null
 # 5. concurrent runs are locked out: one lock per host, whatever the state dir
 mkdir -p -m 0700 "$T/run"
 touch "$T/run/lock"
-flock "$T/run/lock" sleep 4 &
+flock -o "$T/run/lock" sleep 4 &	# -o: flock itself holds the lock, not sleep
+holder=$!
 for _ in $(seq 200); do flock -n "$T/run/lock" true || break; sleep 0.02; done
 unshare -n "$QPS_TUNE" apply --state-dir "$T/st5" > /dev/null 2> "$T/e5"
 is "$?" 1 "a second concurrent apply exits 1"
 like "$(cat "$T/e5")" 'another qps-tune apply or rollback holds the lock' "and says why"
+# release it: the applies below must reach their own errors, not the lock
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 
 # 6. malformed profiles: a clear error with file:line, exit 1
 bad() {  # $1 content, $2 expected error regex, $3 name
