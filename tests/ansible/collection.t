@@ -13,7 +13,7 @@
 # parse (ansible-doc, yamllint), docs match the argument_spec, RETURN covers the
 # result, the module compiles and pyflakes is clean.
 source "$(dirname "$0")/../lib.sh"
-plan 24
+plan 26
 
 COLL=$QPS_ROOT/ansible/collections/ansible_collections/qps_tune/qps_tune
 MOD=$COLL/plugins/modules/qps_tune.py
@@ -163,6 +163,12 @@ inj='web-10k\nsysctl kernel.core_pattern = |/tmp/qps-coll-pwned %p'
 mod "{\"command\": \"apply\", \"bin\": \"$QPS_TUNE\", \"profile\": \"$inj\", \"profile_file\": \"$T/h.profile\", \"state_dir\": \"$T/st\"}" --check
 is "$MRC $([ -e "$T/h.profile" ] && echo written || echo absent)" "2 absent" "profile with a newline: apply fails, no host profile written"
 like "$(R .msg)" "invalid profile" "profile with a newline: the message says the profile is invalid"
+# a newline is refused wherever it is: at the end (a regex '$' matches before a
+# final newline) and with tabs for separators (no space to trip over)
+for inj in 'web-10k\n' 'web-10k\nsysctl\tkernel.core_pattern\t=\t|/tmp/qps-coll-pwned'; do
+	mod "{\"command\": \"audit\", \"bin\": \"$QPS_TUNE\", \"profile\": \"$inj\"}"
+	like "$MRC $(R .msg)" "^2 invalid profile" "profile '$inj': refused"
+done
 mod "{\"command\": \"audit\", \"bin\": \"$QPS_TUNE\", \"profile\": \"web-10k sysctl\"}"
 like "$MRC $(R .msg)" "^2 invalid profile" "profile with a space: audit refuses it too"
 

@@ -3,7 +3,7 @@
 # connections close, exit 0; the drain timeout bounds a request that never ends.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 10
+plan 11
 
 start_server --workers 2 --demo --drain-timeout 10s
 out=$(SPID=$SPID py <<'EOF'
@@ -62,6 +62,31 @@ EOF
 wait "$SPID"; rc=$?; SPID=""
 is "$out" "True True" "unfinished request cut at the 1s drain timeout"
 is "$rc" 0 "exit status 0 after SIGINT"
+
+# a second signal while draining exits at once, status 1 (the drain would take 10 s)
+start_server --workers 1 --drain-timeout 10s --header-timeout 30s
+out=$(SPID=$SPID py <<'EOF'
+import os, httpc, time, signal
+p = int(os.environ["PORT"]); pid = int(os.environ["SPID"])
+s = httpc.connect(p); s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n")   # keeps the drain busy
+time.sleep(0.3)
+os.kill(pid, signal.SIGTERM)
+time.sleep(0.5)
+def state():
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+alive_draining = state() not in ("Z", "gone")
+t0 = time.time()
+os.kill(pid, signal.SIGTERM)
+while state() not in ("Z", "gone") and time.time() - t0 < 5:
+    time.sleep(0.02)
+print(alive_draining, time.time() - t0 < 1.5)
+EOF
+)
+wait "$SPID"; rc=$?; SPID=""
+is "$out $rc" "True True 1" "second SIGTERM while draining: exits within 1.5 s (not the 10 s drain), status 1"
 
 start_server --workers 1
 kill -HUP "$SPID"; sleep 0.3

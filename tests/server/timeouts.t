@@ -3,7 +3,7 @@
 # short values, each seen by the client and counted in /metrics.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
-plan 10
+plan 11
 
 start_server --workers 1 --header-timeout 1s --idle-timeout 1.5s --write-timeout 1s --root "$TMPD"
 head -c 67108864 /dev/zero > "$TMPD/big.bin"
@@ -34,6 +34,37 @@ print(got.split(b"\r\n")[0].decode(), closed_at is not None and 0.9 <= closed_at
 EOF
 )
 is "$out" "HTTP/1.1 408 Request Timeout True" "header timeout: dribbling slowloris gets 408 and is closed after ~1s"
+
+out=$(py <<'EOF'
+import os, httpc, time, socket
+p = int(os.environ["PORT"])
+# the same on a keep-alive connection after a first request: the second head
+# gets the header deadline from its first byte (not the idle one, re-armed by
+# every byte it dribbles)
+s = httpc.connect(p); rd = httpc.Reader(s)
+s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+st = rd.response().status
+s.settimeout(0.2); got = b""; closed_at = None
+t0 = time.time()
+s.sendall(b"GET /plaintext HTTP/1.1\r\n")
+while time.time() - t0 < 5:
+    try:
+        s.send(b"X-A: b\r\n")
+    except OSError:
+        closed_at = time.time() - t0; break
+    try:
+        d = s.recv(4096)
+        if not d:
+            closed_at = time.time() - t0; break
+        got += d
+    except socket.timeout:
+        pass
+    except OSError:
+        closed_at = time.time() - t0; break
+print(st, got.split(b"\r\n")[0].decode(), closed_at is not None and 0.9 <= closed_at <= 2.5)
+EOF
+)
+is "$out" "200 HTTP/1.1 408 Request Timeout True" "header timeout on a kept-alive connection: a dribbled second request gets 408 after ~1s"
 
 out=$(py <<'EOF'
 import os, httpc, time
@@ -109,7 +140,7 @@ for k in header idle write; do
 	cmp_ok "${v:-0}" -ge 1 "metrics count $k timeouts ($v)"
 done
 v=$(printf '%s\n' "$m" | awk '$1 == "qps_requests_total{route=\"other\",code=\"408\"}" { print $2 }')
-is "${v:-0}" "1" "metrics count exactly one 408"
+is "${v:-0}" "2" "metrics count exactly two 408s"
 stop_server
 is "$SRC" "0" "server exits 0 on SIGTERM"
 done_testing

@@ -78,8 +78,8 @@ while IFS='|' read -r id key rule pv fv _ _; do
 	k=${key%%\[*}
 	path=/proc/sys/$(printf '%s' "$k" | tr . /)
 	printf 'sysctl %s %s\n' "$key" "$rule" > "$T/$id.profile"
-	printf '%s' "$pv" > "$path"; "$Q" audit --profile "$T/$id.profile" --json > "$T/$id.pass.json"
-	printf '%s' "$fv" > "$path"; "$Q" audit --profile "$T/$id.profile" --json > "$T/$id.fail.json"
+	printf '%s' "$pv" > "$path"; "$Q" audit --profile "$T/$id.profile" --json > "$T/$id.pass.json"; echo $? > "$T/$id.pass.rc"
+	printf '%s' "$fv" > "$path"; "$Q" audit --profile "$T/$id.profile" --json > "$T/$id.fail.json"; echo $? > "$T/$id.fail.rc"
 done < "$T/knobs"
 INNER
 unshare -n bash "$T/knobs.sh" "$Q" "$T"
@@ -89,6 +89,16 @@ while IFS='|' read -r id key rule pv fv pc fc; do
 	assert "$T/$id.pass.json" "$id" "$key" pass "$pc" "^$path = " A
 	assert "$T/$id.fail.json" "$id" "$key" fail "$fc" "^$path = " B
 done < "$T/knobs"
+# the exit code follows the checks: 0 with none failed, 3 (drift) with one or more
+rcs=""
+while IFS='|' read -r id _; do
+	f=$(jq '[.checks[] | select(.status == "fail")] | length' "$T/$id.fail.json" 2>/dev/null)
+	p=$(jq '[.checks[] | select(.status == "fail")] | length' "$T/$id.pass.json" 2>/dev/null)
+	want_f=$([ "${f:-0}" -gt 0 ] && echo 3 || echo 0) want_p=$([ "${p:-0}" -gt 0 ] && echo 3 || echo 0)
+	[ "$(cat "$T/$id.pass.rc") $(cat "$T/$id.fail.rc")" = "$want_p $want_f" ] ||
+		rcs="$rcs $id:pass=$(cat "$T/$id.pass.rc")/$p-failed,fail=$(cat "$T/$id.fail.rc")/$f-failed"
+done < "$T/knobs"
+is "${rcs:-none}" none "audit exits 3 when a check failed (even one), 0 when none did"
 
 # ---- 2. host-wide sysctl rules, judged relative to the live value (read-only)
 # id|key|field

@@ -14,7 +14,7 @@
 #   7. a cgroup named 'default.target<TAB>!<TAB>=evil.service': no drop-in, no
 #      journal line that deletes default.target
 . "$(dirname "$0")/../lib.sh"
-plan 16
+plan 17
 is_root || skip_rest "needs root for unshare -n and setpriv"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 
@@ -114,6 +114,10 @@ mkdir -m 0777 "$T/ww"
 unshare -n "$QPS_TUNE" apply --state-dir "$T/ww" > /dev/null 2> "$T/e6b"
 like "$(cat "$T/e6b")" "refusing state directory '$T/ww': owned by uid 0 with mode 0777" \
 	"a world-writable state dir is refused too"
+mkdir -m 0775 "$T/gw" && chgrp nogroup "$T/gw"
+unshare -n "$QPS_TUNE" apply --state-dir "$T/gw" > /dev/null 2> "$T/e6c"
+like "$(tr '\n' ' ' < "$T/e6c")files:$(ls -A "$T/gw" | wc -l)" "refusing state directory '$T/gw': owned by uid 0 with mode 0775.*files:0$" \
+	"a group-writable state dir (group nogroup) is refused, nothing written in it"
 
 # 7. a cgroup name crafted to forge journal fields
 for base in /sys/fs/cgroup/unified /sys/fs/cgroup; do

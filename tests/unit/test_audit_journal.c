@@ -125,6 +125,13 @@ int main(void)
 			 &k) == -EINVAL, "a unit name with tabs (a crafted cgroup) is refused");
 	tap_ok(load_text(HDR "sysctl\t=net.core.somaxconn\t=128\t=4096\tdone\t-", &k) == -EINVAL,
 	       "a line without its newline (truncated) is refused");
+	/* a crash cuts a line anywhere: here inside the file's hash, which still
+	 * parses; only the missing newline tells (the same line with it loads) */
+	tap_ok(load_text(HDR "file\t=/etc/sysctl.d/90-qps-tune.conf\t!\t=x\tdone\tm=0644,u=0,g=0,d=1,i=2,h=1f2e3d\n",
+			 &k) == 0 && k.n == 1, "a persisted-file entry with its identity loads");
+	journal_release(&k);
+	tap_ok(load_text(HDR "file\t=/etc/sysctl.d/90-qps-tune.conf\t!\t=x\tdone\tm=0644,u=0,g=0,d=1,i=2,h=1f2e3d",
+			 &k) == -EINVAL, "the same entry cut inside its hash (no newline) is refused");
 	tap_ok(load_text(HDR "sysfs\t=/sys/class/net/eth0/queues/rx-0/rps_cpus\t=0\t=3\tdone\t-\n", &k) == 0 &&
 	       k.n == 1, "an RPS mask path is accepted");
 	journal_release(&k);

@@ -37,6 +37,32 @@ static void json_escape_cases(void)
 	}
 }
 
+/* RFC 8259 section 7: every control character U+0000..U+001F must be escaped,
+ * as \uXXXX or one of the two-character forms; a raw one makes the document
+ * invalid. Each of the 31 that can be in a C string, alone in a string. */
+static void json_escape_controls(void)
+{
+	int bad = 0;
+
+	for (int c = 1; c < 0x20; c++) {
+		char in[2] = { (char)c, 0 }, want[16], *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		const char *two = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" :
+				  c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+
+		json_write_string(f, in);
+		fclose(f);
+		snprintf(want, sizeof(want), "\"\\u%04x\"", c);
+		if (strcmp(buf, want) && !(two && len == 4 && !strncmp(buf + 1, two, 2))) {
+			if (!bad++)
+				tap_diag("control 0x%02x written as %s", c, buf);
+		}
+		free(buf);
+	}
+	tap_ok(!bad, "json: all 31 control characters escaped (%d written otherwise)", bad);
+}
+
 static void json_document(void)
 {
 	char *buf = NULL;
@@ -156,6 +182,7 @@ static void sockdiag_cases(void)
 int main(void)
 {
 	json_escape_cases();
+	json_escape_controls();
 	json_document();
 	sysctl_cases();
 	snmp_cases();

@@ -129,6 +129,9 @@ static const struct {
 	{ "sysctl net.ipv4.tcp_rmem[2] >= 33554432", "4096\t131072\t67108864", 1, NULL },
 	{ "sysctl net.ipv4.ip_local_port_range >= 1024 65000", "32768 60999", 0, "32768\t65000" },
 	{ "sysctl net.ipv4.ip_local_port_range[0] <= 10240", "32768 60999", 0, "10240\t60999" },
+	/* '<=' on every field: lowers the fields above, keeps those already below */
+	{ "sysctl net.ipv4.tcp_wmem <= 4096 16384 4194304", "8192 16384 1048576", 0, "4096\t16384\t1048576" },
+	{ "sysctl net.ipv4.tcp_wmem <= 4096 16384 4194304", "4096 8192 4194304", 1, NULL },
 	{ "sysctl net.core.somaxconn >= 4096", "not a number", -EINVAL, NULL },
 	{ "sysctl net.ipv4.tcp_congestion_control in bbr,cubic", "cubic", 1, NULL },
 	{ "sysctl net.ipv4.tcp_congestion_control = bbr", "reno", 0, "bbr" },

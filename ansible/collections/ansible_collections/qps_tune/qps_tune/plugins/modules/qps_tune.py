@@ -246,6 +246,7 @@ KEY_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.\-/]*(\[[0-9]+\])?$')
 # a profile line is one line: no newline, CR or other control character
 CTRL_RE = re.compile(r'[\x00-\x1f\x7f]')
 # what `inherit` takes: one word, a name or a path, never a comment or a directive
+# (fullmatch: a regex "$" also matches before a final newline)
 PROFILE_RE = re.compile(r'^[^\s#\x00-\x1f\x7f]+$')
 # the largest host profile the module reads back (its own file is a few hundred bytes)
 MAX_PROFILE_BYTES = 1 << 20
@@ -253,7 +254,7 @@ MAX_PROFILE_BYTES = 1 << 20
 
 def check_profile(name):
     """Raises ValueError unless NAME can follow `inherit ` as one word."""
-    if not PROFILE_RE.match(name or ''):
+    if not PROFILE_RE.fullmatch(name or ''):
         raise ValueError("invalid profile %r: one word (a name or a path) without "
                          "whitespace, '#' or control characters" % (name,))
     return name
@@ -261,7 +262,7 @@ def check_profile(name):
 
 def rule_text(key, spec):
     """'net.core.somaxconn', '>= 8192' -> 'sysctl net.core.somaxconn >= 8192'"""
-    if not KEY_RE.match(key):
+    if not KEY_RE.fullmatch(key):
         raise ValueError("invalid sysctl key '%s' in overrides" % key)
     if isinstance(spec, bool):
         spec = int(spec)
