@@ -1012,15 +1012,18 @@ static int oc_tick(void *ctx, bool final)
 	if (c->o.json) {
 		json_arr_close(&j);
 		json_obj_close(&j);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, &j);
 		print_lost(stdout, c, true, &j, final);
 		json_obj_close(&j);
 	} else if (!c->folded) {
 		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, stdout, NULL);
+		probe_report_usyms(&c->o, c->usyms, final, stdout, NULL);
 		print_lost(stdout, c, false, NULL, final);
 		if (!final)
 			printf("\n");
 	} else {
 		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, NULL);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, NULL);
 		print_lost(stderr, c, false, NULL, final);
 	}
 	fflush(stdout);

@@ -489,6 +489,7 @@ static int on_tick(void *ctx, bool final)
 			json_obj_close(&j);
 		}
 		json_arr_close(&j);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, &j);
 		print_lost(c, true, &j);
 		json_obj_close(&j);
 	} else if (!c->folded) {
@@ -516,10 +517,12 @@ static int on_tick(void *ctx, bool final)
 		} else {
 			printf("no samples matched the filters\n");
 		}
+		probe_report_usyms(&c->o, c->usyms, final, stdout, NULL);
 		print_lost(c, false, NULL);
 		if (!final)
 			printf("\n");
 	} else {
+		probe_report_usyms(&c->o, c->usyms, final, NULL, NULL);
 		print_lost(c, false, NULL);
 	}
 	fflush(stdout);

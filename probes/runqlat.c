@@ -26,6 +26,7 @@
 
 #include "../bpf/runqlat.h"
 #include "common.h"
+#include "escape.h"
 #include "json.h"
 #include "promfile.h"
 #include "runqlat.skel.h"
@@ -412,6 +413,7 @@ static int rq_tick(void *ctx, bool final)
 	int np, ng, i, top, err = 0;
 	uint64_t waits = 0;
 	double elapsed = (probe_now_ns() - c->t0) / 1e9;
+	char ecomm[ESCAPE_COMM_MAX];
 	struct json j;
 
 	c->ticks++;
@@ -503,13 +505,15 @@ static int rq_tick(void *ctx, bool final)
 		if (np)
 			printf("\n%-8s %-16s %10s %10s %10s %12s\n", "pid", "comm", "waits", "avg us", "max us", "total ms");
 		for (i = 0; i < np && i < top; i++)
-			printf("%-8llu %-16.16s %10llu %10.1f %10.1f %12.3f\n", (unsigned long long)p[i].key, p[i].h.comm,
+			printf("%-8llu %-16s %10llu %10.1f %10.1f %12.3f\n", (unsigned long long)p[i].key,
+			       escape_comm(ecomm, p[i].h.comm),
 			       (unsigned long long)p[i].h.count, p[i].h.count ? p[i].h.sum_ns / 1e3 / p[i].h.count : 0,
 			       p[i].h.max_ns / 1e3, p[i].h.sum_ns / 1e6);
 		if (np > top)
 			printf("(%d more processes; --top N shows more)\n", np - top);
 		for (i = 0; i < np && i < 3 && i < top; i++) {
-			printf("\n%s (%llu), run-queue latency:\n", p[i].h.comm, (unsigned long long)p[i].key);
+			printf("\n%s (%llu), run-queue latency:\n", escape_comm(ecomm, p[i].h.comm),
+			       (unsigned long long)p[i].key);
 			probe_print_hist(stdout, (const unsigned long long *)p[i].h.slots, RUNQLAT_SLOTS, "usecs", "");
 		}
 		if (ng)
