@@ -98,15 +98,15 @@ void probe_cgroup_path(uint64_t id, char *buf, size_t size);
 bool probe_pid_in_cgroup(const struct probe_cfg *cfg, pid_t pid);
 /* True when any of --pid, --comm, --cgroup is given. */
 bool probe_has_filter(const struct probe_opts *o);
-/* The "filter matched nothing" report: with a filter and !@matched, a text
- * line on @f (and a warning on stderr at @final), and in JSON (when @j) a
- * "filter" object {"given": .., "matched": ..}. @cfg/@t describe the target. */
 struct usyms;
 /* What kept user frames "file+0xOFF" (usyms_counts()): in JSON (when @j) a
  * "user_symbols" object with the file counts and "why" (null when every
  * file opened), a text line on @f, and a warning on stderr at @final. */
 void probe_report_usyms(const struct probe_opts *o, const struct usyms *u, bool final, FILE *f,
 			struct json *j);
+/* The "filter matched nothing" report: with a filter and !@matched, a text
+ * line on @f (and a warning on stderr at @final), and in JSON (when @j) a
+ * "filter" object {"given": .., "matched": ..}. @cfg/@t describe the target. */
 void probe_report_filter(const struct probe_opts *o, const struct probe_target *t, bool matched,
 			 bool final, FILE *f, struct json *j);
 /* Why kernel addresses are hidden from us, for a message: names the sysctl
