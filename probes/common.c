@@ -845,7 +845,7 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 	char *cur, *r = rows;
 	int m = 0;
 
-	if (nctr < 1 || nctr > 8 || coff + nctr * sizeof(uint64_t) > size || ksize > coff)
+	if (nctr < 1 || nctr > PROBE_DELTA_MAX || coff + nctr * sizeof(uint64_t) > size || ksize > coff)
 		return -EINVAL;
 	cur = malloc(n ? n * size : 1);
 	if (!cur)
@@ -855,7 +855,7 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 	for (int i = 0; i < n; i++) {
 		char *row = r + i * size;
 		const char *p = *nprev ? bsearch_r_key(row, *prev, *nprev, size, ksize) : NULL;
-		uint64_t c[8], nz = 0;
+		uint64_t c[PROBE_DELTA_MAX], nz = 0;
 
 		memcpy(c, row + coff, nctr * sizeof(uint64_t));
 		for (int k = 0; k < nctr; k++) {

@@ -129,8 +129,9 @@ void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, doubl
  * cumulative rows, *@nprev of them; NULL/0 at first), rows whose counters
  * are then all zero are dropped, and *@prev becomes a copy of the
  * cumulative rows (the caller frees it). Returns the new row count,
- * -EINVAL (@nctr not 1..8, or the counters overlap the key or run past the
+ * -EINVAL (@nctr not 1..PROBE_DELTA_MAX, or the counters overlap the key or run past the
  * row) or -ENOMEM (rows untouched). */
+#define PROBE_DELTA_MAX 64	/* counters per row (a log2 histogram's slots) */
 int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
 		     void **prev, int *nprev);
 /* Warning on stderr: "qps-tune: probe NAME: warning: MSG". */

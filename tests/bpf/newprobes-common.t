@@ -8,26 +8,36 @@
 #        - a --comm that matched nothing is said (JSON, stderr);
 #        - --interval reports cover the time since the previous one: their
 #          samples add up to the spinner's CPU time x 99, stamped.
+#  runqlat - in the namespace, --pid N: the process N sleeping 50 x 2 ms has
+#          its 50+ wakeups under pid N, no other process;
+#        - a --comm that matched nothing is said;
+#        - --interval: the per-interval waits of a process sleeping 100 x 10 ms
+#          add up to what a --cumulative run of the same window ends with.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 9
+plan 15
 need_bpf
 IH=$BUILD/tests/bpf/incident-helper
 
-export TMPD=$TMP IH
+PH=$BUILD/tests/bpf/probe-helper
+export TMPD=$TMP IH PH
 unshare -p -f --mount-proc bash -c '
 	"$IH" spin 1.5 "$TMPD/go" > "$TMPD/s.out" &
 	sp=$!
-	for i in $(seq 100); do grep -q ready "$TMPD/s.out" && break; sleep 0.05; done
-	echo "$sp" > "$TMPD/pid"
+	"$PH" sleep 50 2000 "$TMPD/go" > "$TMPD/r.out" &
+	rp=$!
+	for i in $(seq 100); do grep -q ready "$TMPD/s.out" && grep -q ready "$TMPD/r.out" && break; sleep 0.05; done
+	echo "$sp $rp" > "$TMPD/pid"
 	"$@" oncpu --pid "$sp" --json --duration 30 > "$TMPD/on.json" 2> "$TMPD/on.err" &
 	p1=$!
-	for i in $(seq 200); do grep -q tracing "$TMPD/on.err" && break; sleep 0.05; done
+	"$@" runqlat --pid "$rp" --json --duration 30 > "$TMPD/rq.json" 2> "$TMPD/rq.err" &
+	p2=$!
+	for i in $(seq 200); do grep -q tracing "$TMPD/on.err" && grep -q tracing "$TMPD/rq.err" && break; sleep 0.05; done
 	touch "$TMPD/go"
-	wait $sp
-	kill -TERM $p1; wait $p1
+	wait $sp $rp
+	kill -TERM $p1 $p2; wait $p1 $p2
 ' _ "${PROBE[@]}" 2> "$TMP/ns.err"
-read -r sp < "$TMP/pid"
+read -r sp rp < "$TMP/pid"
 cpu_ns=$(awk '/^cpu_ns/ {print $2}' "$TMP/s.out")
 want=$(awk -v c="${cpu_ns:-0}" 'BEGIN { printf "%d", c / 1e9 * 99 + 0.5 }')
 on=$(jq -r "[.stacks[] | select(.pid == $sp and any(.user[]; . == \"oncpu_test_spin\")) | .samples] | add // 0" "$TMP/on.json" 2>/dev/null)
@@ -70,4 +80,28 @@ n=$(jq -s length "$TMP/iv.json" 2>/dev/null)
 is "$(jq -s '[.[] | select(.cumulative == false and (.at | test("^20[0-9-]+T")) and .interval_s > 0)] | length' "$TMP/iv.json" 2>/dev/null)" "${n:-x}" \
 	"--interval: every report stamped (at, interval_s, cumulative false)"
 cmp_ok "$(jq -s length "$TMP/iv.json" 2>/dev/null)" -ge 3 "--interval: 3 or more reports"
+
+# runqlat in the namespace
+diag "runqlat processes: $(jq -c '[.processes[] | {pid, comm, count}]' "$TMP/rq.json" 2>/dev/null)"
+is "$(jq -r .pid_namespace.level "$TMP/rq.json" 2>/dev/null)" 1 "runqlat: runs in a pid namespace of level 1" || diag "$(cat "$TMP/rq.err")"
+cmp_ok "$(jq -r "[.processes[] | select(.pid == $rp) | .count] | add // 0" "$TMP/rq.json" 2>/dev/null)" -ge 50 \
+	"runqlat --pid $rp (namespace pid): its 50 sleeps' wakeups under that pid"
+is "$(jq -r "[.processes[] | select(.pid != $rp)] | length" "$TMP/rq.json" 2>/dev/null)" 0 "... and no other process"
+"${PROBE[@]}" runqlat --comm no-such-comm --json --duration 0.5 > "$TMP/rn.json" 2> "$TMP/rn.err"
+is "$(jq -r '"\(.filter.matched) \(.waits)"' "$TMP/rn.json" 2>/dev/null)" "false 0" "runqlat --comm that matched nothing: filter.matched false in JSON"
+like "$(cat "$TMP/rn.err")" "warning: no task matched the filters \(--comm no-such-comm\)" "... and a warning on stderr"
+"$PH" sleep 100 10000 "$TMP/go4" > "$TMP/h4.out" &
+h4=$!
+wait_for "$TMP/h4.out" ready 5
+"${PROBE[@]}" runqlat --pid "$h4" --json --interval 0.3 --duration 30 > "$TMP/ri.json" 2> "$TMP/ri.err" &
+p4=$!
+"${PROBE[@]}" runqlat --pid "$h4" --json --interval 0.3 --cumulative --duration 30 > "$TMP/rc.json" 2> "$TMP/rc.err" &
+p5=$!
+wait_for "$TMP/ri.err" tracing 10; wait_for "$TMP/rc.err" tracing 10
+touch "$TMP/go4"; wait $h4; kill -TERM $p4 $p5; wait $p4 $p5
+sum=$(jq -s "[.[] | .processes[] | select(.pid == $h4) | .count] | add // 0" "$TMP/ri.json" 2>/dev/null)
+cum=$(jq -s "[last | .processes[] | select(.pid == $h4) | .count] | add // 0" "$TMP/rc.json" 2>/dev/null)
+diag "per interval: $(jq -s -c "[.[] | [.processes[] | select(.pid == $h4) | .count] | add]" "$TMP/ri.json" 2>/dev/null); sum $sum; --cumulative run ends with $cum"
+d=$(( sum > cum ? sum - cum : cum - sum ))
+cmp_ok $((d * 10)) -le "$cum" "runqlat --interval: per-interval waits add up to the --cumulative run's ($sum vs $cum, within 10 %)"
 done_testing
