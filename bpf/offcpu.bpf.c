@@ -35,13 +35,6 @@ __u64 lost_keys = 0;		/* counts full: a period was measured but not recorded */
 __u64 keys_created = 0;		/* keys added to counts (user space drains exited ones) */
 __u64 lost_events = 0;		/* ring buffer or known_tgids full: a process was not announced */
 
-struct start {
-	__u64 ts;
-	__s32 ustack, kstack;
-	__u32 gen;		/* image of the process when it left the CPU */
-	__u32 tgid;		/* caller's pid namespace (prev is current only at switch-out) */
-	__u64 cgid;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -54,7 +47,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, OFFCPU_MAX_THREADS);
 	__type(key, __u32);
-	__type(value, struct start);
+	__type(value, struct offcpu_start);
 } starts SEC(".maps");
 
 struct {
@@ -109,7 +102,7 @@ static __always_inline void announce(__u32 tgid, __u32 gen, __u32 kind, __u32 pr
 static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 {
 	__u32 pid, tgid;
-	struct start s;
+	struct offcpu_start s;
 
 	/* a dying task's last switch: it never comes back, so an entry would
 	 * stay in starts (and a first sight in known_tgids, after its exit
@@ -175,7 +168,7 @@ static __always_inline void switch_in(struct task_struct *next)
 	__u32 pid = BPF_CORE_READ(next, pid);
 	struct offcpu_key key = {};
 	struct offcpu_val *v;
-	struct start *s;
+	struct offcpu_start *s;
 	__u64 delta;
 
 	s = bpf_map_lookup_elem(&starts, &pid);
@@ -304,7 +297,7 @@ int oc_inflight(struct bpf_iter__task *ctx)
 	struct task_struct *t = ctx->task;
 	struct offcpu_inflight *r;
 	__u32 zero = 0, tid, tgid, ktid;
-	struct start *s;
+	struct offcpu_start *s;
 
 	if (!t || BPF_CORE_READ(t, on_cpu))
 		return 0;

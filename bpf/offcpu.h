@@ -23,6 +23,15 @@ struct offcpu_val {
 	__u64 count;		/* off-CPU periods */
 };
 
+/* A thread off CPU now (starts[kernel tid]): what it left the CPU with. */
+struct offcpu_start {
+	__u64 ts;		/* bpf_ktime_get_ns() at switch-out */
+	__s32 ustack, kstack;
+	__u32 gen;		/* image of the process when it left the CPU */
+	__u32 tgid;		/* caller's pid namespace (prev is current only at switch-out) */
+	__u64 cgid;
+};
+
 enum offcpu_event_kind {
 	OFFCPU_EV_NEW_TGID = 1,	/* first off-CPU period of this process: snapshot its maps */
 	OFFCPU_EV_EXIT = 2,	/* a process we announced is exiting */

@@ -17,12 +17,11 @@
 
 #define EFAULT 14
 
-const volatile __u32 target_tgid = 0;	/* 0: all processes */
-const volatile __u32 self_tgid = 0;	/* qps-tune itself, never counted */
+/* --pid, --cgroup (v2), the loader itself, pid namespace: qps_cfg
+ * (probecfg.h, common.bpf.h) */
 const volatile bool filter_comm = false;
 const volatile char target_comm[16] = {};
-const volatile __u64 target_cgroup = 0;	/* cgroup id; 0: no filter */
-const volatile bool cgroup_v1_cpu = false;	/* target_cgroup is of the v1 cpu hierarchy */
+const volatile __u64 target_cgroup = 0;	/* --cgroup of the v1 cpu hierarchy; 0: none */
 const volatile bool count_idle = false;	/* samples of the idle task (pid 0) */
 const volatile bool user_only = false;	/* skip kernel stacks */
 
@@ -102,8 +101,8 @@ static __always_inline __u32 gen_of(__u32 tgid)
 SEC("perf_event")
 int oncpu_sample(struct bpf_perf_event_data *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), one = 1, *v;
-	__u32 tgid = id >> 32, pid = (__u32)id;
+	__u64 one = 1, *v;
+	__u32 pid = (__u32)bpf_get_current_pid_tgid(), tid = 0, tgid = 0;
 	struct oncpu_key key = {};
 
 	if (!pid) {
@@ -111,25 +110,18 @@ int oncpu_sample(struct bpf_perf_event_data *ctx)
 		if (!count_idle)
 			return 0;
 	}
-	if (pid && tgid == self_tgid)
-		return 0;
-	if (target_tgid && tgid != target_tgid)
-		return 0;
-	if (target_cgroup) {
-		__u64 cg;
-
-		if (cgroup_v1_cpu) {
-			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-
-			cg = BPF_CORE_READ(t, cgroups, subsys[cpu_cgrp_id], cgroup, kn, id);
-		} else {
-			cg = bpf_get_current_cgroup_id();
-		}
-		if (cg != target_cgroup)
-			return 0;
-	}
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
 	if (filter_comm && !comm_eq(key.comm, target_comm))
+		return 0;
+	if (target_cgroup) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		if (BPF_CORE_READ(t, cgroups, subsys[cpu_cgrp_id], cgroup, kn, id) != target_cgroup)
+			return 0;
+	}
+	/* the caller's numbering; a task outside its pid namespace is not
+	 * sampled; --pid, --cgroup (v2), never the loader */
+	if (pid && (!current_ids(&tid, &tgid) || !ids_wanted(NULL, tid, tgid)))
 		return 0;
 	__sync_fetch_and_add(&samples, 1);
 	key.tgid = tgid;
@@ -159,8 +151,10 @@ int oncpu_sample(struct bpf_perf_event_data *ctx)
 
 static __always_inline void on_exec(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid), *gen;
+	__u32 tgid, *gen;
 
+	if (!ns_id(p, true, &tgid))
+		return;
 	gen = bpf_map_lookup_elem(&known_tgids, &tgid);
 	if (!gen)
 		return;

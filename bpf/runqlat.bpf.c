@@ -15,10 +15,11 @@
 #include "runqlat.h"
 #include "common.bpf.h"
 
-const volatile __u32 target_tgid = 0;
+/* --pid, --cgroup (v2: that cgroup and below), the loader, pid namespace:
+ * qps_cfg (probecfg.h, common.bpf.h) */
 const volatile bool filter_comm = false;
 const volatile char target_comm[16] = {};
-const volatile __u64 target_cgroup = 0;	/* 0: every cgroup */
+const volatile __u64 target_cgroup = 0;	/* --cgroup of the v1 cpu hierarchy; 0: none */
 const volatile bool cgroup_v1_cpu = false;	/* cgroup ids of the v1 cpu hierarchy */
 
 __u64 lost_threads = 0;
@@ -59,10 +60,10 @@ static __always_inline __u64 task_cgroup(struct task_struct *p)
 
 static __always_inline bool wanted(struct task_struct *p)
 {
+	__u32 tid, tgid;
+
 	if (!BPF_CORE_READ(p, pid))
 		return false;		/* the idle task */
-	if (target_tgid && BPF_CORE_READ(p, tgid) != target_tgid)
-		return false;
 	if (filter_comm) {
 		char comm[16];
 
@@ -72,7 +73,9 @@ static __always_inline bool wanted(struct task_struct *p)
 	}
 	if (target_cgroup && task_cgroup(p) != target_cgroup)
 		return false;
-	return true;
+	/* visible in the caller's pid namespace, --pid (process or thread),
+	 * --cgroup v2 and below, not the loader */
+	return task_ids(p, &tid, &tgid) && ids_wanted(p, tid, tgid);
 }
 
 static __always_inline void enqueued(struct task_struct *p)
@@ -139,7 +142,8 @@ static __always_inline void switched(struct task_struct *prev, struct task_struc
 	bpf_map_delete_elem(&start, &pid);
 	if ((__s64)delta < 0)
 		return;
-	tgid = BPF_CORE_READ(next, tgid);
+	if (!ns_id(next, true, &tgid))
+		return;
 	add(&procs, &tgid, delta, next, &lost_procs);
 	cg = task_cgroup(next);
 	add(&cgroups, &cg, delta, NULL, &lost_cgroups);

@@ -41,6 +41,7 @@
 
 #include "../bpf/acceptq.h"
 #include "common.h"
+#include "escape.h"
 #include "acceptq.skel.h"
 #include "acceptq_acct.h"
 #include "json.h"
@@ -487,14 +488,14 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	       "QUEUE", "PEAK", "ENQUEUED", "FULL", "FULL_MS", "DROPS", "LISTENDROP", "ACK_OVF");
 	for (i = 0; i < n; i++) {
 		const struct aq_row *r = &rows[i];
-		char addr[64], owner[40] = "-", queue[12] = "-";
+		char addr[64], owner[16 + ESCAPE_COMM_MAX] = "-", queue[12] = "-", comm[ESCAPE_COMM_MAX];
 		struct aq_fig f;
 
 		figures(a, r, now, &f);
 		if (r->in_diag) {
 			sockdiag_addr_str(&r->now, addr, sizeof(addr));
 			if (r->now.pid)
-				snprintf(owner, sizeof(owner), "%d/%s", (int)r->now.pid, r->now.comm);
+				snprintf(owner, sizeof(owner), "%d/%s", (int)r->now.pid, escape_comm(comm, r->now.comm));
 		} else {
 			bpf_addr_str(&r->b, addr, sizeof(addr));
 			snprintf(owner, sizeof(owner), "(closed)");

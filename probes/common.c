@@ -1,6 +1,7 @@
 /* common.c - shared plumbing of the probe loaders (see common.h). */
 #include "common.h"
 #include "ksyms.h"
+#include "usyms.h"
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -775,6 +776,34 @@ void probe_report_filter(const struct probe_opts *o, const struct probe_target *
 		probe_warn(o, "no task matched the filters (%s) during the run", what);
 }
 
+void probe_report_usyms(const struct probe_opts *o, const struct usyms *u, bool final, FILE *f,
+			struct json *j)
+{
+	struct usyms_counts c;
+	char why[400];
+	bool any;
+
+	usyms_counts(u, &c);
+	any = usyms_unopened_why(&c, why, sizeof(why));
+	if (j) {
+		json_obj_open(j, "user_symbols");
+		json_int(j, "files", c.files);
+		json_int(j, "files_with_symbols", c.files_symbols);
+		json_int(j, "files_refused", c.files_refused);
+		json_int(j, "files_unreadable", c.files_unreadable);
+		json_int(j, "files_not_elf", c.files_not_elf);
+		json_int(j, "processes_with_files_not_opened", c.unopened_pids);
+		json_str(j, "why", any ? why : NULL);
+		json_obj_close(j);
+	}
+	if (!any)
+		return;
+	if (f)
+		fprintf(f, "user frames print file+offset where files were not opened: %s\n", why);
+	if (final)
+		probe_warn(o, "user frames print file+offset where files were not opened: %s", why);
+}
+
 void probe_kallsyms_why(char *buf, size_t size)
 {
 	if (ksyms_hidden_reason(buf, size) == KSYMS_SHOWN)
@@ -843,7 +872,7 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 	char *cur, *r = rows;
 	int m = 0;
 
-	if (nctr < 1 || nctr > 8 || coff + nctr * sizeof(uint64_t) > size || ksize > coff)
+	if (nctr < 1 || nctr > PROBE_DELTA_MAX || coff + nctr * sizeof(uint64_t) > size || ksize > coff)
 		return -EINVAL;
 	cur = malloc(n ? n * size : 1);
 	if (!cur)
@@ -853,7 +882,7 @@ int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, 
 	for (int i = 0; i < n; i++) {
 		char *row = r + i * size;
 		const char *p = *nprev ? bsearch_r_key(row, *prev, *nprev, size, ksize) : NULL;
-		uint64_t c[8], nz = 0;
+		uint64_t c[PROBE_DELTA_MAX], nz = 0;
 
 		memcpy(c, row + coff, nctr * sizeof(uint64_t));
 		for (int k = 0; k < nctr; k++) {

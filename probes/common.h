@@ -107,6 +107,12 @@ void probe_cgroup_path(uint64_t id, char *buf, size_t size);
 bool probe_pid_in_cgroup(const struct probe_cfg *cfg, pid_t pid);
 /* True when any of --pid, --comm, --cgroup is given. */
 bool probe_has_filter(const struct probe_opts *o);
+struct usyms;
+/* What kept user frames "file+0xOFF" (usyms_counts()): in JSON (when @j) a
+ * "user_symbols" object with the file counts and "why" (null when every
+ * file opened), a text line on @f, and a warning on stderr at @final. */
+void probe_report_usyms(const struct probe_opts *o, const struct usyms *u, bool final, FILE *f,
+			struct json *j);
 /* The "filter matched nothing" report: with a filter and !@matched, a text
  * line on @f (and a warning on stderr at @final), and in JSON (when @j) a
  * "filter" object {"given": .., "matched": ..}. @cfg/@t describe the target. */
@@ -132,8 +138,9 @@ void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, doubl
  * cumulative rows, *@nprev of them; NULL/0 at first), rows whose counters
  * are then all zero are dropped, and *@prev becomes a copy of the
  * cumulative rows (the caller frees it). Returns the new row count,
- * -EINVAL (@nctr not 1..8, or the counters overlap the key or run past the
+ * -EINVAL (@nctr not 1..PROBE_DELTA_MAX, or the counters overlap the key or run past the
  * row) or -ENOMEM (rows untouched). */
+#define PROBE_DELTA_MAX 64	/* counters per row (a log2 histogram's slots) */
 int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
 		     void **prev, int *nprev);
 /* Warning on stderr: "qps-tune: probe NAME: warning: MSG". */

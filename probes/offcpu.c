@@ -61,11 +61,58 @@ static void frames_reset(struct frames *fr)
 	fr->n = 0;
 }
 
+/* @fr as one owned string, frames '\n'-separated; NULL for no frame (and
+ * *@oom set when out of memory). */
+static char *frames_join(const struct frames *fr, bool *oom)
+{
+	size_t len = 0;
+	char *s, *p;
+
+	for (int f = 0; f < fr->n; f++)
+		len += strlen(fr->name[f]) + 1;
+	if (!len)
+		return NULL;
+	s = malloc(len);
+	if (!s) {
+		*oom = true;
+		return NULL;
+	}
+	p = s;
+	for (int f = 0; f < fr->n; f++)
+		p += sprintf(p, "%s%s", f ? "\n" : "", fr->name[f]);
+	return s;
+}
+
+/* The frames frames_join() made @s of. */
+static void frames_split(const char *s, bool lost, struct frames *fr)
+{
+	frames_reset(fr);
+	fr->lost = lost;
+	while (s && *s && fr->n < OFFCPU_MAX_DEPTH) {
+		size_t len = strcspn(s, "\n");
+
+		fr->name[fr->n] = strndup(s, len);
+		if (!fr->name[fr->n])
+			break;
+		fr->n++;
+		s += len + (s[len] == '\n');
+	}
+}
+
 /* A key of an exited process moved out of the counts map (see drain()). */
 struct oc_drained {
 	struct oc_row r;
 	char *user;			/* its user frames, resolved when drained, '\n'-separated */
 	bool user_lost;
+};
+
+/* A row as printed: rows whose stacks print alike are one (different raw
+ * stacks can: another tracer on sched_switch adds __traceiter_sched_switch
+ * below our own frames, which are not shown). */
+struct oc_line {
+	struct oc_row r;
+	char *kern, *user;		/* frames_join() of the resolved stacks */
+	bool kern_lost, user_lost;
 };
 
 enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS };
@@ -174,7 +221,10 @@ static void drain(struct oc *c)
 {
 	int cfd = bpf_map__fd(c->skel->maps.counts), sfd = bpf_map__fd(c->skel->maps.stack_traces);
 	int kfd = bpf_map__fd(c->skel->maps.known_tgids), nkeep = 0, capkeep = 0, *keep = NULL;
+	int tfd = bpf_map__fd(c->skel->maps.starts);
 	struct offcpu_key key, next, *gone = NULL;
+	struct offcpu_start st;
+	__u32 tid, ntid;
 	int ngone = 0, capgone = 0;
 	bool first = true;
 	struct frames *uf;
@@ -218,18 +268,42 @@ static void drain(struct oc *c)
 			keep[nkeep++] = key.ustack;
 		}
 	}
+	/* user stacks of threads off CPU now are in use too (a child that
+	 * forked without exec shares its parent's addresses, so its stack ids) */
+	first = true;
+	while (bpf_map_get_next_key(tfd, first ? NULL : &tid, &ntid) == 0) {
+		first = false;
+		tid = ntid;
+		if (bpf_map_lookup_elem(tfd, &tid, &st) || st.ustack < 0)
+			continue;
+		if (nkeep == capkeep) {
+			void *k = realloc(keep, (capkeep = capkeep ? capkeep * 2 : 1024) * sizeof(*keep));
+
+			if (!k)
+				break;
+			keep = k;
+		}
+		keep[nkeep++] = st.ustack;
+	}
 	if (nkeep)
 		qsort(keep, nkeep, sizeof(*keep), cmp_int);
+	/* resolve every drained key before freeing any stack id: keys of one
+	 * image that differ in their kernel stack share its user stack id (the
+	 * first freed it and the others printed no user frame) */
 	for (int i = 0; i < ngone; i++) {
 		struct oc_drained *d;
 		struct offcpu_val v;
-		size_t len = 0;
+		bool oom = false;
 
-		if (bpf_map_lookup_and_delete_elem(cfd, &gone[i], &v))
+		if (bpf_map_lookup_and_delete_elem(cfd, &gone[i], &v)) {
+			gone[i].ustack = -1;	/* not drained: not ours to free */
 			continue;
+		}
 		d = realloc(c->drained, (c->ndrained + 1) * sizeof(*d));
-		if (!d)
+		if (!d) {
+			ngone = i;
 			break;
+		}
 		c->drained = d;
 		d = &c->drained[c->ndrained];
 		memset(d, 0, sizeof(*d));
@@ -238,19 +312,12 @@ static void drain(struct oc *c)
 		d->r.drained = c->ndrained++;
 		resolve(c, gone[i].ustack, true, gone[i].tgid, gone[i].gen, uf);
 		d->user_lost = uf->lost;
-		for (int f = 0; f < uf->n; f++)
-			len += strlen(uf->name[f]) + 1;
-		d->user = len ? malloc(len) : NULL;
-		if (d->user) {
-			char *p = d->user;
-
-			for (int f = 0; f < uf->n; f++)
-				p += sprintf(p, "%s%s", f ? "\n" : "", uf->name[f]);
-		}
+		d->user = frames_join(uf, &oom);
+	}
+	for (int i = 0; i < ngone; i++)
 		if (gone[i].ustack >= 0 && !(nkeep && bsearch(&gone[i].ustack, keep, nkeep, sizeof(*keep), cmp_int)) &&
 		    bpf_map_delete_elem(sfd, &gone[i].ustack) == 0)
 			c->drained_stacks++;
-	}
 	c->ndead = 0;
 	if (uf)
 		frames_reset(uf);
@@ -273,6 +340,8 @@ static int oc_poll(void *ctx, int ms)
 	return err < 0 ? err : 0;
 }
 
+static int cmp_keys(const void *pa, const void *pb);
+
 static int cmp_rows(const void *pa, const void *pb)
 {
 	const struct oc_row *x = pa, *y = pb;
@@ -284,7 +353,7 @@ static int cmp_rows(const void *pa, const void *pb)
 
 static int read_rows(struct oc *c, struct oc_row **out)
 {
-	int fd = bpf_map__fd(c->skel->maps.counts), n = 0, cap = 1024;
+	int fd = bpf_map__fd(c->skel->maps.counts), n = 0, m = 0, cap = 1024;
 	struct oc_row *rows = malloc(cap * sizeof(*rows));
 	struct offcpu_key key, next;
 	bool first = true;
@@ -316,6 +385,20 @@ static int read_rows(struct oc *c, struct oc_row **out)
 				rows[n++] = c->drained[i].r;
 		}
 	}
+	/* one row per key: a thread of an image already drained can still add
+	 * a period (its leader exited first), and a key drained twice */
+	qsort(rows, n, sizeof(*rows), cmp_keys);
+	for (int i = 0; i < n; i++) {
+		if (m && !cmp_keys(&rows[m - 1], &rows[i])) {
+			rows[m - 1].v.total_ns += rows[i].v.total_ns;
+			rows[m - 1].v.count += rows[i].v.count;
+			if (rows[m - 1].drained < 0)
+				rows[m - 1].drained = rows[i].drained;	/* its user frames */
+		} else {
+			rows[m++] = rows[i];
+		}
+	}
+	n = m;
 	qsort(rows, n, sizeof(*rows), cmp_rows);
 	*out = rows;
 	return n;
@@ -369,24 +452,6 @@ static void resolve(struct oc *c, int id, bool user, pid_t tgid, uint32_t gen, s
 	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stack_traces), &id, ips))
 		return;
 	resolve_ips(c, ips, OFFCPU_MAX_DEPTH, user, tgid, gen, fr);
-}
-
-/* The user frames a drained key was resolved to. */
-static void drained_frames(const struct oc_drained *d, struct frames *fr)
-{
-	const char *p = d->user;
-
-	frames_reset(fr);
-	fr->lost = d->user_lost;
-	while (p && *p && fr->n < OFFCPU_MAX_DEPTH) {
-		size_t len = strcspn(p, "\n");
-
-		fr->name[fr->n] = strndup(p, len);
-		if (!fr->name[fr->n])
-			break;
-		fr->n++;
-		p += len + (p[len] == '\n');
-	}
 }
 
 static int cmp_keys(const void *pa, const void *pb)
@@ -630,6 +695,91 @@ static void inflight_frames(struct oc *c, const struct offcpu_inflight *r, struc
 	}
 }
 
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int cmp_line_id(const void *pa, const void *pb)
+{
+	const struct oc_line *x = pa, *y = pb;
+	int d;
+
+	if (x->r.k.tgid != y->r.k.tgid)
+		return x->r.k.tgid < y->r.k.tgid ? -1 : 1;
+	if (x->r.k.pid != y->r.k.pid)
+		return x->r.k.pid < y->r.k.pid ? -1 : 1;
+	if (x->r.k.cgid != y->r.k.cgid)
+		return x->r.k.cgid < y->r.k.cgid ? -1 : 1;
+	d = strncmp(x->r.k.comm, y->r.k.comm, sizeof(x->r.k.comm));
+	if (!d)
+		d = (int)x->kern_lost - (int)y->kern_lost;
+	if (!d)
+		d = (int)x->user_lost - (int)y->user_lost;
+	if (!d)
+		d = cmp_str(x->kern, y->kern);
+	return d ? d : cmp_str(x->user, y->user);
+}
+
+static int cmp_line_total(const void *pa, const void *pb)
+{
+	return cmp_rows(&((const struct oc_line *)pa)->r, &((const struct oc_line *)pb)->r);
+}
+
+static void lines_free(struct oc_line *l, int n)
+{
+	for (int i = 0; l && i < n; i++) {
+		free(l[i].kern);
+		free(l[i].user);
+	}
+	free(l);
+}
+
+/* Resolves @rows and merges those that print alike, largest first.
+ * Returns the number of lines in *@out, or -ENOMEM. */
+static int oc_lines(struct oc *c, const struct oc_row *rows, int n, struct frames *kf, struct frames *uf,
+		    struct oc_line **out)
+{
+	struct oc_line *l = calloc(n ? n : 1, sizeof(*l));
+	bool oom = false;
+	int m = 0;
+
+	if (!l)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const struct oc_row *r = &rows[i];
+
+		resolve(c, r->k.kstack, false, r->k.tgid, r->k.gen, kf);
+		if (r->drained >= 0)
+			frames_split(c->drained[r->drained].user, c->drained[r->drained].user_lost, uf);
+		else
+			resolve(c, r->k.ustack, true, r->k.tgid, r->k.gen, uf);
+		l[i].r = *r;
+		l[i].kern = frames_join(kf, &oom);
+		l[i].kern_lost = kf->lost;
+		l[i].user = frames_join(uf, &oom);
+		l[i].user_lost = uf->lost;
+	}
+	if (oom) {
+		lines_free(l, n);
+		return -ENOMEM;
+	}
+	qsort(l, n, sizeof(*l), cmp_line_id);
+	for (int i = 0; i < n; i++) {
+		if (m && !cmp_line_id(&l[m - 1], &l[i])) {
+			l[m - 1].r.v.total_ns += l[i].r.v.total_ns;
+			l[m - 1].r.v.count += l[i].r.v.count;
+			free(l[i].kern);
+			free(l[i].user);
+		} else {
+			l[m++] = l[i];
+		}
+	}
+	qsort(l, m, sizeof(*l), cmp_line_total);
+	*out = l;
+	return m;
+}
+
 static int oc_tick(void *ctx, bool final)
 {
 	struct oc *c = ctx;
@@ -637,9 +787,10 @@ static int oc_tick(void *ctx, bool final)
 	struct oc_fl *fl = NULL;
 	struct oc_cg *cg = NULL;
 	struct frames *uf = NULL, *kf = NULL;
+	struct oc_line *lines = NULL;
 	uint64_t total = 0, now = probe_now_ns();
 	double window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
-	int n, nfl, ncg, i, top, fltop;
+	int n, nl, nfl, ncg, i, top, fltop;
 	bool deltas = c->o.interval > 0 && !c->o.cumulative;
 	char at[40], path[512];
 	struct json j;
@@ -684,9 +835,18 @@ static int oc_tick(void *ctx, bool final)
 		    cur == rows[i].k.gen)
 			usyms_snapshot(c->usyms, (pid_t)rows[i].k.tgid, cur);
 	}
+	nl = oc_lines(c, rows, n, kf, uf, &lines);
+	if (nl < 0) {
+		free(rows);
+		free(fl);
+		free(cg);
+		free(uf);
+		free(kf);
+		return nl;
+	}
 	for (i = 0; i < n; i++)
 		total += rows[i].v.total_ns;
-	top = c->top ? c->top : (c->o.json || c->folded ? n : 10);
+	top = c->top ? c->top : (c->o.json || c->folded ? nl : 10);
 	fltop = c->top ? c->top : (c->o.json ? 100 : 10);
 	probe_stamp(at, sizeof(at));
 
@@ -721,26 +881,23 @@ static int oc_tick(void *ctx, bool final)
 		json_obj_close(&j);
 		json_str(&j, "kernel_symbols", c->ksyms ? "named (/proc/kallsyms)" : c->kallsyms_why);
 		json_double(&j, "total_us", total / 1e3);
-		json_uint(&j, "stacks_total", n);
+		json_uint(&j, "stacks_total", nl);
 		json_arr_open(&j, "stacks");
 	} else if (!c->folded) {
 		printf("%s %.1f s (%s) at %s, off-CPU time by stack, per %s, %d stacks, %.3f s in all%s\n",
 		       final ? "offcpu" : "offcpu (interval)", (now - c->t0) / 1e9, c->method, at,
-		       c->per_thread ? "thread" : "process", n, total / 1e9,
+		       c->per_thread ? "thread" : "process", nl, total / 1e9,
 		       deltas ? (c->seq > 1 ? "; since the previous report" : "; since the start") : "");
 		if (!c->ksyms)
 			printf("kernel frames are addresses: %s\n", c->kallsyms_why);
 	}
-	for (i = 0; i < n && i < top; i++) {
-		const struct oc_row *r = &rows[i];
+	for (i = 0; i < nl && i < top; i++) {
+		const struct oc_row *r = &lines[i].r;
 		char comm[ESCAPE_COMM_MAX];
 		int f;
 
-		resolve(c, r->k.kstack, false, r->k.tgid, r->k.gen, kf);
-		if (r->drained >= 0)
-			drained_frames(&c->drained[r->drained], uf);
-		else
-			resolve(c, r->k.ustack, true, r->k.tgid, r->k.gen, uf);
+		frames_split(lines[i].kern, lines[i].kern_lost, kf);
+		frames_split(lines[i].user, lines[i].user_lost, uf);
 		if (c->o.json) {
 			json_obj_open(&j, NULL);
 			json_uint(&j, "pid", r->k.tgid);
@@ -798,8 +955,8 @@ static int oc_tick(void *ctx, bool final)
 		json_uint(&j, "idle_kernel_threads_not_listed", c->skel->bss->inflight_idle);
 		json_arr_open(&j, "threads");
 	} else if (!c->folded) {
-		if (n > top)
-			printf("\n(%d more stacks; --top N shows more)\n", n - top);
+		if (nl > top)
+			printf("\n(%d more stacks; --top N shows more)\n", nl - top);
 		if (ncg > 1 || (ncg == 1 && c->o.cgroup)) {
 			printf("\nby cgroup (where threads were when they left the CPU):\n");
 			for (i = 0; i < ncg && i < top; i++) {
@@ -855,15 +1012,18 @@ static int oc_tick(void *ctx, bool final)
 	if (c->o.json) {
 		json_arr_close(&j);
 		json_obj_close(&j);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, &j);
 		print_lost(stdout, c, true, &j, final);
 		json_obj_close(&j);
 	} else if (!c->folded) {
 		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, stdout, NULL);
+		probe_report_usyms(&c->o, c->usyms, final, stdout, NULL);
 		print_lost(stdout, c, false, NULL, final);
 		if (!final)
 			printf("\n");
 	} else {
 		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, NULL);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, NULL);
 		print_lost(stderr, c, false, NULL, final);
 	}
 	fflush(stdout);
@@ -875,6 +1035,7 @@ static int oc_tick(void *ctx, bool final)
 	free(fl);
 	free(cg);
 	free(rows);
+	lines_free(lines, nl);
 	/* images of processes gone and not shown in this report are dropped */
 	usyms_sweep(c->usyms);
 	return 0;

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <linux/magic.h>
 #include <linux/perf_event.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,6 +60,12 @@ struct on {
 	uint64_t t0;
 	double wall0;
 	uint64_t snap_fail;		/* announced processes whose maps we could not read */
+	struct probe_cfg cfg;		/* qps_cfg: pid namespace, --pid, --cgroup (v2) */
+	struct probe_target target;
+	void *prev;			/* last report's cumulative rows (per-interval deltas) */
+	int nprev;
+	int seq;			/* reports so far */
+	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
 };
 
 struct on_row {
@@ -337,12 +344,28 @@ static int on_tick(void *ctx, bool final)
 	uint64_t total = 0;
 	struct json j;
 	int n, i, f, top, err = 0;
-	double elapsed = (probe_now_ns() - c->t0) / 1e9;
+	uint64_t now = probe_now_ns();
+	double elapsed = (now - c->t0) / 1e9, window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
+	bool deltas = c->o.interval > 0 && !c->o.cumulative;
+	char at[40];
 
 	ring_buffer__consume(c->rb);
+	c->seq++;
+	probe_stamp(at, sizeof(at));
 	n = read_rows(c, &rows);
 	if (n < 0)
 		return n;
+	if (deltas) {
+		/* per-interval samples: what each stack gained since the last report */
+		n = probe_delta_rows(rows, n, sizeof(*rows), sizeof(rows->k), offsetof(struct on_row, n), 1,
+				     &c->prev, &c->nprev);
+		if (n < 0) {
+			free(rows);
+			return n;
+		}
+		qsort(rows, n, sizeof(*rows), cmp_rows);
+	}
+	c->last_ns = now;
 	st = malloc(sizeof(*st));
 	if (!st) {
 		err = -ENOMEM;
@@ -374,6 +397,7 @@ static int on_tick(void *ctx, bool final)
 		json_str(&j, "schema", "qps-tune.probe.oncpu/1");
 		json_bool(&j, "final", final);
 		json_double(&j, "elapsed_s", elapsed);
+		probe_json_stamp(&j, &c->o, c->seq, window);
 		json_str(&j, "method", c->method);
 		json_uint(&j, "freq_hz", c->freq);
 		json_uint(&j, "cpus", c->ncpu);
@@ -384,6 +408,11 @@ static int on_tick(void *ctx, bool final)
 			json_null(&j, "pid");
 		json_str(&j, "comm", c->o.comm[0] ? c->o.comm : NULL);
 		json_str(&j, "cgroup", c->cgroup);
+		json_obj_close(&j);
+		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, &j);
+		json_obj_open(&j, "pid_namespace");
+		json_uint(&j, "level", c->cfg.pidns_level ? c->skel->bss->qps_pidns_level : 0);
+		json_uint(&j, "inode", c->cfg.pidns_ino);
 		json_obj_close(&j);
 		json_uint(&j, "samples", total);
 		json_uint(&j, "idle_samples", c->skel->bss->idle_samples);
@@ -489,15 +518,17 @@ static int on_tick(void *ctx, bool final)
 			json_obj_close(&j);
 		}
 		json_arr_close(&j);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, &j);
 		print_lost(c, true, &j);
 		json_obj_close(&j);
 	} else if (!c->folded) {
 		char name[ON_NAME];
 		bool k;
 
-		printf("%s %.1f s (%s, %llu Hz on %d CPUs), %llu samples in %d stacks (%llu idle samples not shown)\n",
-		       final ? "oncpu" : "oncpu (so far)", elapsed, c->method, (unsigned long long)c->freq,
-		       c->ncpu, (unsigned long long)total, n, (unsigned long long)c->skel->bss->idle_samples);
+		printf("%s %.1f s (%s, %llu Hz on %d CPUs) at %s, %llu samples in %d stacks (%llu idle samples not shown)%s\n",
+		       final ? "oncpu" : "oncpu (interval)", elapsed, c->method, (unsigned long long)c->freq,
+		       c->ncpu, at, (unsigned long long)total, n, (unsigned long long)c->skel->bss->idle_samples,
+		       deltas ? (c->seq > 1 ? "; since the previous report" : "; since the start") : "");
 		if (total) {
 			if (nfn)
 			qsort(ft.v, nfn, sizeof(*ft.v), cmp_self);
@@ -516,10 +547,14 @@ static int on_tick(void *ctx, bool final)
 		} else {
 			printf("no samples matched the filters\n");
 		}
+		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, stdout, NULL);
+		probe_report_usyms(&c->o, c->usyms, final, stdout, NULL);
 		print_lost(c, false, NULL);
 		if (!final)
 			printf("\n");
 	} else {
+		probe_report_filter(&c->o, &c->target, c->skel->bss->qps_matched, final, NULL, NULL);
+		probe_report_usyms(&c->o, c->usyms, final, NULL, NULL);
 		print_lost(c, false, NULL);
 	}
 	fflush(stdout);
@@ -599,10 +634,8 @@ static int on_load(struct on *c, bool btf_tp)
 
 	if (!k)
 		return -errno;
-	k->rodata->target_tgid = (uint32_t)c->o.pid;
-	k->rodata->self_tgid = (uint32_t)getpid();
-	k->rodata->target_cgroup = c->cgroup_id;
-	k->rodata->cgroup_v1_cpu = c->cgroup_v1;
+	k->rodata->qps_cfg = c->cfg;
+	k->rodata->target_cgroup = c->cgroup_v1 ? c->cgroup_id : 0;
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
 		memcpy((char *)k->rodata->target_comm, c->o.comm, sizeof(c->o.comm));
@@ -747,6 +780,19 @@ int probe_oncpu(int argc, char **argv)
 		return 1;
 	if (c.cgroup && cgroup_id(&c))
 		return 1;
+	{
+		/* a v1 cpu cgroup is filtered apart (target_cgroup); the common
+		 * layer takes v2 directories, and the caller's pid namespace,
+		 * --pid as a process or thread (kernel threads are sampled too) */
+		struct probe_opts o2 = c.o;
+
+		if (c.cgroup_v1)
+			o2.cgroup = NULL;
+		if (probe_cfg_init(&o2, true, &c.cfg, &c.target))
+			return 1;
+		if (c.cgroup_v1)
+			c.cfg.filtered = 1;
+	}
 	probe_setup(&c.o);
 	c.usyms = usyms_new();
 	if (!c.usyms) {
@@ -783,6 +829,7 @@ int probe_oncpu(int argc, char **argv)
 		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): kernel frames stay addresses%s",
 			   strerror(errno), errno == EPERM ? "; addresses are hidden by kernel.kptr_restrict" : "");
 	c.t0 = probe_now_ns();
+	c.last_ns = c.t0;
 	c.wall0 = probe_wall();
 	probe_note(&c.o, "tracing on-CPU samples at %llu Hz on %d CPUs (%s); Ctrl-C to end",
 		   (unsigned long long)c.freq, c.ncpu, c.method);
@@ -796,5 +843,6 @@ out:
 	oncpu_bpf__destroy(c.skel);
 	ksyms_free(c.ksyms);
 	usyms_free(c.usyms);
+	free(c.prev);
 	return ret;
 }

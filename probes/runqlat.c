@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/magic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 
 #include "../bpf/runqlat.h"
 #include "common.h"
+#include "escape.h"
 #include "json.h"
 #include "promfile.h"
 #include "runqlat.skel.h"
@@ -61,6 +63,12 @@ struct rq {
 	struct runqlat_bpf *skel;
 	const char *method;
 	uint64_t t0;
+	struct probe_cfg cfg;		/* qps_cfg: pid namespace, --pid, --cgroup (v2) */
+	struct probe_target ptarget;	/* what --pid named */
+	void *pprev, *gprev;		/* last report's cumulative rows (per-interval deltas) */
+	int npprev, ngprev;
+	struct cpustat stlast;		/* cpu.stat at the last report */
+	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
 };
 
 struct hist_row {
@@ -410,11 +418,15 @@ static int rq_tick(void *ctx, bool final)
 	struct hist_row *p = NULL, *g = NULL;
 	struct cpustat now, d = { 0 };
 	int np, ng, i, top, err = 0;
-	uint64_t waits = 0;
-	double elapsed = (probe_now_ns() - c->t0) / 1e9;
+	uint64_t waits = 0, tnow = probe_now_ns();
+	double elapsed = (tnow - c->t0) / 1e9, window = (tnow - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
+	bool deltas = c->o.interval > 0 && !c->o.cumulative;
+	const struct cpustat *base = deltas ? &c->stlast : &c->st0;
+	char ecomm[ESCAPE_COMM_MAX], at[40];
 	struct json j;
 
 	c->ticks++;
+	probe_stamp(at, sizeof(at));
 	np = read_hists(bpf_map__fd(c->skel->maps.procs), 4, &p);
 	if (np < 0)
 		return np;
@@ -423,13 +435,29 @@ static int rq_tick(void *ctx, bool final)
 		free(p);
 		return ng;
 	}
-	now = read_cpustat(c);
-	if (now.ok && c->st0.ok) {
-		d.ok = true;
-		d.nr_periods = now.nr_periods - c->st0.nr_periods;
-		d.nr_throttled = now.nr_throttled - c->st0.nr_throttled;
-		d.throttled_us = now.throttled_us - c->st0.throttled_us;
+	if (deltas) {
+		/* per-interval waits (slots, count, total); max_us stays since attach */
+		np = probe_delta_rows(p, np, sizeof(*p), sizeof(p->key), offsetof(struct hist_row, h.slots),
+				      RUNQLAT_SLOTS + 2, &c->pprev, &c->npprev);
+		ng = np < 0 ? np : probe_delta_rows(g, ng, sizeof(*g), sizeof(g->key), offsetof(struct hist_row, h.slots),
+						    RUNQLAT_SLOTS + 2, &c->gprev, &c->ngprev);
+		if (np < 0 || ng < 0) {
+			free(p);
+			free(g);
+			return np < 0 ? np : ng;
+		}
+		qsort(p, np, sizeof(*p), cmp_rows);
+		qsort(g, ng, sizeof(*g), cmp_rows);
 	}
+	now = read_cpustat(c);
+	if (now.ok && base->ok) {
+		d.ok = true;
+		d.nr_periods = now.nr_periods - base->nr_periods;
+		d.nr_throttled = now.nr_throttled - base->nr_throttled;
+		d.throttled_us = now.throttled_us - base->throttled_us;
+	}
+	c->stlast = now;
+	c->last_ns = tnow;
 	for (i = 0; i < np; i++)
 		waits += p[i].h.count;
 	top = c->top ? c->top : (c->o.json ? np : 10);
@@ -439,6 +467,7 @@ static int rq_tick(void *ctx, bool final)
 		json_str(&j, "schema", "qps-tune.probe.runqlat/1");
 		json_bool(&j, "final", final);
 		json_double(&j, "elapsed_s", elapsed);
+		probe_json_stamp(&j, &c->o, c->ticks, window);
 		json_str(&j, "method", c->method);
 		json_str(&j, "cgroup_hierarchy", c->v1 ? "v1 cpu" : "v2");
 		json_obj_open(&j, "filters");
@@ -448,6 +477,11 @@ static int rq_tick(void *ctx, bool final)
 			json_null(&j, "pid");
 		json_str(&j, "comm", c->o.comm[0] ? c->o.comm : NULL);
 		json_str(&j, "cgroup", c->cgroup_arg ? c->target : NULL);
+		json_obj_close(&j);
+		probe_report_filter(&c->o, &c->ptarget, c->skel->bss->qps_matched, final, NULL, &j);
+		json_obj_open(&j, "pid_namespace");
+		json_uint(&j, "level", c->cfg.pidns_level ? c->skel->bss->qps_pidns_level : 0);
+		json_uint(&j, "inode", c->cfg.pidns_ino);
 		json_obj_close(&j);
 		json_uint(&j, "waits", waits);
 		json_str(&j, "empty", waits ? NULL : c->o.pid || c->o.comm[0] || c->cgroup_arg ?
@@ -496,20 +530,24 @@ static int rq_tick(void *ctx, bool final)
 		json_obj_close(&j);
 		json_obj_close(&j);
 	} else {
-		printf("%s %.1f s (%s), %llu run-queue waits in %d processes\n",
-		       final ? "runqlat" : "runqlat (so far)", elapsed, c->method, (unsigned long long)waits, np);
+		printf("%s %.1f s (%s) at %s, %llu run-queue waits in %d processes%s\n",
+		       final ? "runqlat" : "runqlat (interval)", elapsed, c->method, at, (unsigned long long)waits, np,
+		       deltas ? (c->ticks > 1 ? "; since the previous report (max us: since the start)" :
+				 "; since the start") : "");
 		if (!waits && (c->o.pid || c->o.comm[0] || c->cgroup_arg))
 			printf("no run-queue wait matched the filters (the target was not woken or preempted)\n");
 		if (np)
 			printf("\n%-8s %-16s %10s %10s %10s %12s\n", "pid", "comm", "waits", "avg us", "max us", "total ms");
 		for (i = 0; i < np && i < top; i++)
-			printf("%-8llu %-16.16s %10llu %10.1f %10.1f %12.3f\n", (unsigned long long)p[i].key, p[i].h.comm,
+			printf("%-8llu %-16s %10llu %10.1f %10.1f %12.3f\n", (unsigned long long)p[i].key,
+			       escape_comm(ecomm, p[i].h.comm),
 			       (unsigned long long)p[i].h.count, p[i].h.count ? p[i].h.sum_ns / 1e3 / p[i].h.count : 0,
 			       p[i].h.max_ns / 1e3, p[i].h.sum_ns / 1e6);
 		if (np > top)
 			printf("(%d more processes; --top N shows more)\n", np - top);
 		for (i = 0; i < np && i < 3 && i < top; i++) {
-			printf("\n%s (%llu), run-queue latency:\n", p[i].h.comm, (unsigned long long)p[i].key);
+			printf("\n%s (%llu), run-queue latency:\n", escape_comm(ecomm, p[i].h.comm),
+			       (unsigned long long)p[i].key);
 			probe_print_hist(stdout, (const unsigned long long *)p[i].h.slots, RUNQLAT_SLOTS, "usecs", "");
 		}
 		if (ng)
@@ -535,6 +573,7 @@ static int rq_tick(void *ctx, bool final)
 			       c->target[0] ? "cannot read cpu.stat of the cgroup" :
 			       c->target_why[0] ? c->target_why : "give --cgroup or --pid");
 		}
+		probe_report_filter(&c->o, &c->ptarget, c->skel->bss->qps_matched, final, stdout, NULL);
 		if (c->skel->bss->lost_threads || c->skel->bss->lost_procs || c->skel->bss->lost_cgroups)
 			printf("lost: %llu waits (thread table full), %llu (process table full), %llu (cgroup table full)\n",
 			       (unsigned long long)c->skel->bss->lost_threads, (unsigned long long)c->skel->bss->lost_procs,
@@ -544,7 +583,19 @@ static int rq_tick(void *ctx, bool final)
 	}
 	fflush(stdout);
 	if (c->prom) {
-		err = write_prom(c, p, np, g, ng, d.ok ? &d : NULL);
+		/* Prometheus counters count since the start: the cumulative rows */
+		struct cpustat dc = { 0 };
+
+		if (now.ok && c->st0.ok) {
+			dc.ok = true;
+			dc.nr_periods = now.nr_periods - c->st0.nr_periods;
+			dc.nr_throttled = now.nr_throttled - c->st0.nr_throttled;
+			dc.throttled_us = now.throttled_us - c->st0.throttled_us;
+		}
+		if (deltas)
+			err = write_prom(c, c->pprev, c->npprev, c->gprev, c->ngprev, dc.ok ? &dc : NULL);
+		else
+			err = write_prom(c, p, np, g, ng, dc.ok ? &dc : NULL);
 		if (err)
 			probe_err(&c->o, "cannot write '%s': %s", c->prom, strerror(-err));
 	}
@@ -560,8 +611,8 @@ static int rq_load(struct rq *c, bool btf_tp)
 
 	if (!k)
 		return -errno;
-	k->rodata->target_tgid = (uint32_t)c->o.pid;
-	k->rodata->target_cgroup = c->target_id;
+	k->rodata->qps_cfg = c->cfg;
+	k->rodata->target_cgroup = c->v1 ? c->target_id : 0;
 	k->rodata->cgroup_v1_cpu = c->v1;
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
@@ -642,6 +693,19 @@ int probe_runqlat(int argc, char **argv)
 	}
 	if (c.target[0])
 		read_quota(&c);
+	{
+		/* a v1 cpu cgroup is filtered apart (target_cgroup); the common
+		 * layer takes v2 directories, the caller's pid namespace, --pid as
+		 * a process or a thread; a kernel thread waits for a CPU too */
+		struct probe_opts o2 = c.o;
+
+		if (c.v1)
+			o2.cgroup = NULL;
+		if (probe_cfg_init(&o2, true, &c.cfg, &c.ptarget))
+			return 1;
+		if (c.v1 && c.cgroup_arg)
+			c.cfg.filtered = 1;
+	}
 	probe_setup(&c.o);
 	if (!probe_kernel_has_tp("sched_switch") || !probe_kernel_has_tp("sched_wakeup")) {
 		probe_err(&c.o, "this kernel lacks the sched_switch/sched_wakeup tracepoints: run-queue latency cannot be measured");
@@ -661,11 +725,15 @@ int probe_runqlat(int argc, char **argv)
 	}
 	/* the window of the cpu.stat deltas starts now, before we say so */
 	c.st0 = read_cpustat(&c);
+	c.stlast = c.st0;
 	c.t0 = probe_now_ns();
+	c.last_ns = c.t0;
 	probe_note(&c.o, "tracing run-queue latency (%s); Ctrl-C to end", c.method);
 	ret = probe_run(&c.o, rq_tick, NULL, &c) ? 1 : 0;
 out:
 	runqlat_bpf__destroy(c.skel);
+	free(c.pprev);
+	free(c.gprev);
 	for (int i = 0; i < c.nnames; i++)
 		free(c.names[i].path);
 	free(c.names);

@@ -21,6 +21,7 @@
 
 #include "../bpf/syslat.h"
 #include "common.h"
+#include "escape.h"
 #include "json.h"
 #include "procfs.h"
 #include "syscalls.h"
@@ -341,8 +342,9 @@ static void report_text(struct sl *s, struct sl_rep *R)
 		       "TOTAL_MS", "MEAN_US", "MAX_US");
 		for (i = 0; i < R->np && i < top; i++) {
 			const struct syslat_pval *v = &R->prows[i].v;
+			char comm[ESCAPE_COMM_MAX];
 
-			printf("%-8u %-16s %-22s %10llu %12.3f %11.1f %11.1f\n", R->prows[i].k.tgid, v->comm,
+			printf("%-8u %-16s %-22s %10llu %12.3f %11.1f %11.1f\n", R->prows[i].k.tgid, escape_comm(comm, v->comm),
 			       sc_name((int)R->prows[i].k.nr, buf, sizeof(buf)), (unsigned long long)v->count,
 			       v->total_ns / 1e6, v->count ? v->total_ns / 1e3 / v->count : 0.0,
 			       v->max_ns / 1e3);
@@ -375,8 +377,10 @@ static void report_text(struct sl *s, struct sl_rep *R)
 			printf("%-8s %-8s %-16s %-22s %14s\n", "PID", "TID", "COMM", "SYSCALL", "FOR_MS");
 		for (i = 0; i < R->nfl && i < top; i++) {
 			const struct syslat_inflight *r = &R->fl[i].r;
+			char comm[ESCAPE_COMM_MAX];
 
-			printf("%-8u %-8u %-16s %-22s %s%13.3f\n", r->tgid, r->tid, r->comm, sc_name(r->nr, buf, sizeof(buf)),
+			printf("%-8u %-8u %-16s %-22s %s%13.3f\n", r->tgid, r->tid, escape_comm(comm, r->comm),
+			       sc_name(r->nr, buf, sizeof(buf)),
 			       r->since_ns ? " " : ">", R->fl[i].for_ns / 1e6);
 		}
 		if (R->nfl)

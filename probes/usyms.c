@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,13 @@ struct usyms {
 	int hostfd;			/* O_PATH of "/", for host debug files */
 	char *scratch;			/* usyms_lookup()'s formatted names */
 	size_t scratch_cap;
+	struct {			/* files that could not be opened, since usyms_new() */
+		pid_t pid;		/* the last process that had some */
+		int files;		/* ... how many of its files */
+		int pids;		/* processes that had some */
+		int err;		/* -errno of the last */
+		enum usyms_unopened how;
+	} unopened;
 };
 
 struct usyms *usyms_new(void)
@@ -283,6 +291,7 @@ static int open_in_root(int dirfd, const char *rel, const struct stat *want)
 struct snap {
 	pid_t pid;
 	int rootfd;			/* O_PATH of /proc/PID/root, -1: none, -2: not opened yet */
+	int root_err;			/* -errno when /proc/PID/root would not open */
 	bool root_is_host;		/* same directory as our "/" */
 	bool map_files;			/* map_files worked or was not tried yet */
 	int hostfd;			/* usyms.hostfd */
@@ -299,6 +308,8 @@ static int snap_root(struct snap *s)
 		return s->rootfd;
 	snprintf(path, sizeof(path), "/proc/%d/root", (int)s->pid);
 	s->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0)
+		s->root_err = -errno;
 	s->root_is_host = s->rootfd >= 0 && !fstat(s->rootfd, &st1) && !fstat(s->hostfd, &st2) &&
 			  st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 	return s->rootfd;
@@ -329,8 +340,11 @@ static int efile_open(struct snap *s, const struct symmaps_line *ml)
 		else if (errno == EPERM || errno == EACCES)
 			s->map_files = false;	/* not for this snapshot's other lines either */
 	}
-	if (fd < 0 && fd != -EINVAL && fd != -ESTALE && !ml->deleted)
-		fd = open_in_root(snap_root(s), ml->path, &want);
+	if (fd < 0 && fd != -EINVAL && fd != -ESTALE && !ml->deleted) {
+		int root = snap_root(s);
+
+		fd = root < 0 ? s->root_err : open_in_root(root, ml->path, &want);
+	}
 	return fd;
 }
 
@@ -424,14 +438,41 @@ found:
 }
 
 /* Opens and parses @f's file as the maps line @ml of snapshot @s shows it. */
+static bool is_refusal(int err)
+{
+	return err == -EINVAL || err == -ESTALE || err == -ELOOP || err == -EXDEV || err == -ENOTDIR;
+}
+
+/* Remembers why a file of @s could not be opened, for usyms_unopened_why(). */
+static void note_unopened(struct usyms *u, const struct snap *s, const struct symmaps_line *ml, int err)
+{
+	if (is_refusal(err))
+		return;
+	if (u->unopened.pid != s->pid) {
+		u->unopened.pid = s->pid;
+		u->unopened.files = 0;
+		u->unopened.pids++;
+	}
+	u->unopened.files++;
+	u->unopened.err = err;
+	if (s->rootfd == -1 && err == s->root_err)
+		u->unopened.how = USYMS_UNOPENED_ROOT;
+	else if (ml->deleted)
+		u->unopened.how = USYMS_UNOPENED_DELETED;
+	else
+		u->unopened.how = USYMS_UNOPENED_FILE;
+}
+
 static void efile_load(struct usyms *u, struct snap *s, struct efile *f, const struct symmaps_line *ml)
 {
 	int fd = efile_open(s, ml);
 
 	f->tries++;
 	f->err = fd < 0 ? fd : 0;
-	if (fd < 0)
+	if (fd < 0) {
+		note_unopened(u, s, ml, fd);
 		return;
+	}
 	f->err = symelf_load_fd(&f->elf, fd);
 	f->ok = f->err == 0;
 	f->parse_err = !f->ok;
@@ -857,12 +898,53 @@ void usyms_counts(const struct usyms *u, struct usyms_counts *c)
 			}
 			if (f->parse_err)
 				c->files_not_elf++;
-			else if (f->err == -EINVAL || f->err == -ESTALE || f->err == -ELOOP ||
-				 f->err == -EXDEV || f->err == -ENOTDIR)
+			else if (is_refusal(f->err))
 				c->files_refused++;
 			else
 				c->files_unreadable++;
 		}
+	c->unopened_pid = u->unopened.pid;
+	c->unopened_files = u->unopened.files;
+	c->unopened_pids = u->unopened.pids;
+	c->unopened_err = u->unopened.err;
+	c->unopened_how = u->unopened.how;
+}
+
+static bool has_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	return syscall(SYS_capget, &h, d) == 0 && (d[cap / 32].effective & (1u << (cap % 32)));
+}
+
+int usyms_unopened_why(const struct usyms_counts *c, char *buf, size_t size)
+{
+	char others[64] = "";
+	int pid = (int)c->unopened_pid;
+
+	buf[0] = '\0';
+	if (!c->unopened_pids)
+		return 0;
+	if (c->unopened_pids > 1)
+		snprintf(others, sizeof(others), " (and files of %d other process%s)", c->unopened_pids - 1,
+			 c->unopened_pids > 2 ? "es" : "");
+	if (c->unopened_how == USYMS_UNOPENED_ROOT &&
+	    (c->unopened_err == -EACCES || c->unopened_err == -EPERM) && !has_cap(CAP_SYS_PTRACE))
+		snprintf(buf, size, "%d file%s of pid %d not opened%s: /proc/%d/root needs ptrace access "
+			 "(this process lacks CAP_SYS_PTRACE)", c->unopened_files, c->unopened_files == 1 ? "" : "s",
+			 pid, others, pid);
+	else if (c->unopened_how == USYMS_UNOPENED_ROOT)
+		snprintf(buf, size, "%d file%s of pid %d not opened%s: /proc/%d/root: %s", c->unopened_files,
+			 c->unopened_files == 1 ? "" : "s", pid, others, pid, strerror(-c->unopened_err));
+	else if (c->unopened_how == USYMS_UNOPENED_DELETED && !has_cap(CAP_SYS_ADMIN))
+		snprintf(buf, size, "%d file%s of pid %d not opened%s: deleted files are read only through "
+			 "/proc/%d/map_files (this process lacks CAP_SYS_ADMIN)", c->unopened_files,
+			 c->unopened_files == 1 ? "" : "s", pid, others, pid);
+	else
+		snprintf(buf, size, "%d file%s of pid %d not opened%s: %s", c->unopened_files,
+			 c->unopened_files == 1 ? "" : "s", pid, others, strerror(-c->unopened_err));
+	return 1;
 }
 
 void usyms_stats(const struct usyms *u, int *procs, int *files)

@@ -60,6 +60,13 @@ int usyms_sweep(struct usyms *u);
 /* Number of images (processes) and of files with symbols held. */
 void usyms_stats(const struct usyms *u, int *procs, int *files);
 
+/* Where the last file that would not open failed. */
+enum usyms_unopened {
+	USYMS_UNOPENED_FILE,		/* the file itself (permissions, gone) */
+	USYMS_UNOPENED_ROOT,		/* /proc/PID/root (ptrace access) */
+	USYMS_UNOPENED_DELETED,		/* a deleted file and no /proc/PID/map_files */
+};
+
 /* What the files held came to, for a report that says why frames stay
  * "file+0xOFF" (STYLE.md §14). */
 struct usyms_counts {
@@ -70,7 +77,17 @@ struct usyms_counts {
 	int files_unreadable;		/* could not be opened (permissions, gone, no map_files
 					 * and a deleted file) */
 	int files_not_elf;		/* opened, but not ELF, malformed, or over the size cap */
+	/* since usyms_new(), refusals not counted: */
+	int unopened_pids;		/* processes with files that could not be opened */
+	pid_t unopened_pid;		/* the last of them */
+	int unopened_files;		/* ... how many of its files */
+	int unopened_err;		/* -errno of the last failure */
+	enum usyms_unopened unopened_how;
 };
 void usyms_counts(const struct usyms *u, struct usyms_counts *c);
+/* Writes to @buf why files were not opened, e.g. "3 files of pid 42 not
+ * opened: /proc/42/root needs ptrace access (this process lacks
+ * CAP_SYS_PTRACE)". Returns 1 when some were not, else 0 (@buf ""). */
+int usyms_unopened_why(const struct usyms_counts *c, char *buf, size_t size);
 
 #endif

@@ -12,7 +12,7 @@
 # file+offset, never as a guessed name.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 11
+plan 17
 need_bpf
 command -v setpriv >/dev/null || skip_rest "setpriv (util-linux) is not installed"
 
@@ -53,6 +53,30 @@ S=$(jq -c '[.stacks[] | select(any(.user[]; startswith("probe-helper")))] | max_
 user=$(jq -r '.user | join(";")' <<<"${S:-null}")
 like "$user" 'probe-helper\+0x[0-9a-f]+' "without it the helper's frames are file+offset (its files were not opened)"
 case $user in *offcpu_test_*) fail "... and never a guessed name" "$user" ;; *) pass "... and never a guessed name" ;; esac
+# ... and the report says why (STYLE.md section 14): the files were not opened
+# because /proc/PID/root needs ptrace access.
+why=$(jq -r '.user_symbols.why // empty' "$TMP/oc.json" 2>/dev/null)
+diag "user_symbols: $(jq -c .user_symbols "$TMP/oc.json" 2>/dev/null)"
+like "$why" "^[0-9]+ files? of pid $h not opened: /proc/$h/root needs ptrace access \\(this process lacks CAP_SYS_PTRACE\\)" \
+	"JSON user_symbols.why names the process and the missing CAP_SYS_PTRACE"
+cmp_ok "$(jq -r '.user_symbols.files_unreadable // 0' "$TMP/oc.json" 2>/dev/null)" -ge 1 "... and counts the files not opened"
+like "$(cat "$TMP/oc.err")" "warning: user frames print file\\+offset where files were not opened: .*CAP_SYS_PTRACE" "... and warns on stderr"
+is "$(jq -r '"\(.user_symbols.files_unreadable) \(.user_symbols.why)"' "$TMP/ocs.json" 2>/dev/null)" "0 null" "with CAP_SYS_PTRACE every file opened: 0 unreadable, why is null"
+# oncpu, text report, same capabilities. The witness: with the same
+# capabilities the spinner's /proc/PID/root cannot be opened either, and
+# with CAP_SYS_PTRACE it can.
+"$BUILD/tests/bpf/incident-helper" spin 1.5 "$TMP/gos" > "$TMP/s.out" &
+sp=$!
+wait_for "$TMP/s.out" ready 5
+w1=$(caps +bpf,+perfmon ls "/proc/$sp/root/" > /dev/null 2>&1 && echo opens || echo denied)
+w2=$(caps +bpf,+perfmon,+sys_ptrace ls "/proc/$sp/root/" > /dev/null 2>&1 && echo opens || echo denied)
+caps +bpf,+perfmon "${PROBE[@]}" oncpu --pid "$sp" --duration 1 > "$TMP/on.txt" 2> "$TMP/on.err" &
+p3=$!
+wait_for "$TMP/on.err" tracing 10
+touch "$TMP/gos"; wait $p3; wait $sp
+is "$w1 $w2" "denied opens" "witness: /proc/PID/root needs CAP_SYS_PTRACE for these capabilities"
+like "$(cat "$TMP/on.txt")" "user frames print file\\+offset where files were not opened: [0-9]+ files? of pid $sp not opened: /proc/$sp/root needs ptrace access" \
+	"oncpu's text report says which files of which process were not opened, and why"
 
 # acceptq: without kernel symbols, drops on the listener are told apart by reason only
 unshare -n sh -c 'ip link set lo up; exec "$0" listen 18083 2 6' "$HELPER" > "$TMP/l.out" &

@@ -5,7 +5,7 @@
 # report: its frames must still resolve (maps snapshot at first sight).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 11
+plan 14
 need_bpf
 
 "$HELPER" pipeblock 5 300 "$TMP/go" > "$TMP/helper.out" &
@@ -60,4 +60,29 @@ wait $h3; wait $p3
 ok "the binary's path is not visible on the host" test ! -e "$TMP/ct/ct-helper"
 S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))] | max_by(.total_us)' "$TMP/ct.json" 2>/dev/null)
 cmp_ok "$(jq -r '.total_us // 0 | floor' <<<"${S:-null}")" -ge 380000 "binary only in the process's mount namespace: offcpu_test_thread resolved, >= 0.38 s"
+
+# Rows: one per (process, stacks) as printed. A second program on
+# sched_switch (another tracer, started halfway and stopped) changes the raw
+# kernel stack (the kernel calls __traceiter_sched_switch instead of the
+# static call), so the same stack as printed gets two stack ids; and when the
+# process exits, its keys are drained together: the first must not free the
+# user stack the others still need.
+"$HELPER" pipeblock 6 250 "$TMP/go6" > "$TMP/helper6.out" &
+h6=$!
+wait_for "$TMP/helper6.out" ready 5
+"${PROBE[@]}" offcpu --pid "$h6" --json --duration 4 > "$TMP/rows.json" 2> "$TMP/probe6.err" &
+p6=$!
+wait_for "$TMP/probe6.err" tracing 10
+touch "$TMP/go6"
+sleep 0.6
+"${PROBE[@]}" offcpu --pid 1 --duration 0.6 > /dev/null 2> "$TMP/probe7.err" &
+p7=$!
+wait $h6; wait $p7; wait $p6
+dups=$(jq '[.stacks[] | {pid, comm, cgroup_id, kernel, user}] | length - (unique | length)' "$TMP/rows.json" 2>/dev/null)
+diag "pipe_read rows: $(jq -c '[.stacks[] | select(any(.kernel[]; test("pipe_read"))) | {total_us, count, user}]' "$TMP/rows.json" 2>/dev/null)"
+is "${dups:-x}" 0 "no two rows with the same process and stacks (tracers coming and going)"
+is "$(jq '[.stacks[] | select(any(.kernel[]; test("pipe_read"))) | select(.user | length == 0)] | length' "$TMP/rows.json" 2>/dev/null)" 0 \
+	"every drained key of the exited process keeps its user frames"
+S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))] | max_by(.total_us)' "$TMP/rows.json" 2>/dev/null)
+cmp_ok "$(jq -r '.count // 0' <<<"${S:-null}")" -ge 6 "the 6 blocks on one row (got $(jq -c '{total_us, count}' <<<"${S:-null}" 2>/dev/null))"
 done_testing

@@ -71,13 +71,16 @@ ppid=$!
 wait_for "$TMP/oc3.err" tracing 10
 touch "$TMP/go3"; wait $hpid; wait $ppid
 is "$(jq -r '[.stacks[] | select(.total_us > 100000 * .count)] | length' "$TMP/oc3.json" 2>/dev/null)" 0 "--max-us 100000: no longer period"
+# The helper sleeps only once the probe is attached (go file), and the
+# probe reports only after the helper has exited (SIGTERM: final report):
+# a fixed --duration ended the run before the 100th sleep on a loaded host.
 "$HELPER" sleep 100 1000 "$TMP/go4" > "$TMP/h4.out" &
 hpid=$!
 wait_for "$TMP/h4.out" ready 5
-"${PROBE[@]}" offcpu --pid "$hpid" --max-us 100000 --json --duration 1.5 > "$TMP/oc4.json" 2> "$TMP/oc4.err" &
+"${PROBE[@]}" offcpu --pid "$hpid" --max-us 100000 --json --duration 60 > "$TMP/oc4.json" 2> "$TMP/oc4.err" &
 ppid=$!
 wait_for "$TMP/oc4.err" tracing 10
-touch "$TMP/go4"; wait $hpid; wait $ppid
+touch "$TMP/go4"; wait $hpid; kill -TERM $ppid; wait $ppid
 n=$(jq '[.stacks[] | select(any(.kernel[]; test("nanosleep"))) | .count] | add // 0' "$TMP/oc4.json" 2>/dev/null)
 diag "sleep periods: $n"
 cmp_ok "${n:-0}" -ge 100 "--max-us 100000 keeps the 100 sleeps of 1 ms (microseconds, not ns)"

@@ -30,9 +30,11 @@ is "$?" 0 "runqlat --prom exits 0"
 cmp_ok "$copies" -ge 10 "copies taken while it ran ($copies)"
 is "$bad" 0 "every copy passes promtool check metrics" || diag "$(cat "$TMP/bad.lint" 2>/dev/null)"
 cmp_ok "$(printf '%s\n' $inodes | sort -u | wc -l)" -ge 3 "the file was replaced (rename), not rewritten in place"
-read -r cg want < <(jq -rs 'last | .cgroups | max_by(.count) | "\(.path) \(.count)"' "$TMP/rq.json")
+# --interval reports cover each interval; the textfile counts since the start:
+# its _count is the sum over the reports
+read -r cg want < <(jq -rs '[.[] | .cgroups[]] | group_by(.path) | map({path: .[0].path, count: (map(.count) | add)}) | max_by(.count) | "\(.path) \(.count)"' "$TMP/rq.json")
 got=$(awk -v m="qps_runqlat_cgroup_wait_seconds_count{cgroup=\"$cg\"}" '$1 == m { print $2 }' "$TMP/rq.prom")
-is "$got" "$want" "busiest cgroup's ($cg) histogram _count == the JSON report's count"
+is "$got" "$want" "busiest cgroup's ($cg) histogram _count == the sum of the JSON reports' counts"
 
 # tcpdrop in a scratch netns: the counter equals nstat's delta
 unshare -n bash -c '
