@@ -12,7 +12,7 @@
 # qps-tune and qps-server found in DIR instead.
 # Layout (as `make install PREFIX=/usr`): /usr/sbin/qps-tune, /usr/bin/qps-server,
 # /usr/share/qps-tune/profiles/*.profile, /usr/share/qps-tune/dashboards/*.json,
-# /usr/share/man/man8/*.8.gz, /lib/systemd/system/{qps-server.service,
+# /usr/share/man/man8/*.8.gz, man5/*.5.gz, bash completion, /lib/systemd/system/{qps-server.service,
 # qps-tune-audit.service,qps-tune-audit.timer}, /usr/lib/qps-tune/qps-tune-textfile,
 # /usr/share/doc/qps-tune/{copyright,changelog.gz}.
 # VERSION defaults to scripts/version.sh (the version every binary reports),
@@ -74,6 +74,12 @@ for m in man/*.8; do
 	chmod 0644 "$R/usr/share/man/man8/$(basename "$m").gz"
 done
 ls "$R/usr/share/man/man8/"*.gz >/dev/null 2>&1 || { rmdir "$R/usr/share/man/man8" "$R/usr/share/man"; echo "mkdeb: warning: no man/*.8 yet" >&2; }
+for m in man/*.5; do
+	[ -f "$m" ] || continue
+	install -d "$R/usr/share/man/man5"
+	gzip -9n <"$m" >"$R/usr/share/man/man5/$(basename "$m").gz"
+	chmod 0644 "$R/usr/share/man/man5/$(basename "$m").gz"
+done
 
 install -m 0644 packaging/qps-server.service packaging/qps-tune-audit.service packaging/qps-tune-audit.timer \
 	"$R/lib/systemd/system/"
@@ -95,6 +101,7 @@ $PKG ($VERSION) unstable; urgency=medium
 EOC
 # a native package (no Debian revision): changelog.gz, not changelog.Debian.gz
 gzip -9n <"$STAGE/changelog" >"$R/usr/share/doc/$PKG/changelog.gz"
+install -D -m 0644 completion/qps-tune.bash "$R/usr/share/bash-completion/completions/qps-tune"
 install -m 0644 packaging/debian/copyright "$R/usr/share/doc/$PKG/copyright"
 chmod 0644 "$R/usr/share/doc/$PKG/"*
 

@@ -35,9 +35,11 @@ want="/usr/sbin/qps-tune /usr/bin/qps-server /lib/systemd/system/qps-server.serv
 for p in "$QPS_ROOT"/profiles/*.profile; do [ -f "$p" ] && want="$want /usr/share/qps-tune/profiles/$(basename "$p")"; done
 for m in "$QPS_ROOT"/man/*.8; do [ -f "$m" ] && want="$want /usr/share/man/man8/$(basename "$m").gz"; done
 for d in "$QPS_ROOT"/dashboards/*.json; do want="$want /usr/share/qps-tune/dashboards/$(basename "$d")"; done
+for m in "$QPS_ROOT"/man/*.5; do [ -f "$m" ] && want="$want /usr/share/man/man5/$(basename "$m").gz"; done
+want="$want /usr/share/bash-completion/completions/qps-tune"
 missing=""
 for f in $want; do printf '%s\n' "$files" | grep -qxF "$f" || missing="$missing $f"; done
-is "$missing" "" "package holds the binaries, profiles, man pages, dashboards, units and timer"
+is "$missing" "" "package holds the binaries, profiles, man pages, completion, dashboards, units and timer"
 diag "contents: $(printf '%s\n' "$files" | grep -v '/$' | tr '\n' ' ')"
 is "$(dpkg-deb -c "$deb" | awk '$2 != "root/root"' | wc -l)" 0 "every file is owned by root/root"
 
