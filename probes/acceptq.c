@@ -47,9 +47,16 @@
 #include "json.h"
 #include "ksyms.h"
 #include "procfs.h"
+#include "promfile.h"
 #include "sockdiag.h"
 
-enum { AQ_PORT = 0x200 };
+enum { AQ_PORT = 0x200, AQ_PROM };
+
+/* --prom: a listener's counts since the start (reports may cover intervals) */
+struct aq_prom {
+	char listener[64];		/* address:port */
+	uint64_t drops, listen_drops;
+};
 
 struct aq_row {
 	struct sd_listener now;		/* valid when in_diag */
@@ -103,6 +110,10 @@ struct aq {
 	 * values are subtracted (peak stays the highest since the start) */
 	bool deltas;
 	int seq;			/* reports so far */
+	const char *prom;		/* --prom FILE: node_exporter textfile, each report */
+	struct aq_prom *pacc;		/* its counters, one per listener seen */
+	int npacc;
+	uint64_t pacc_ovf, pacc_ldrops;	/* the namespace's ListenOverflows/ListenDrops since the start */
 	uint64_t ws;			/* CLOCK_MONOTONIC start of this report's window */
 	struct sd_listener *cur;	/* sock_diag listing of this report: the next window's start */
 	int ncur;
@@ -117,14 +128,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qps-tune probe acceptq [--duration S] [--interval S] [--pid PID] [--comm C]\n"
-		"                              [--port N] [--cgroup PATH] [--cumulative] [--json] [-v]\n"
+		"                              [--port N] [--cgroup PATH] [--cumulative] [--json] [--prom FILE] [-v]\n"
 		"  per TCP listener of the network namespace (of --pid, else our own): granted\n"
 		"  backlog, queue depth at each enqueue (peak, log2 histogram), how often and how\n"
 		"  long the queue was full, drops (exact, from the listener's sk_drops) and the\n"
 		"  namespace's TcpExt ListenOverflows/ListenDrops deltas.\n"
 		"  --pid/--comm keep the listeners owned by that process, --cgroup those whose owner\n"
 		"  is in that cgroup v2 directory or below; --port keeps one port. --interval\n"
-		"  reports cover the time since the previous one (--cumulative: since the start).\n");
+		"  reports cover the time since the previous one (--cumulative: since the start).\n"
+		"  --prom FILE writes Prometheus textfile metrics (drops since the start, queue and\n"
+		"  backlog now) at each report.\n");
 }
 
 static bool listener_wanted(const struct aq *a, const struct sd_listener *l)
@@ -733,13 +746,95 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	fflush(stdout);
 }
 
+/* Adds this report's figures to the --prom counters (a report covers the
+ * window since the previous one, or with --cumulative the whole run), then
+ * writes the textfile: drops and listen drops per listener and of the
+ * namespace as counters since the start, queue and backlog as gauges. */
+static int write_prom(struct aq *a, const struct aq_row *rows, int n, uint64_t dovf, bool have_ovf,
+		      uint64_t ddrops, bool have_drops)
+{
+	uint64_t now = probe_now_ns();
+	struct promfile *p;
+	char addr[64], v[16];
+	struct aq_fig f;
+	int k, err;
+
+	for (int i = 0; i < n; i++) {
+		const struct aq_row *r = &rows[i];
+
+		if (r->in_diag)
+			sockdiag_addr_str(&r->now, addr, sizeof(addr));
+		else
+			bpf_addr_str(&r->b, addr, sizeof(addr));
+		figures(a, r, now, &f);
+		for (k = 0; k < a->npacc && strcmp(a->pacc[k].listener, addr); k++)
+			;
+		if (k == a->npacc) {
+			struct aq_prom *q = realloc(a->pacc, (a->npacc + 1) * sizeof(*q));
+
+			if (!q)
+				return -ENOMEM;
+			a->pacc = q;
+			memset(&q[k], 0, sizeof(q[k]));
+			snprintf(q[k].listener, sizeof(q[k].listener), "%s", addr);
+			a->npacc++;
+		}
+		if (a->deltas) {
+			a->pacc[k].drops += f.drops;
+			a->pacc[k].listen_drops += f.listen_drops;
+		} else {
+			a->pacc[k].drops = f.drops;
+			a->pacc[k].listen_drops = f.listen_drops;
+		}
+	}
+	if (have_ovf)
+		a->pacc_ovf = a->deltas ? a->pacc_ovf + dovf : dovf;
+	if (have_drops)
+		a->pacc_ldrops = a->deltas ? a->pacc_ldrops + ddrops : ddrops;
+	p = promfile_new(a->prom);
+	if (!p)
+		return -errno;
+	promfile_help(p, "qps_acceptq_drops_total", "counter", "packets the listener dropped (its sk_drops) since the probe started");
+	for (k = 0; k < a->npacc; k++)
+		promfile_sample(p, "qps_acceptq_drops_total", (const char *[]){ "listener", a->pacc[k].listener, NULL },
+				(double)a->pacc[k].drops);
+	promfile_help(p, "qps_acceptq_listen_drops_total", "counter", "listen drops (full accept or SYN queue) of the listener since the probe started");
+	for (k = 0; k < a->npacc; k++)
+		promfile_sample(p, "qps_acceptq_listen_drops_total", (const char *[]){ "listener", a->pacc[k].listener, NULL },
+				(double)a->pacc[k].listen_drops);
+	promfile_help(p, "qps_acceptq_queue", "gauge", "accept-queue depth at the report (sock_diag)");
+	for (int i = 0; i < n; i++)
+		if (rows[i].in_diag) {
+			sockdiag_addr_str(&rows[i].now, addr, sizeof(addr));
+			promfile_sample(p, "qps_acceptq_queue", (const char *[]){ "listener", addr, NULL }, rows[i].now.queue);
+		}
+	promfile_help(p, "qps_acceptq_backlog", "gauge", "the accept-queue limit the kernel granted (min(backlog, somaxconn))");
+	for (int i = 0; i < n; i++)
+		if (rows[i].in_diag) {
+			sockdiag_addr_str(&rows[i].now, addr, sizeof(addr));
+			promfile_sample(p, "qps_acceptq_backlog", (const char *[]){ "listener", addr, NULL }, rows[i].now.backlog);
+		}
+	snprintf(v, sizeof(v), "%u", a->netns);
+	if (have_ovf) {
+		promfile_help(p, "qps_acceptq_netns_listen_overflows_total", "counter", "TcpExt ListenOverflows of the network namespace since the probe started");
+		promfile_sample(p, "qps_acceptq_netns_listen_overflows_total", (const char *[]){ "netns", v, NULL }, (double)a->pacc_ovf);
+	}
+	if (have_drops) {
+		promfile_help(p, "qps_acceptq_netns_listen_drops_total", "counter", "TcpExt ListenDrops of the network namespace since the probe started");
+		promfile_sample(p, "qps_acceptq_netns_listen_drops_total", (const char *[]){ "netns", v, NULL }, (double)a->pacc_ldrops);
+	}
+	err = promfile_commit(p);
+	promfile_free(p);
+	return err;
+}
+
 static int aq_tick(void *ctx, bool final)
 {
 	struct aq *a = ctx;
 	struct aq_row *rows = NULL;
 	uint64_t ovf, drops;
 	bool have_ovf, have_drops;
-	int n;
+	int n, err = 0;
 
 	a->seq++;
 	n = collect(a, &rows);
@@ -758,6 +853,11 @@ static int aq_tick(void *ctx, bool final)
 		report_json(a, rows, n, final, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
 	else
 		report_text(a, rows, n, final, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
+	if (a->prom) {
+		err = write_prom(a, rows, n, ovf - a->ovf0, have_ovf, drops - a->drops0, have_drops);
+		if (err)
+			probe_err(&a->o, "cannot write '%s': %s", a->prom, strerror(-err));
+	}
 	free(rows);
 	if (final)
 		aq_warn_missed(a);
@@ -783,7 +883,7 @@ static int aq_tick(void *ctx, bool final)
 		a->nnexts = 0;
 		a->ws = probe_now_ns();
 	}
-	return 0;
+	return err;
 }
 
 /* Opens, configures and loads the skeleton with one attach plan. */
@@ -821,6 +921,7 @@ int probe_acceptq(int argc, char **argv)
 	static const struct option longopts[] = {
 		PROBE_COMMON_LONGOPTS,
 		{ "port", required_argument, NULL, AQ_PORT },
+		{ "prom", required_argument, NULL, AQ_PROM },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct aq a = { 0 };
@@ -838,6 +939,10 @@ int probe_acceptq(int argc, char **argv)
 			return 2;
 		if (err)
 			continue;
+		if (c == AQ_PROM) {
+			a.prom = optarg;
+			continue;
+		}
 		if (c == AQ_PORT && probe_parse_u64(optarg, &v) == 0 && v > 0 && v < 65536) {
 			a.port = (uint16_t)v;
 			continue;
@@ -958,6 +1063,7 @@ out:
 	ksyms_free(a.ksyms);
 	probe_names_free(a.reason_names, ACCEPTQ_MAX_REASONS);
 	free(a.start);
+	free(a.pacc);
 	free(a.cur);
 	free(a.prevb);
 	free(a.nextb);

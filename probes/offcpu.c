@@ -33,9 +33,11 @@
 #include "../bpf/offcpu.h"
 #include "common.h"
 #include "escape.h"
+#include "flamegraph.h"
 #include "json.h"
 #include "ksyms.h"
 #include "offcpu.skel.h"
+#include "promfile.h"
 #include "usyms.h"
 
 #define STR_(x) #x
@@ -115,13 +117,15 @@ struct oc_line {
 	bool kern_lost, user_lost;
 };
 
-enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS };
+enum { OC_MIN_US = 0x200, OC_MAX_US, OC_PER_THREAD, OC_FOLDED, OC_TOP, OC_NO_KTHREADS, OC_SVG, OC_PROM };
 
 struct oc {
 	struct probe_opts o;
 	uint64_t min_us, max_us;
 	bool per_thread, folded, kthreads;
 	int top;			/* stacks shown; 0: 10 in text, all in JSON/folded */
+	const char *svg;		/* --svg FILE: flame graph written at each report */
+	const char *prom;		/* --prom FILE: node_exporter textfile, each report */
 	struct offcpu_bpf *skel;
 	struct ring_buffer *rb;
 	struct ksyms *ksyms;
@@ -154,7 +158,7 @@ static void usage(FILE *f)
 		"usage: qps-tune probe offcpu [--duration S] [--interval S] [--pid PID] [--comm C]\n"
 		"                             [--min-us N] [--max-us N] [--per-thread] [--top N]\n"
 		"                             [--no-kernel-threads] [--cgroup PATH] [--cumulative]\n"
-		"                             [--folded | --json] [-v]\n"
+		"                             [--folded | --json] [--svg FILE] [--prom FILE] [-v]\n"
 		"  time threads spent off CPU (blocked or preempted), by kernel + user stack,\n"
 		"  per process (--per-thread: per thread), and per cgroup. Periods shorter than\n"
 		"  --min-us (default 1) or longer than --max-us are not counted. Threads still\n"
@@ -162,7 +166,9 @@ static void usage(FILE *f)
 		"  --interval reports cover the time since the previous one (--cumulative: since\n"
 		"  the start). --cgroup keeps the threads of that cgroup v2 directory and below.\n"
 		"  --folded prints 'comm;user frames;kernel frames_[k] microseconds' lines for\n"
-		"  flamegraph.pl.\n");
+		"  flamegraph.pl. --svg FILE writes an interactive flame graph of the same\n"
+		"  stacks (microseconds off CPU) at each report. --prom FILE writes Prometheus\n"
+		"  textfile metrics (off-CPU time by comm since the start, threads off CPU now).\n");
 }
 
 static int oc_event(void *ctx, void *data, size_t size)
@@ -780,6 +786,101 @@ static int oc_lines(struct oc *c, const struct oc_row *rows, int n, struct frame
 	return m;
 }
 
+/* The flame graph of @l (every line, not only the top): root first, the
+ * comm, user frames outermost..innermost, kernel frames with "_[k]"; widths
+ * in microseconds off CPU. Written atomically to --svg FILE. */
+static int write_svg(struct oc *c, const struct oc_line *l, int n, struct frames *kf, struct frames *uf,
+		     double window)
+{
+	struct flamegraph *fg = flamegraph_new();
+	const char *fr[2 * OFFCPU_MAX_DEPTH + 3];
+	char *kn[OFFCPU_MAX_DEPTH], comm[ESCAPE_COMM_MAX], title[160];
+	int err = 0;
+
+	if (!fg)
+		return -errno;
+	for (int i = 0; i < n && !err; i++) {
+		int m = 0, nk = 0;
+
+		frames_split(l[i].kern, l[i].kern_lost, kf);
+		frames_split(l[i].user, l[i].user_lost, uf);
+		fr[m++] = escape_comm(comm, l[i].r.k.comm);
+		if (uf->lost)
+			fr[m++] = "[lost]";
+		for (int f = uf->n - 1; f >= 0; f--)
+			fr[m++] = uf->name[f];
+		if (kf->lost)
+			fr[m++] = "[lost]_[k]";
+		for (int f = kf->n - 1; f >= 0; f--) {
+			if (asprintf(&kn[nk], "%s_[k]", kf->name[f]) < 0) {
+				err = -ENOMEM;
+				break;
+			}
+			fr[m++] = kn[nk++];
+		}
+		if (!err && flamegraph_add(fg, fr, m, l[i].r.v.total_ns / 1000))
+			err = -ENOMEM;
+		while (nk)
+			free(kn[--nk]);
+	}
+	snprintf(title, sizeof(title), "offcpu: time off CPU by stack (us), %.1f s%s", window,
+		 c->o.interval > 0 && !c->o.cumulative ? " since the previous report" : "");
+	if (!err)
+		err = flamegraph_write_file(fg, c->svg, title, "us");
+	flamegraph_free(fg);
+	return err;
+}
+
+/* The node_exporter textfile from the cumulative rows @r (counters since
+ * the start whatever --interval): off-CPU time and periods by comm, threads
+ * off CPU now, lost periods by cause. */
+static int write_prom(struct oc *c, const struct oc_row *r, int n, int nfl)
+{
+	struct promfile *p = promfile_new(c->prom);
+	struct offcpu_bpf__bss *b = c->skel->bss;
+	struct { char comm[16]; uint64_t ns, count; } *agg = calloc(n ? n : 1, sizeof(*agg));
+	int m = 0, k, err;
+
+	if (!p || !agg) {
+		err = -errno;
+		free(agg);
+		promfile_free(p);
+		return err ? err : -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		for (k = 0; k < m && strncmp(agg[k].comm, r[i].k.comm, 16); k++)
+			;
+		if (k == m)
+			memcpy(agg[m++].comm, r[i].k.comm, 16);
+		agg[k].ns += r[i].v.total_ns;
+		agg[k].count += r[i].v.count;
+	}
+	promfile_help(p, "qps_offcpu_seconds_total", "counter", "time threads spent off CPU, by command name");
+	for (k = 0; k < m; k++) {
+		char comm[17];
+
+		snprintf(comm, sizeof(comm), "%.16s", agg[k].comm);
+		promfile_sample(p, "qps_offcpu_seconds_total", (const char *[]){ "comm", comm, NULL }, agg[k].ns / 1e9);
+	}
+	promfile_help(p, "qps_offcpu_periods_total", "counter", "off-CPU periods, by command name");
+	for (k = 0; k < m; k++) {
+		char comm[17];
+
+		snprintf(comm, sizeof(comm), "%.16s", agg[k].comm);
+		promfile_sample(p, "qps_offcpu_periods_total", (const char *[]){ "comm", comm, NULL }, (double)agg[k].count);
+	}
+	promfile_help(p, "qps_offcpu_threads_off_cpu", "gauge", "threads off CPU at the report (in flight)");
+	promfile_sample(p, "qps_offcpu_threads_off_cpu", NULL, nfl);
+	promfile_help(p, "qps_offcpu_lost_total", "counter", "periods or stacks the probe could not record, by cause");
+	promfile_sample(p, "qps_offcpu_lost_total", (const char *[]){ "cause", "stacks", NULL }, (double)b->lost_stacks);
+	promfile_sample(p, "qps_offcpu_lost_total", (const char *[]){ "cause", "threads", NULL }, (double)b->lost_threads);
+	promfile_sample(p, "qps_offcpu_lost_total", (const char *[]){ "cause", "keys", NULL }, (double)b->lost_keys);
+	err = promfile_commit(p);
+	promfile_free(p);
+	free(agg);
+	return err;
+}
+
 static int oc_tick(void *ctx, bool final)
 {
 	struct oc *c = ctx;
@@ -790,7 +891,7 @@ static int oc_tick(void *ctx, bool final)
 	struct oc_line *lines = NULL;
 	uint64_t total = 0, now = probe_now_ns();
 	double window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
-	int n, nl, nfl, ncg, i, top, fltop;
+	int n, nl, nfl, ncg, i, top, fltop, file_err = 0;
 	bool deltas = c->o.interval > 0 && !c->o.cumulative;
 	char at[40], path[512];
 	struct json j;
@@ -811,6 +912,16 @@ static int oc_tick(void *ctx, bool final)
 	if (nfl < 0) {
 		probe_warn(&c->o, "cannot list the threads off CPU now: %s", strerror(-nfl));
 		nfl = 0;
+	}
+	if (c->prom) {
+		/* counters since the start: the cumulative rows interval_delta keeps */
+		file_err = deltas ? write_prom(c, c->prev, c->nprev, nfl) : write_prom(c, rows, n, nfl);
+		if (file_err) {
+			probe_err(&c->o, "cannot write '%s': %s", c->prom, strerror(-file_err));
+			free(rows);
+			free(fl);
+			return file_err;
+		}
 	}
 	ncg = by_cgroup(rows, n, &cg);
 	uf = calloc(1, sizeof(*uf));
@@ -1027,6 +1138,11 @@ static int oc_tick(void *ctx, bool final)
 		print_lost(stderr, c, false, NULL, final);
 	}
 	fflush(stdout);
+	if (c->svg) {
+		file_err = write_svg(c, lines, nl, kf, uf, window);
+		if (file_err)
+			probe_err(&c->o, "cannot write '%s': %s", c->svg, strerror(-file_err));
+	}
 	frames_reset(uf);
 	frames_reset(kf);
 	c->last_ns = now;
@@ -1038,7 +1154,7 @@ static int oc_tick(void *ctx, bool final)
 	lines_free(lines, nl);
 	/* images of processes gone and not shown in this report are dropped */
 	usyms_sweep(c->usyms);
-	return 0;
+	return file_err;
 }
 
 static int oc_load(struct oc *c, bool btf_tp, bool iter, struct offcpu_bpf **out)
@@ -1093,6 +1209,8 @@ int probe_offcpu(int argc, char **argv)
 		{ "folded", no_argument, NULL, OC_FOLDED },
 		{ "top", required_argument, NULL, OC_TOP },
 		{ "no-kernel-threads", no_argument, NULL, OC_NO_KTHREADS },
+		{ "svg", required_argument, NULL, OC_SVG },
+		{ "prom", required_argument, NULL, OC_PROM },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct oc c = { .min_us = 1, .kthreads = true };
@@ -1133,6 +1251,12 @@ int probe_offcpu(int argc, char **argv)
 			continue;
 		case OC_NO_KTHREADS:
 			c.kthreads = false;
+			continue;
+		case OC_SVG:
+			c.svg = optarg;
+			continue;
+		case OC_PROM:
+			c.prom = optarg;
 			continue;
 		}
 		usage(stderr);

@@ -24,10 +24,11 @@
 #include "escape.h"
 #include "json.h"
 #include "procfs.h"
+#include "promfile.h"
 #include "syscalls.h"
 #include "syslat.skel.h"
 
-enum { SL_SYSCALL = 0x200, SL_MIN_US, SL_TOP, SL_PER_PROCESS, SL_HIST, SL_ERRORS, SL_PER_CGROUP };
+enum { SL_SYSCALL = 0x200, SL_MIN_US, SL_TOP, SL_PER_PROCESS, SL_HIST, SL_ERRORS, SL_PER_CGROUP, SL_PROM };
 
 struct sl_erow {
 	struct syslat_ekey k;
@@ -45,6 +46,7 @@ struct sl {
 	uint64_t min_us;
 	int top;			/* 0: 20 in text, all in JSON */
 	bool per_process, hist, errors, per_cgroup;
+	const char *prom;		/* --prom FILE: node_exporter textfile, each report */
 	struct syslat_bpf *skel;
 	struct probe_cfg cfg;
 	struct probe_target target;
@@ -78,14 +80,16 @@ static void usage(FILE *f)
 		"usage: qps-tune probe syslat [--duration S] [--interval S] [--pid PID] [--comm C]\n"
 		"                             [--syscall NAME] [--min-us N] [--top N] [--per-process]\n"
 		"                             [--hist] [--errors] [--per-cgroup] [--cgroup PATH]\n"
-		"                             [--cumulative] [--json] [-v]\n"
+		"                             [--cumulative] [--json] [--prom FILE] [-v]\n"
 		"  per syscall: count, total/mean/max latency and a log2 latency histogram (--hist\n"
 		"  prints it in text; JSON always has it). --per-process adds the top (process,\n"
 		"  syscall) pairs, --per-cgroup the top (cgroup, syscall) pairs, --errors the\n"
 		"  failed calls by syscall and errno. --min-us counts only calls at least that\n"
 		"  slow. Syscalls still in progress at a report are listed (in flight).\n"
 		"  --interval reports cover the time since the previous one (--cumulative: since\n"
-		"  the start). --cgroup keeps the threads of that cgroup v2 directory and below.\n");
+		"  the start). --cgroup keeps the threads of that cgroup v2 directory and below.\n"
+		"  --prom FILE writes Prometheus textfile metrics (counts since the start) at\n"
+		"  each report.\n");
 }
 
 static const char *sc_name(int nr, char *buf, size_t size)
@@ -543,6 +547,52 @@ static void report_json(struct sl *s, struct sl_rep *R)
 	fflush(stdout);
 }
 
+/* The node_exporter textfile: counts since the start whatever --interval
+ * (Prometheus counters; rate() makes intervals): per-syscall latency
+ * histograms, failed calls (--errors), missed calls by cause. */
+static int write_prom(struct sl *s, const struct sl_rep *R)
+{
+	struct promfile *p = promfile_new(s->prom);
+	const struct sl_erow *e = s->prev_stats ? s->prev_errs : R->erows;
+	int ne = s->prev_stats ? s->nprev_errs : R->ne;
+	struct sl_missed m[8];
+	char buf[32], eb[32];
+	int nm = missed_list(s, m), err;
+
+	if (!p)
+		return -errno;
+	promfile_help(p, "qps_syslat_duration_seconds", "histogram", "syscall latency (entry to exit), by syscall");
+	for (int nr = 0; nr < SYSLAT_MAX_NR; nr++) {
+		const struct syslat_stat *st = NULL;
+
+		if (s->prev_stats) {
+			st = &s->prev_stats[nr];	/* cumulative since attach */
+		} else {
+			for (int i = 0; i < R->n && !st; i++)
+				if (R->rows[i].nr == nr)
+					st = &R->rows[i].s;
+		}
+		if (!st || !st->count)
+			continue;
+		promfile_log2_hist(p, "qps_syslat_duration_seconds",
+				   (const char *[]){ "syscall", sc_name(nr, buf, sizeof(buf)), NULL },
+				   (const unsigned long long *)st->hist, SYSLAT_HIST_SLOTS, 1e-6, st->total_ns / 1e9);
+	}
+	if (s->errors) {
+		promfile_help(p, "qps_syslat_failed_calls_total", "counter", "failed syscalls, by syscall and errno");
+		for (int i = 0; i < ne; i++)
+			promfile_sample(p, "qps_syslat_failed_calls_total",
+					(const char *[]){ "syscall", sc_name((int)e[i].k.nr, buf, sizeof(buf)), "errno",
+							  err_name(e[i].k.err, eb, sizeof(eb)), NULL }, (double)e[i].count);
+	}
+	promfile_help(p, "qps_syslat_missed_total", "counter", "calls the probe could not count, by cause");
+	for (int i = 0; i < nm; i++)
+		promfile_sample(p, "qps_syslat_missed_total", (const char *[]){ "cause", m[i].key, NULL }, (double)m[i].n);
+	err = promfile_commit(p);
+	promfile_free(p);
+	return err;
+}
+
 static int sl_tick(void *ctx, bool final)
 {
 	struct sl *s = ctx;
@@ -597,6 +647,11 @@ static int sl_tick(void *ctx, bool final)
 	else
 		report_text(s, &R);
 	s->last_ns = R.now;
+	if (s->prom) {
+		err = write_prom(s, &R);
+		if (err)
+			probe_err(&s->o, "cannot write '%s': %s", s->prom, strerror(-err));
+	}
 out:
 	free(R.prows);
 	free(R.crows);
@@ -662,6 +717,7 @@ int probe_syslat(int argc, char **argv)
 		{ "hist", no_argument, NULL, SL_HIST },
 		{ "errors", no_argument, NULL, SL_ERRORS },
 		{ "per-cgroup", no_argument, NULL, SL_PER_CGROUP },
+		{ "prom", required_argument, NULL, SL_PROM },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sl s = { .nr = -1 };
@@ -710,6 +766,9 @@ int probe_syslat(int argc, char **argv)
 			continue;
 		case SL_PER_CGROUP:
 			s.per_cgroup = true;
+			continue;
+		case SL_PROM:
+			s.prom = optarg;
 			continue;
 		}
 		usage(stderr);

@@ -46,6 +46,11 @@ struct td {
 	int nreasons;			/* names found; < 0: -errno */
 	const char *method;
 	uint64_t t0;
+	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
+	int seq;			/* reports so far */
+	bool matched;			/* an event passed --port/--netns during the run */
+	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
+	int ndprev, ncprev;
 };
 
 struct drop_row {
@@ -280,6 +285,29 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 	return err;
 }
 
+/* write_prom() for rows as read (cumulative), with their reason sums. */
+static int write_prom_rows(struct td *c, const struct drop_row *d, int nd, const struct conn_row *cr, int nc)
+{
+	struct reason_sum *rs = calloc(nd ? nd : 1, sizeof(*rs));
+	int nr = 0, k, err;
+
+	if (!rs)
+		return -ENOMEM;
+	for (int i = 0; i < nd; i++) {
+		for (k = 0; k < nr && rs[k].reason != d[i].k.reason; k++)
+			;
+		if (k == nr) {
+			rs[nr].reason = d[i].k.reason;
+			rs[nr++].first_row = i;
+		}
+		rs[k].n += d[i].n;
+	}
+	qsort(rs, nr, sizeof(*rs), cmp_reason);
+	err = write_prom(c, rs, nr, d, nd, cr, nc);
+	free(rs);
+	return err;
+}
+
 static int td_tick(void *ctx, bool final)
 {
 	struct td *c = ctx;
@@ -290,8 +318,15 @@ static int td_tick(void *ctx, bool final)
 	uint64_t total = 0, segs = 0, failed = 0, kinds[4] = { 0 };
 	char rb[32], loc[160], remote[64];
 	struct json j;
-	double elapsed = (probe_now_ns() - c->t0) / 1e9;
+	uint64_t now = probe_now_ns();
+	double elapsed = (now - c->t0) / 1e9, window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
+	bool deltas = c->o.interval > 0 && !c->o.cumulative;
+	char at[40], given[80];
 
+	c->seq++;
+	probe_stamp(at, sizeof(at));
+	snprintf(given, sizeof(given), "%s%s%s%.0u", c->netns_arg ? "--netns " : "", c->netns_arg ? c->netns_arg : "",
+		 c->port ? (c->netns_arg ? " --port " : "--port ") : "", c->port);
 	nd = dump_map(bpf_map__fd(c->skel->maps.drops), sizeof(struct tcpdrop_drop_key),
 		      offsetof(struct drop_row, n), sizeof(struct drop_row), (void **)&d);
 	if (nd < 0)
@@ -302,6 +337,28 @@ static int td_tick(void *ctx, bool final)
 		err = nc;
 		goto out;
 	}
+	if (nd || nc)
+		c->matched = true;
+	if (c->prom) {
+		/* Prometheus counters count since the start: before the deltas */
+		err = write_prom_rows(c, d, nd, cr, nc);
+		if (err) {
+			probe_err(&c->o, "cannot write '%s': %s", c->prom, strerror(-err));
+			goto out;
+		}
+	}
+	if (deltas) {
+		/* per-interval figures: what each row gained since the last report */
+		nd = probe_delta_rows(d, nd, sizeof(*d), sizeof(d->k), offsetof(struct drop_row, n), 1,
+				      &c->dprev, &c->ndprev);
+		nc = nd < 0 ? nd : probe_delta_rows(cr, nc, sizeof(*cr), sizeof(cr->k), offsetof(struct conn_row, v), 2,
+						    &c->cprev, &c->ncprev);
+		if (nd < 0 || nc < 0) {
+			err = nd < 0 ? nd : nc;
+			goto out;
+		}
+	}
+	c->last_ns = now;
 	qsort(d, nd, sizeof(*d), cmp_drop);
 	qsort(cr, nc, sizeof(*cr), cmp_conn);
 	rs = calloc(nd ? nd : 1, sizeof(*rs));
@@ -339,7 +396,16 @@ static int td_tick(void *ctx, bool final)
 		json_str(&j, "schema", "qps-tune.probe.tcpdrop/1");
 		json_bool(&j, "final", final);
 		json_double(&j, "elapsed_s", elapsed);
+		probe_json_stamp(&j, &c->o, c->seq, window);
 		json_str(&j, "method", c->method);
+		if (given[0]) {
+			json_obj_open(&j, "filter");
+			json_str(&j, "given", given);
+			json_bool(&j, "matched", c->matched);
+			json_obj_close(&j);
+		} else {
+			json_null(&j, "filter");
+		}
 		json_obj_open(&j, "filters");
 		if (c->netns)
 			json_uint(&j, "netns", c->netns);
@@ -412,8 +478,9 @@ static int td_tick(void *ctx, bool final)
 		json_obj_close(&j);
 		json_obj_close(&j);
 	} else {
-		printf("%s %.1f s (%s)%s%s: %llu drops, %llu retransmits (%llu segments, %llu failed attempts), %llu resets sent, %llu received\n",
-		       final ? "tcpdrop" : "tcpdrop (so far)", elapsed, c->method,
+		printf("%s %.1f s (%s) at %s%s%s%s: %llu drops, %llu retransmits (%llu segments, %llu failed attempts), %llu resets sent, %llu received\n",
+		       final ? "tcpdrop" : "tcpdrop (interval)", elapsed, c->method, at,
+		       deltas ? (c->seq > 1 ? ", since the previous report" : ", since the start") : "",
 		       c->netns ? ", one netns" : ", all netns", c->port ? ", one port" : "",
 		       (unsigned long long)total, (unsigned long long)kinds[TCPDROP_RETRANS], (unsigned long long)segs, (unsigned long long)failed,
 		       (unsigned long long)kinds[TCPDROP_RST_SENT], (unsigned long long)kinds[TCPDROP_RST_RECV]);
@@ -462,6 +529,8 @@ static int td_tick(void *ctx, bool final)
 				       cr[i].k.lport, state_name(cr[i].k.state), cr[i].k.err ? " (failed)" : "");
 			}
 		}
+		if (given[0] && !c->matched)
+			printf("nothing matched the filters (%s) during the run: nothing to report for them\n", given);
 		if (c->skel->bss->lost_drops || c->skel->bss->lost_conns || c->skel->bss->lost_stacks)
 			printf("lost: %llu drops (table full), %llu retransmit/reset events (table full), %llu stacks\n",
 			       (unsigned long long)c->skel->bss->lost_drops, (unsigned long long)c->skel->bss->lost_conns,
@@ -470,11 +539,8 @@ static int td_tick(void *ctx, bool final)
 			printf("\n");
 	}
 	fflush(stdout);
-	if (c->prom) {
-		err = write_prom(c, rs, nr, d, nd, cr, nc);
-		if (err)
-			probe_err(&c->o, "cannot write '%s': %s", c->prom, strerror(-err));
-	}
+	if (final && given[0] && !c->matched)
+		probe_warn(&c->o, "nothing matched the filters (%s) during the run", given);
 out:
 	free(rs);
 	free(d);
@@ -631,10 +697,13 @@ int probe_tcpdrop(int argc, char **argv)
 		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): drop places stay addresses",
 			   strerror(errno));
 	c.t0 = probe_now_ns();
+	c.last_ns = c.t0;
 	probe_note(&c.o, "tracing TCP drops, retransmits and resets (%s); Ctrl-C to end", c.method);
 	ret = probe_run(&c.o, td_tick, NULL, &c) ? 1 : 0;
 out:
 	tcpdrop_bpf__destroy(c.skel);
+	free(c.dprev);
+	free(c.cprev);
 	ksyms_free(c.ksyms);
 	probe_names_free(c.reasons, TD_MAX_REASONS);
 	return ret;

@@ -5,7 +5,7 @@
 # report: its frames must still resolve (maps snapshot at first sight).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 14
+plan 17
 need_bpf
 
 "$HELPER" pipeblock 5 300 "$TMP/go" > "$TMP/helper.out" &
@@ -85,4 +85,27 @@ is "$(jq '[.stacks[] | select(any(.kernel[]; test("pipe_read"))) | select(.user 
 	"every drained key of the exited process keeps its user frames"
 S=$(jq -c '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread"))] | max_by(.total_us)' "$TMP/rows.json" 2>/dev/null)
 cmp_ok "$(jq -r '.count // 0' <<<"${S:-null}")" -ge 6 "the 6 blocks on one row (got $(jq -c '{total_us, count}' <<<"${S:-null}" 2>/dev/null))"
+# --svg FILE: the flame graph of the same stacks (probes/flamegraph.c):
+# well-formed XML (Python's parser), the blocking function named with the
+# microseconds the JSON report gives its stacks (>= 4 x 200 ms by the clock)
+"$HELPER" pipeblock 4 200 "$TMP/go8" > "$TMP/helper8.out" &
+h8=$!
+wait_for "$TMP/helper8.out" ready 5
+"${PROBE[@]}" offcpu --pid "$h8" --json --svg "$TMP/oc.svg" --duration 60 > "$TMP/svg.json" 2> "$TMP/probe8.err" &
+p8=$!
+wait_for "$TMP/probe8.err" tracing 10
+touch "$TMP/go8"; wait $h8; kill -TERM $p8; wait $p8
+ok "offcpu --svg: the SVG is well-formed XML" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$TMP/oc.svg"
+svg_us=$(python3 - "$TMP/oc.svg" <<'EOF2' 2>/dev/null
+import re, sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+t = [x.text for x in r.iter('{http://www.w3.org/2000/svg}title') if x.text and x.text.startswith('offcpu_test_thread (')]
+print(sum(int(re.match(r'offcpu_test_thread \(([0-9]+)', x).group(1)) for x in t) if t else 0)
+EOF2
+)
+json_us=$(jq '[.stacks[] | select(any(.user[]; . == "offcpu_test_thread")) | .total_us | floor] | add // 0' "$TMP/svg.json" 2>/dev/null)
+diag "offcpu_test_thread in the SVG: ${svg_us:-?} us; in the JSON: $json_us us"
+cmp_ok "${svg_us:-0}" -ge 700000 "the SVG names offcpu_test_thread, >= 0.7 s off CPU (4 x 200 ms)"
+d=$(( ${svg_us:-0} - ${json_us:-0} )); d=${d#-}
+cmp_ok "$d" -le 5 "... with the microseconds of the JSON report's stacks ($svg_us vs $json_us)"
 done_testing
