@@ -34,7 +34,9 @@ int main(void)
 	return rt_after(1);
 }
 EOF
-${CC:-cc} -O2 -g -fno-omit-frame-pointer -falign-functions=1 -fno-reorder-functions -fno-toplevel-reorder \
+# gcc: -fno-toplevel-reorder keeps the functions in source order (clang has no
+# such flag and pads after a noreturn call)
+"$(command -v gcc || echo "${CC:-cc}")" -O2 -g -fno-omit-frame-pointer -falign-functions=1 -fno-reorder-functions -fno-toplevel-reorder \
 	-fno-inline -o "$TMP/rt" "$TMP/rt.c" 2> "$TMP/cc.err" || { echo "Bail out! cannot build the test program: $(head -3 "$TMP/cc.err")"; exit 1; }
 
 # the premise, from the symbol table: rt_block_last ends where rt_after starts
