@@ -148,8 +148,13 @@ int do_profile(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 2 || strcmp(argv[optind], "show"))
+	if (argc - optind != 2 || strcmp(argv[optind], "show")) {
+		static const char *const subs[] = { "show" };
+
+		if (optind < argc && strcmp(argv[optind], "show") && cli_suggest(argv[optind], subs, 1))
+			return cli_err(EXIT_USAGE, "profile: unknown subcommand '%s'; did you mean 'show'?", argv[optind]);
 		return cli_usage_err("profile: want 'show NAME|PATH'");
+	}
 	if (!resolved && !cli()->json) {
 		/* the text as written, for a built-in or a file */
 		const char *t = profile_builtin_text(argv[optind + 1]);

@@ -53,6 +53,9 @@ is "$rc:$(wc -l < "$T/err")" "2:1" "unknown option: exit 2, one line"
 like "$(cat "$T/err")" "unknown option '--bogus'; see 'qps-tune audit --help'" "... names the option and audit --help"
 "$Q" apply --dryrun 2>"$T/err"
 like "$(cat "$T/err")" "did you mean '--dry-run'\\?" "option typo: did you mean '--dry-run'?"
+"$Q" profile shwo web-10k 2>"$T/err"; rc=$?
+is "$rc:$(wc -l < "$T/err")" "2:1" "subcommand typo: exit 2, one line"
+like "$(cat "$T/err")" "did you mean 'show'\\?" "subcommand typo: did you mean 'show'?"
 "$Q" probe offcup 2>"$T/err"; rc=$?
 is "$rc:$(wc -l < "$T/err")" "2:1" "unknown probe: exit 2, one line"
 like "$(cat "$T/err")" "did you mean 'offcpu'\\?" "unknown probe: did you mean 'offcpu'?"
