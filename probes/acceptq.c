@@ -948,7 +948,7 @@ int probe_acceptq(int argc, char **argv)
 			continue;
 		}
 		if (c == AQ_PORT)
-			fprintf(stderr, "qps-tune: probe acceptq: invalid --port '%s'\n", optarg);
+			probe_err(&a.o, "invalid --port '%s'", optarg);
 		usage(stderr);
 		return 2;
 	}
@@ -956,7 +956,7 @@ int probe_acceptq(int argc, char **argv)
 	if (end >= 0)
 		return end;
 	if (a.o.cumulative && a.o.interval <= 0) {
-		fprintf(stderr, "qps-tune: probe acceptq: --cumulative needs --interval\n");
+		probe_err(&a.o, "--cumulative needs --interval");
 		return 2;
 	}
 	if (probe_check_env(&a.o))

@@ -544,12 +544,12 @@ int probe_leaks(int argc, char **argv)
 	if (end >= 0)
 		return end;
 	if (!c.o.pid) {
-		fprintf(stderr, "qps-tune: probe leaks: --pid is required\n");
+		probe_err(&c.o, "--pid is required");
 		usage(stderr);
 		return 2;
 	}
 	if (c.o.comm[0]) {
-		fprintf(stderr, "qps-tune: probe leaks: --comm does not apply; give --pid\n");
+		probe_err(&c.o, "--comm does not apply; give --pid");
 		return 2;
 	}
 	if (c.o.interval == 0)

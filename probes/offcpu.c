@@ -1230,7 +1230,7 @@ int probe_offcpu(int argc, char **argv)
 		case OC_MIN_US:
 		case OC_MAX_US:
 			if (probe_parse_u64(optarg, &v) || v > 86400000000ull) {
-				fprintf(stderr, "qps-tune: probe offcpu: invalid --%s '%s'\n",
+				probe_err(&c.o, "invalid --%s '%s'",
 					ch == OC_MIN_US ? "min-us" : "max-us", optarg);
 				return 2;
 			}
@@ -1238,7 +1238,7 @@ int probe_offcpu(int argc, char **argv)
 			continue;
 		case OC_TOP:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
-				fprintf(stderr, "qps-tune: probe offcpu: invalid --top '%s'\n", optarg);
+				probe_err(&c.o, "invalid --top '%s'", optarg);
 				return 2;
 			}
 			c.top = (int)v;
@@ -1266,15 +1266,15 @@ int probe_offcpu(int argc, char **argv)
 	if (end >= 0)
 		return end;
 	if (c.folded && c.o.json) {
-		fprintf(stderr, "qps-tune: probe offcpu: --folded and --json exclude each other\n");
+		probe_err(&c.o, "--folded and --json exclude each other");
 		return 2;
 	}
 	if (c.o.cumulative && c.o.interval <= 0) {
-		fprintf(stderr, "qps-tune: probe offcpu: --cumulative needs --interval\n");
+		probe_err(&c.o, "--cumulative needs --interval");
 		return 2;
 	}
 	if (c.max_us && c.max_us < c.min_us) {
-		fprintf(stderr, "qps-tune: probe offcpu: --max-us is below --min-us\n");
+		probe_err(&c.o, "--max-us is below --min-us");
 		return 2;
 	}
 	if (probe_check_env(&c.o))

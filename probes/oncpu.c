@@ -740,14 +740,14 @@ int probe_oncpu(int argc, char **argv)
 		switch (ch) {
 		case ON_FREQ:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 10000) {
-				fprintf(stderr, "qps-tune: probe oncpu: invalid --freq '%s': want 1 to 10000 Hz\n", optarg);
+				probe_err(&c.o, "invalid --freq '%s': want 1 to 10000 Hz", optarg);
 				return 2;
 			}
 			c.freq = v;
 			continue;
 		case ON_TOP:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
-				fprintf(stderr, "qps-tune: probe oncpu: invalid --top '%s'\n", optarg);
+				probe_err(&c.o, "invalid --top '%s'", optarg);
 				return 2;
 			}
 			c.top = (int)v;
@@ -773,7 +773,7 @@ int probe_oncpu(int argc, char **argv)
 		return end;
 	c.cgroup = c.o.cgroup;	/* the common --cgroup */
 	if (c.folded && c.o.json) {
-		fprintf(stderr, "qps-tune: probe oncpu: --folded and --json exclude each other\n");
+		probe_err(&c.o, "--folded and --json exclude each other");
 		return 2;
 	}
 	if (probe_check_env(&c.o))

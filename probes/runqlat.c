@@ -659,7 +659,7 @@ int probe_runqlat(int argc, char **argv)
 		switch (ch) {
 		case RQ_TOP:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
-				fprintf(stderr, "qps-tune: probe runqlat: invalid --top '%s'\n", optarg);
+				probe_err(&c.o, "invalid --top '%s'", optarg);
 				return 2;
 			}
 			c.top = (int)v;

@@ -737,20 +737,20 @@ int probe_syslat(int argc, char **argv)
 		case SL_SYSCALL:
 			s.nr = syscall_nr(optarg);
 			if (s.nr < 0 || s.nr >= SYSLAT_MAX_NR) {
-				fprintf(stderr, "qps-tune: probe syslat: unknown syscall '%s' (a name like 'read' or 'clock_nanosleep', or a number below %d)\n",
+				probe_err(&s.o, "unknown syscall '%s' (a name like 'read' or 'clock_nanosleep', or a number below %d)",
 					optarg, SYSLAT_MAX_NR);
 				return 2;
 			}
 			continue;
 		case SL_MIN_US:
 			if (probe_parse_u64(optarg, &s.min_us) || s.min_us > 86400000000ull) {
-				fprintf(stderr, "qps-tune: probe syslat: invalid --min-us '%s'\n", optarg);
+				probe_err(&s.o, "invalid --min-us '%s'", optarg);
 				return 2;
 			}
 			continue;
 		case SL_TOP:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 100000) {
-				fprintf(stderr, "qps-tune: probe syslat: invalid --top '%s': want a count >= 1\n", optarg);
+				probe_err(&s.o, "invalid --top '%s': want a count >= 1", optarg);
 				return 2;
 			}
 			s.top = (int)v;
@@ -778,7 +778,7 @@ int probe_syslat(int argc, char **argv)
 	if (end >= 0)
 		return end;
 	if (s.o.cumulative && s.o.interval <= 0) {
-		fprintf(stderr, "qps-tune: probe syslat: --cumulative needs --interval\n");
+		probe_err(&s.o, "--cumulative needs --interval");
 		return 2;
 	}
 	if (probe_check_env(&s.o))

@@ -633,14 +633,14 @@ int probe_tcpdrop(int argc, char **argv)
 			continue;
 		case TD_PORT:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 65535) {
-				fprintf(stderr, "qps-tune: probe tcpdrop: invalid --port '%s'\n", optarg);
+				probe_err(&c.o, "invalid --port '%s'", optarg);
 				return 2;
 			}
 			c.port = (uint16_t)v;
 			continue;
 		case TD_TOP:
 			if (probe_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
-				fprintf(stderr, "qps-tune: probe tcpdrop: invalid --top '%s'\n", optarg);
+				probe_err(&c.o, "invalid --top '%s'", optarg);
 				return 2;
 			}
 			c.top = (int)v;
@@ -662,7 +662,7 @@ int probe_tcpdrop(int argc, char **argv)
 	if (end >= 0)
 		return end;
 	if (c.o.pid || c.o.comm[0]) {
-		fprintf(stderr, "qps-tune: probe tcpdrop: --pid and --comm do not apply (drops happen in softirq context); use --port or --netns\n");
+		probe_err(&c.o, "--pid and --comm do not apply (drops happen in softirq context); use --port or --netns");
 		return 2;
 	}
 	if (probe_check_env(&c.o))
