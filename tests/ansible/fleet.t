@@ -63,9 +63,11 @@ FLEET_DIR=$T/fleet
 PKG_INSTALLED_BEFORE=$(dpkg-query -W -f='${Status}' qps-tune 2>/dev/null | grep -c 'ok installed')
 DEFAULT_JOURNAL_BEFORE=$([ -e /var/lib/qps-tune/journal ] && echo yes || echo no)
 PLAY_PID=
+LOAD_PID=
 cleanup() {
 	local rc=$?
 	[ -n "$PLAY_PID" ] && kill "$PLAY_PID" 2>/dev/null
+	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
 	fleet_down
 	if [ "$PKG_INSTALLED_BEFORE" = 0 ] && dpkg-query -W -f='${Status}' qps-tune 2>/dev/null | grep -q 'ok installed'; then
 		dpkg -P qps-tune >/dev/null 2>&1 || echo "# fleet.t: could not purge qps-tune" >&2
@@ -472,9 +474,11 @@ for ((i = 0; i < 100; i++)); do [ -n "$(backlog h1 $H1_DIAG_PORT)" ] && break; s
 H1_BACKLOG=$(backlog h1 $H1_DIAG_PORT)
 overflows() { ip netns exec "$H1NS" env NSTAT_HISTORY="$T/nstat.hist" nstat -asz TcpExtListenOverflows | awk '/ListenOverflows/ { print $2 }'; }
 OV0=$(overflows)
-# the load: once a 'qps-tune ... diagnose' runs in h1's namespace (at most 120 s)
+# the load: once a 'qps-tune ... diagnose' runs in h1's namespace (none when the
+# play ends first, at most 120 s)
 (
 	for ((i = 0; i < 1200; i++)); do
+		[ -e "$T/diagnose-play-done" ] && i=1200 && break
 		for p in $(ip netns pids "$H1NS" 2>/dev/null); do
 			{ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -q -- '--json diagnose' && break 2
 		done
@@ -487,7 +491,9 @@ OV0=$(overflows)
 LOAD_PID=$!
 play diagnose diagnose.yml -l fleet,missing -e qps_tune_diagnose_duration=3
 TIMES+=("diagnose $((N + 1)) hosts, window 3 s: $WALL s")
+touch "$T/diagnose-play-done"
 wait "$LOAD_PID"
+LOAD_PID=
 OV1=$(overflows)
 kill "$H1_DIAG_PID" 2>/dev/null
 DJ=$T/reports/fleet-diagnose.json
