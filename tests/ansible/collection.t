@@ -13,7 +13,7 @@
 # parse (ansible-doc, yamllint), docs match the argument_spec, RETURN covers the
 # result, the module compiles and pyflakes is clean.
 source "$(dirname "$0")/../lib.sh"
-plan 26
+plan 32
 
 COLL=$QPS_ROOT/ansible/collections/ansible_collections/qps_tune/qps_tune
 MOD=$COLL/plugins/modules/qps_tune.py
@@ -61,7 +61,7 @@ ex=$(printf '%s' "$doc" | jq -r '.["qps_tune.qps_tune.qps_tune"].examples')
 is "$(printf '%s' "$ex" | $PY -c '
 import sys, yaml
 tasks = yaml.safe_load(sys.stdin)
-bad = [t.get("name") for t in tasks if t.get("qps_tune.qps_tune.qps_tune", {}).get("command") not in ("audit", "apply", "rollback", "probe")]
+bad = [t.get("name") for t in tasks if t.get("qps_tune.qps_tune.qps_tune", {}).get("command") not in ("audit", "apply", "rollback", "probe", "diagnose")]
 print(len(tasks) >= 3 and not bad or bad)' 2>&1)" True "EXAMPLES: at least 3 tasks, each calls qps_tune.qps_tune.qps_tune with a command"
 
 # DOCUMENTATION options == the argument_spec main() passes to AnsibleModule
@@ -146,7 +146,7 @@ is "$(jq -c '.["qps_tune.qps_tune.qps_tune"].entry_points.main.options | [.qps_t
 
 # ---- the installed module on localhost. mod ARGS-JSON [ansible options]:
 # runs it inside a scratch network namespace; the result in $T/res.json
-is_root || { for i in $(seq $((24 - _tap_n))); do skip "needs root (unshare -n, a real audit and apply)" "module runs"; done; done_testing; }
+is_root || { for i in $(seq $((30 - _tap_n))); do skip "needs root (unshare -n, a real audit and apply)" "module runs"; done; done_testing; }
 mod() {
 	local args=$1
 	shift
@@ -178,6 +178,9 @@ cat >"$T/stub" <<'EOF'
 case " $* " in
 *" apply "*) printf '%s\n' '{"schema":"qps-tune.apply/1","changed":1,"changes":[{"kind":"file","path":"/etc/sysctl.d/90-qps-tune.conf","old":"token = SECRET-OLD-CONTENT\n","new":"net.core.somaxconn = 4096\n"},{"kind":"sysctl","key":"net.core.somaxconn","old":"128","new":"4096"}]}' ;;
 *" probe "*) printf '%s\n' '{"schema":"qps-tune.probe.acceptq/1","listeners":[]}' ;;
+*" diagnose "*" --port 9 "*) echo '{"error":"no TCP listener on port 9 in this network namespace"}'; exit 1 ;;
+*" diagnose "*) echo "$*" >"${0%/*}/diagnose.args"
+	printf '%s\n' '{"schema":"qps-tune.diagnose/1","server":{"pid":42,"comm":"qps-server"},"findings":[{"rank":1,"name":"accept-queue-overflow","title":"t","impact":94,"confidence":"high","evidence":"e","checks":"LQ-001 fail","fix":"qps-tune apply --profile '"$(echo "$*" | sed 's/.*--profile \([^ ]*\).*/\1/')"'","figures":{"overflows":5}}],"summary":{"findings":1,"limited":true}}'; exit 3 ;;
 *) echo '{"error":"stub"}'; exit 1 ;;
 esac
 EOF
@@ -189,6 +192,26 @@ like "$(tr '\n' ' ' <"$T/out.txt")" "-sysctl net.core.somaxconn = 128 \+sysctl n
 
 mod "{\"command\": \"probe\", \"bin\": \"$T/stub\", \"probe\": \"acceptq\", \"duration\": 1, \"dest\": \"$T/probe/report.json\"}"
 is "$(stat -c %a "$T/probe/report.json" 2>&1) $(jq -r .schema "$T/probe/report.json" 2>&1)" "600 qps-tune.probe.acceptq/1" "probe report written 0600"
+
+# diagnose: exit 3 (a finding) is a result, not a failure, and changes nothing;
+# exit 1 fails with qps-tune's {"error"} message, or is returned with fail_on_error=false
+mod "{\"command\": \"diagnose\", \"bin\": \"$T/stub\", \"port\": 8080, \"duration\": 3, \"profile\": \"web-100k\"}" --check
+is "$MRC $(R .changed) $(R .limited) $(R .exit_code) $(R .diagnose.findings[0].name) $(R .diagnose.findings[0].figures.overflows)" \
+	"0 false true 3 accept-queue-overflow 5" "diagnose exit 3: ok, changed=false, limited, the document in .diagnose (check mode runs it: read-only)"
+is "$(cat "$T/diagnose.args" 2>&1)" "--json diagnose --duration 3 --profile web-100k --port 8080" "diagnose: duration, profile and port passed to qps-tune"
+mod "{\"command\": \"diagnose\", \"bin\": \"$T/stub\", \"port\": 9}"
+is "$MRC $(R .msg)" "2 qps-tune diagnose failed on this host (exit 1): no TCP listener on port 9 in this network namespace" \
+	"diagnose exit 1: the task fails with qps-tune's error message"
+mod "{\"command\": \"diagnose\", \"bin\": \"$T/stub\", \"port\": 9, \"fail_on_error\": false}"
+is "$MRC $(R .limited) $(R .diagnose) $(R .error)" "0 null null qps-tune diagnose failed on this host (exit 1): no TCP listener on port 9 in this network namespace" \
+	"diagnose exit 1 with fail_on_error=false: the error returned, the task not failed"
+# with the host's rules: a private copy of its host profile, which the fix
+# names as the host profile file; nothing is written on the host
+mod "{\"command\": \"diagnose\", \"bin\": \"$T/stub\", \"pid\": 42, \"profile_file\": \"$T/dg.profile\", \"overrides\": {\"net.core.somaxconn\": \">= 9000\"}}"
+is "$MRC $(R .diagnose.findings[0].fix) $([ -e "$T/dg.profile" ] && echo written || echo absent) $(grep -c -- '--pid 42' "$T/diagnose.args")" \
+	"0 qps-tune apply --profile $T/dg.profile absent 1" "diagnose with overrides: --pid passed, the fix names the host profile file, none written"
+mod "{\"command\": \"diagnose\", \"bin\": \"$T/stub\", \"pid\": 1, \"port\": 80}"
+like "$MRC $(R .msg)" "^2 parameters are mutually exclusive: pid\|port" "diagnose: pid and port together are refused"
 
 # the real qps-tune: audit against a private copy names the host profile in its fixes
 mod "{\"command\": \"audit\", \"bin\": \"$QPS_TUNE\", \"profile_file\": \"$T/h1.profile\", \"overrides\": {\"net.core.somaxconn\": \">= 9000\"}}"

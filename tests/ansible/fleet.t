@@ -41,7 +41,7 @@ N=${QPS_FLEET_HOSTS:-3}
 [ "$N" -ge 3 ] 2>/dev/null || N=3
 FLEET=()
 for ((i = 1; i <= N; i++)); do FLEET+=("h$i"); done
-plan 87
+plan 105
 
 # One fleet test at a time on a machine: the namespaces are private, but the
 # package is installed into the one real root. A second run (another `make
@@ -63,9 +63,11 @@ FLEET_DIR=$T/fleet
 PKG_INSTALLED_BEFORE=$(dpkg-query -W -f='${Status}' qps-tune 2>/dev/null | grep -c 'ok installed')
 DEFAULT_JOURNAL_BEFORE=$([ -e /var/lib/qps-tune/journal ] && echo yes || echo no)
 PLAY_PID=
+LOAD_PID=
 cleanup() {
 	local rc=$?
 	[ -n "$PLAY_PID" ] && kill "$PLAY_PID" 2>/dev/null
+	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
 	fleet_down
 	if [ "$PKG_INSTALLED_BEFORE" = 0 ] && dpkg-query -W -f='${Status}' qps-tune 2>/dev/null | grep -q 'ok installed'; then
 		dpkg -P qps-tune >/dev/null 2>&1 || echo "# fleet.t: could not purge qps-tune" >&2
@@ -162,6 +164,10 @@ for h in "${FLEET[@]}" hb hm; do snap "$h" >"$T/$h.before"; done
 NOFILE_CONNS=$("$QPS_TUNE" profile show web-10k --resolved --conns 5000 2>/dev/null | awk '$1 == "nofile" { print $3; exit }')
 NOFILE_DEFAULT=$("$QPS_TUNE" profile show web-10k --resolved 2>/dev/null | awk '$1 == "nofile" { print $3; exit }')
 
+# diagnose.yml watches h1's qps-server on this port (qps_tune_port), h2's by
+# qps_tune_pid, h3's on 8080 (qps_tune_port: its sshd listens too), the others'
+# only listener (their sshd)
+H1_DIAG_PORT=18081
 hostvars() {  # $1 host
 	cat <<EOF
         $1:
@@ -209,6 +215,9 @@ EOF
       hosts:
 EOF
 	hostvars h1
+	cat <<EOF
+          qps_tune_port: $H1_DIAG_PORT
+EOF
 	hostvars h2
 	cat <<EOF
           qps_tune_sysctl_overrides:
@@ -222,6 +231,7 @@ EOF
           qps_tune_profile_lines:
             - sysctl net.ipv4.tcp_max_tw_buckets >= 262144
           qps_tune_restart_qps_server: true
+          qps_tune_port: 8080
 EOF
 	for ((i = 4; i <= N; i++)); do hostvars "h$i"; done
 } >"$T/hosts.yml"
@@ -451,6 +461,80 @@ is "$(for h in "${FLEET[@]}"; do [ -e "$T/$h/state/journal" ] && echo "$h"; done
 is "$(nofile_soft "$H2_PID")" 1024 "rollback: h2's qps-server soft nofile back to 1024 (/proc/PID/limits)"
 play rollback2 rollback.yml -l fleet
 is "$(recap_all changed "${FLEET[@]}") rc=$RC" "$(each 0 "${FLEET[@]}") rc=0" "rollback again: changed=0"
+
+# ---- diagnose: h1's qps-server overflows its accept queue during the window
+# (--max-conns 20 pauses accepting, backlog 16, a burst of 200 clients from
+# inside h1's namespace, started when h1's qps-tune diagnose starts and lasting
+# the window), the others are idle. One fleet report, worst first; nothing
+# changes on any host.
+H1NS=$(fleet_ns h1)
+ip netns exec "$H1NS" sh -c "exec setsid '$QPS_SERVER' -l 127.0.0.1:$H1_DIAG_PORT -w 1 --max-conns 20 --backlog 16 --defer-accept 0 </dev/null >/dev/null 2>&1" 9>&- &
+H1_DIAG_PID=$!
+for ((i = 0; i < 100; i++)); do [ -n "$(backlog h1 $H1_DIAG_PORT)" ] && break; sleep 0.05; done
+H1_BACKLOG=$(backlog h1 $H1_DIAG_PORT)
+overflows() { ip netns exec "$H1NS" env NSTAT_HISTORY="$T/nstat.hist" nstat -asz TcpExtListenOverflows | awk '/ListenOverflows/ { print $2 }'; }
+OV0=$(overflows)
+# the load: once a 'qps-tune ... diagnose' runs in h1's namespace (none when the
+# play ends first, at most 120 s)
+(
+	for ((i = 0; i < 1200; i++)); do
+		[ -e "$T/diagnose-play-done" ] && i=1200 && break
+		for p in $(ip netns pids "$H1NS" 2>/dev/null); do
+			{ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -q -- '--json diagnose' && break 2
+		done
+		sleep 0.1
+	done
+	[ "$i" -lt 1200 ] && echo started >"$T/h1-load.log" &&
+		ip netns exec "$H1NS" timeout -s KILL 6 "$BUILD/qps-load" -c 1 -b 200 --burst-interval 500 --connect-timeout 1500 -d 3.5 \
+			"127.0.0.1:$H1_DIAG_PORT" >>"$T/h1-load.log" 2>&1
+) 9>&- &
+LOAD_PID=$!
+play diagnose diagnose.yml -l fleet,missing -e qps_tune_diagnose_duration=3
+TIMES+=("diagnose $((N + 1)) hosts, window 3 s: $WALL s")
+touch "$T/diagnose-play-done"
+wait "$LOAD_PID"
+LOAD_PID=
+OV1=$(overflows)
+kill "$H1_DIAG_PID" 2>/dev/null
+DJ=$T/reports/fleet-diagnose.json
+is "$RC $(recap_all failed "${FLEET[@]}" hm)" "2 $(each 0 "${FLEET[@]}") hm=1" "diagnose.yml: only hm (no qps-tune) failed, after the report; a finding fails no host"
+like "$(head -1 "$T/h1-load.log" 2>&1)" "^started" "diagnose: the load on h1 ran while h1's diagnose ran"
+want="h1=limited hm=error $(for ((i = 2; i <= N; i++)); do echo "h$i=healthy"; done | sort | tr '\n' ' ' | sed 's/ $//')"
+is "$(jq -r '[.hosts[] | "\(.host)=\(.status)"] | join(" ")' "$DJ" 2>&1)" "$want" \
+	"fleet diagnose report: h1 (limited) first, then hm (error), then the healthy hosts"
+is "$(jq -r '.hosts[0].top.name' "$DJ" 2>&1)" accept-queue-overflow "fleet diagnose report: h1's top finding is accept-queue-overflow"
+is "$(jq -r '.hosts[0].top.figures | "port \(.port) backlog \(.backlog)"' "$DJ" 2>&1)" "port $H1_DIAG_PORT backlog $H1_BACKLOG" \
+	"fleet diagnose report: h1's listener port and the backlog ss shows ($H1_BACKLOG)"
+ov=$(jq -r '.hosts[0].top.figures.overflows' "$DJ" 2>&1)
+kd=$((OV1 - OV0))
+if [ "$ov" -gt 0 ] 2>/dev/null && [ "$ov" -le "$kd" ]; then
+	pass "fleet diagnose report: h1's overflows ($ov in the window) > 0 and <= nstat's ListenOverflows delta in h1's namespace over the play ($kd)"
+else
+	fail "fleet diagnose report: h1's overflows > 0 and <= nstat's delta" "report $ov, nstat +$kd"
+fi
+like "$(jq -r '.hosts[0].top | "\(.impact) \(.fix)"' "$DJ" 2>&1)" "^[0-9.]+ .*net.core.somaxconn" "fleet diagnose report: h1's impact and the fix (somaxconn)"
+is "$(jq -r '[.hosts[] | select(.host == "h2" or .host == "h3") | "\(.host)=\(.server.pid)"] | sort | join(" ")' "$DJ" 2>&1)" \
+	"h2=$H2_PID h3=$(cat "$T/h3-qps-server.pid" 2>&1)" "diagnose watched h2's qps-server by qps_tune_pid, h3's by qps_tune_port (not their sshd)"
+bad=""
+for h in "${FLEET[@]}"; do
+	want=$(ip netns exec "$(fleet_ns "$h")" readlink /proc/self/ns/net | tr -dc 0-9)
+	got=$(jq -r --arg h "$h" '.hosts[] | select(.host == $h) | .netns' "$DJ" 2>/dev/null)
+	[ "$got" = "$want" ] || bad="$bad $h:got '$got' want '$want'"
+done
+is "$bad" "" "diagnose: each host watched in its own namespace (.netns)"
+like "$(jq -r '.hosts[] | select(.host == "hm") | .error' "$DJ" 2>&1)" "qps-tune not found" "fleet diagnose report: hm is an error row with the cause"
+txt=$(cat "$T/reports/fleet-diagnose.txt" 2>&1)
+like "$txt" "$((N + 1)) hosts, 1 limited, $((N - 1)) healthy, 1 error \(window 3 s" "fleet-diagnose.txt: totals line"
+is "$(printf '%s\n' "$txt" | sed -n 3p | awk '{ print $1, $2, $4 }')" "h1 limited accept-queue-overflow:" "fleet-diagnose.txt: h1's row first, with its top finding"
+like "$txt" "^h2 +healthy +- +nothing limits pid $H2_PID \(qps-server\)" "fleet-diagnose.txt: a healthy host listed as such"
+like "$txt" "^  fix: +.*somaxconn" "fleet-diagnose.txt: h1's fix"
+like "$(cat "$LOG")" "h1 +limited .*accept-queue-overflow" "diagnose.yml prints the fleet report"
+is "$(same_as_before "${FLEET[@]}")" "" "diagnose changes nothing: every net.* sysctl as before on every host"
+is "$(for h in "${FLEET[@]}"; do find "$T/$h/state" "$T/$h/etc" "$T/$h/root/etc/sysctl.d" -mindepth 1 2>/dev/null; done)" "" \
+	"diagnose writes nothing on the hosts: no journal, host profile, plan or persisted file"
+is "$(recap_all changed "${FLEET[@]}")" "$(each 0 "${FLEET[@]}")" "diagnose reports changed=0"
+diag "fleet-diagnose.txt:"
+while IFS= read -r l; do diag "  $l"; done <"$T/reports/fleet-diagnose.txt"
 
 # ---- canary rollout: hb (broken) is batch 1; max_fail_percentage 0 stops the rest
 play rolling apply-rolling.yml -l broken,fleet

@@ -15,7 +15,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: qps_tune
-short_description: Run qps-tune audit, apply, rollback or probe and report as Ansible data
+short_description: Run qps-tune audit, apply, rollback, probe or diagnose and report as Ansible data
 version_added: "0.1.0"
 description:
   - Runs C(qps-tune --json COMMAND) on the host and returns its JSON document.
@@ -28,6 +28,14 @@ description:
   - C(rollback) restores qps-tune's journal and removes the host profile file.
   - C(probe) attaches a probe for I(duration) seconds and writes its JSON to I(dest)
     (mode 0600, since a report names processes and addresses).
+  - >-
+    C(diagnose) watches one server (I(pid), the owner of I(port)'s listener, or the only
+    process with a TCP listener) for I(duration) seconds and returns the
+    C(qps-tune.diagnose/1) document in C(diagnose) - the findings that limit it, ranked,
+    each with its evidence, figures and fix. It is read-only (no plan is written) and runs
+    in check mode too. Exit 3 (something limits the server) is a result, not a failure;
+    exit 1 or 2 (no such pid, several servers and no I(pid)/I(port), a usage error) fails
+    the task with qps-tune's message, unless I(fail_on_error=false).
   - The module never writes a sysctl itself; every change goes through C(qps-tune),
     which journals the old value so that C(command=rollback) can restore it.
 options:
@@ -35,7 +43,7 @@ options:
     description: The qps-tune command.
     type: str
     required: true
-    choices: [audit, apply, rollback, probe]
+    choices: [audit, apply, rollback, probe, diagnose]
   bin:
     description: Path of the qps-tune binary on the host.
     type: path
@@ -67,7 +75,15 @@ options:
     description: Concurrency target (C(--conns)).
     type: int
   pid:
-    description: Server process to check and tune (C(--pid)).
+    description:
+      - Server process to check and tune (C(--pid)).
+      - For I(command=diagnose), the server to watch; mutually exclusive with I(port).
+    type: int
+  port:
+    description:
+      - For I(command=diagnose) - the server to watch is the owner of the TCP listener on
+        this port (C(--port)). Without I(pid) and I(port), the only process with a TCP
+        listener in the host's network namespace.
     type: int
   persist:
     description: Also persist (C(apply --persist)).
@@ -89,7 +105,7 @@ options:
     description: Probe name for I(command=probe).
     type: str
   duration:
-    description: Probe duration in seconds.
+    description: Probe duration, or the length of the diagnose window, in seconds.
     type: int
     default: 10
   dest:
@@ -102,8 +118,9 @@ options:
     default: []
   fail_on_error:
     description:
-      - For I(command=audit) - when false, a qps-tune error is returned in C(error)
-        instead of failing the task (the fleet report lists the host as an error).
+      - For I(command=audit) and I(command=diagnose) - when false, a qps-tune error (or a
+        missing binary) is returned in C(error) instead of failing the task (the fleet
+        report lists the host as an error).
     type: bool
     default: true
 extends_documentation_fragment:
@@ -111,7 +128,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: C(apply) runs C(qps-tune apply --dry-run) on a private copy of the host profile; C(rollback) and C(probe) do nothing.
+    details: >-
+      C(apply) runs C(qps-tune apply --dry-run) on a private copy of the host profile; C(rollback) and C(probe) do nothing;
+      C(audit) and C(diagnose) are read-only and run as usual.
   diff_mode:
     support: full
     details: >-
@@ -160,11 +179,19 @@ EXAMPLES = r'''
     probe: acceptq
     duration: 30
     dest: /var/tmp/qps-tune-acceptq.json
+
+- name: Name what limits the server on port 8080, watching it for 5 seconds
+  qps_tune.qps_tune.qps_tune:
+    command: diagnose
+    port: 8080
+    duration: 5
+    profile: web-10k
+  register: diag    # diag.limited: exit 3; diag.diagnose.findings[0].fix: what to change
 '''
 
 RETURN = r'''
 exit_code:
-  description: qps-tune exit code (0, or 3 for an audit that found drift).
+  description: qps-tune exit code (0, or 3 for an audit that found drift or a diagnose with a finding).
   type: int
   returned: when qps-tune ran
   sample: 3
@@ -213,8 +240,34 @@ dest:
   description: Where the probe report was written on the host.
   type: str
   returned: command=probe
+diagnose:
+  description:
+    - The C(qps-tune.diagnose/1) document; null when diagnose could not run (I(fail_on_error=false)).
+    - C(findings[]) is ranked, highest impact first, each with C(rank), C(name), C(title), C(impact)
+      (0-100), C(confidence), C(evidence), C(checks), C(fix), C(figures) and C(settings);
+      C(checked[]) lists every area looked at, C(probes[]) the probes used or why not.
+    - A C(fix) that names the module's private copy of the host profile names I(profile_file) instead.
+  type: dict
+  returned: command=diagnose
+  sample:
+    schema: qps-tune.diagnose/1
+    server: {pid: 27509, comm: qps-server, listeners: 1, listening: "127.0.0.1:8080 (backlog 16)"}
+    window_s: 5
+    findings:
+      - rank: 1
+        name: accept-queue-overflow
+        title: "the accept queue of 127.0.0.1:8080 overflows: 515 connection attempts dropped in 3.9 s (backlog 16)"
+        impact: 94
+        confidence: high
+        figures: {overflows: 515, port: 8080, backlog: 16, somaxconn: 16}
+        fix: "the backlog is capped by net.core.somaxconn: raise it, then restart pid 27509 ..."
+    summary: {findings: 1, limited: true, probes_unavailable: 0, areas_unseen: 0}
+limited:
+  description: True when diagnose found something that limits the server (exit 3); null when it could not run.
+  type: bool
+  returned: command=diagnose
 error:
-  description: Why the audit could not run, when I(fail_on_error=false).
+  description: Why the audit or diagnose could not run, when I(fail_on_error=false).
   type: str
   returned: on error with fail_on_error=false
 stderr:
@@ -425,6 +478,8 @@ class Runner(object):
                    "playbooks/install.yml; apply.yml installs it too) or set qps_tune_bin" % b)
             if self.p['command'] == 'audit' and not self.p['fail_on_error']:
                 self.m.exit_json(changed=False, error=msg, drift=None, failing=[], audit=None)
+            if self.p['command'] == 'diagnose' and not self.p['fail_on_error']:
+                self.m.exit_json(changed=False, error=msg, limited=None, diagnose=None)
             self.m.fail_json(msg=msg)
 
     def profile_arg(self, for_write):
@@ -590,11 +645,39 @@ class Runner(object):
         # attaching a probe observes; it changes nothing on the host
         self.m.exit_json(changed=False, exit_code=rc, report=doc, dest=self.p['dest'])
 
+    def diagnose(self):
+        self.check_bin()
+        p = self.p
+        if p['duration'] <= 0:
+            self.m.fail_json(msg="duration must be at least 1 second for command=diagnose")
+        # the fixes are decided by this host's own rules (profile + overrides):
+        # a private copy of the host profile, as for audit; nothing is written
+        prof, _, _ = self.profile_arg(for_write=False)
+        args = ['diagnose', '--duration', str(p['duration']), '--profile', prof]
+        if p['pid']:
+            args += ['--pid', str(p['pid'])]
+        elif p['port']:
+            args += ['--port', str(p['port'])]
+        # --state-dir: the audit statuses in `checks` read the journal, as audit does
+        args += self.common()
+        # exit 3 is a finding: a result, not an error
+        rc, doc, err = self.run(args, ok_rcs=(0, 3))
+        if err:
+            if not p['fail_on_error']:
+                self.m.exit_json(changed=False, error=err['msg'], exit_code=rc, limited=None,
+                                 diagnose=None, cmd=err['cmd'], stderr=err['stderr'])
+            self.fail(err)
+        if prof != p['profile_file'] and p['profile_file']:
+            doc = replace_path(doc, prof, p['profile_file'])
+        # watching a server changes nothing on the host
+        self.m.exit_json(changed=False, exit_code=rc, cmd=[p['bin'], '--json'] + args + p['extra_args'],
+                         diagnose=doc, limited=rc == 3, ansible_facts=dict(qps_tune_diagnose=doc))
+
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            command=dict(type='str', required=True, choices=['audit', 'apply', 'rollback', 'probe']),
+            command=dict(type='str', required=True, choices=['audit', 'apply', 'rollback', 'probe', 'diagnose']),
             bin=dict(type='path', default='/usr/sbin/qps-tune'),
             profile=dict(type='str', default='web-10k'),
             overrides=dict(type='dict', default={}),
@@ -602,6 +685,7 @@ def main():
             profile_file=dict(type='path'),
             conns=dict(type='int'),
             pid=dict(type='int'),
+            port=dict(type='int'),
             persist=dict(type='bool', default=False),
             host_wide=dict(type='bool', default=False),
             state_dir=dict(type='path'),
@@ -612,6 +696,7 @@ def main():
             extra_args=dict(type='list', elements='str', default=[]),
             fail_on_error=dict(type='bool', default=True),
         ),
+        mutually_exclusive=[('pid', 'port')],
         supports_check_mode=True,
     )
     r = Runner(module)
