@@ -13,18 +13,10 @@ unshare -n true 2>/dev/null || { plan 1; skip_rest "unshare -n not permitted (ne
 
 # reviewed: ids whose states need hardware, host-wide changes or daemons
 declare -A UNCOVERED=(
-	[CPU-001]="cpufreq governor: host hardware state (absent on VMs)"
-	[CPU-005]="C-states: host hardware (absent on VMs)"
 	[IRQ-001]="needs a NIC with queue IRQs (host hardware)"
 	[IRQ-002]="needs a multi-node NUMA host with a NIC"
 	[PKT-003]="needs a physical NIC (ring sizes, rx drops)"
 	[PKT-004]="needs a physical NIC (ethtool channels)"
-	[MEM-001]="THP mode is host-wide state; changing it would change the host"
-	[PROBE-001]="kernel BTF: a property of the running kernel"
-	[PROBE-002]="bpf() availability: a property of kernel and privilege"
-	[PROBE-003]="kprobes: kernel config"
-	[PROBE-004]="fentry: kernel; tests/tuner/readiness.t checks it against the acceptq probe"
-	[PROBE-005]="tracefs mount: host state"
 )
 
 T=$(mktemp -d)
@@ -420,6 +412,78 @@ if [ -r /proc/pressure/cpu ]; then
 	SEEN_B[CPU-003]=1	# report-only: one outcome
 else
 	UNCOVERED[CPU-003]="no PSI (/proc/pressure/cpu) on this kernel"
+fi
+
+# ---- 11. kernel state the checks read from fixed sysfs/procfs paths, made up
+# in a private mount namespace: a file the test wrote bind-mounted over the
+# file the check reads, or a tmpfs over the directory it walks. The host's
+# own view is never changed. State p: the values a check passes on; state f:
+# the ones it fails (or, report-only, reports) on.
+cat > "$T/kview.sh" <<'INNER'
+set -u
+Q=$1 T=$2
+mount --make-rprivate /
+cpu0=/sys/devices/system/cpu/cpu0
+printf 'always madvise [never]\n' > "$T/thp"
+mount --bind "$T/thp" /sys/kernel/mm/transparent_hugepage/enabled
+mount -t tmpfs qps-fx "$cpu0"	# only cpufreq and cpuidle of cpu0 are read from here
+mkdir -p "$cpu0/cpufreq" "$cpu0/cpuidle/state0" "$cpu0/cpuidle/state1"
+echo performance > "$cpu0/cpufreq/scaling_governor"
+printf 'POLL\n' > "$cpu0/cpuidle/state0/name"; echo 0 > "$cpu0/cpuidle/state0/latency"; echo 0 > "$cpu0/cpuidle/state0/disable"
+printf 'C6\n' > "$cpu0/cpuidle/state1/name"; echo 133 > "$cpu0/cpuidle/state1/latency"; echo 1 > "$cpu0/cpuidle/state1/disable"
+mount -t tmpfs qps-fx /sys/kernel/btf
+: > /sys/kernel/btf/vmlinux
+printf 'CONFIG_BPF_SYSCALL=y\nCONFIG_KPROBES=y\nCONFIG_KPROBE_EVENTS=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_FUNCTION_TRACER=y\nCONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y\n' |
+	gzip > "$T/config.gz"
+if [ -e /proc/config.gz ]; then	# read first; else /boot/config-$(uname -r)
+	mount --bind "$T/config.gz" /proc/config.gz
+else
+	mount -t tmpfs qps-fx /boot && zcat "$T/config.gz" > "/boot/config-$(uname -r)"
+fi
+mount -t tracefs nodev /sys/kernel/tracing
+"$Q" audit --json > "$T/kv.p.json"
+# PROBE-002: the same process without CAP_BPF and CAP_SYS_ADMIN (unprivileged bpf() is off)
+capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon -- -c '"$1" audit --json > "$2/kv.nobpf.json"' _ "$Q" "$T"
+printf 'always [madvise] never\n' > "$T/thp"	# madvise passes too
+"$Q" audit --json > "$T/kv.m.json"
+printf '[always] madvise never\n' > "$T/thp"
+echo powersave > "$cpu0/cpufreq/scaling_governor"
+echo 0 > "$cpu0/cpuidle/state1/disable"
+rm /sys/kernel/btf/vmlinux
+printf 'CONFIG_BPF_SYSCALL=y\n# CONFIG_KPROBES is not set\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_FUNCTION_TRACER=y\n' | gzip > "$T/config.gz.new"
+cat "$T/config.gz.new" > "$T/config.gz"; [ -e /proc/config.gz ] || zcat "$T/config.gz" > "/boot/config-$(uname -r)"
+awk '$3 == "tracefs" { print $2 }' /proc/self/mounts | sort -r | xargs -r -n1 umount -l
+"$Q" audit --json > "$T/kv.f.json"
+INNER
+unshare -m bash "$T/kview.sh" "$Q" "$T" 2> "$T/kview.err"
+cfg=/proc/config.gz; [ -e /proc/config.gz ] || cfg=/boot/config-$(uname -r)
+assert "$T/kv.p.json" MEM-001 transparent_hugepage pass "always madvise \\[never\\]" "^/sys/kernel/mm/transparent_hugepage/enabled: always madvise \\[never\\]$" A
+assert "$T/kv.m.json" MEM-001 transparent_hugepage pass "always \\[madvise\\] never" "enabled: always \\[madvise\\] never$" A
+assert "$T/kv.f.json" MEM-001 transparent_hugepage info "\\[always\\] madvise never" "^/sys/kernel/mm/transparent_hugepage/enabled: \\[always\\] madvise never$" B
+assert "$T/kv.p.json" CPU-001 "cpufreq governor" pass performance "^/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor=performance$" A
+assert "$T/kv.f.json" CPU-001 "cpufreq governor" info powersave "^/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor=powersave$" B
+assert "$T/kv.p.json" CPU-005 C-states info "0 deep states enabled" "^cpu0 cpuidle: no enabled state with exit latency > 100 us$" A
+assert "$T/kv.f.json" CPU-005 C-states info "1 deep state enabled" "^cpu0 cpuidle: state1 \\(C6, exit 133 us\\) enabled$" B
+assert "$T/kv.p.json" PROBE-001 BTF pass present "^/sys/kernel/btf/vmlinux readable; CONFIG_DEBUG_INFO_BTF=y \\($cfg\\)$" A
+assert "$T/kv.f.json" PROBE-001 BTF info absent "^/sys/kernel/btf/vmlinux missing; CONFIG_DEBUG_INFO_BTF=y \\($cfg\\)$" B
+assert "$T/kv.p.json" PROBE-003 kprobes pass "CONFIG_KPROBES=y" "^CONFIG_KPROBES=y CONFIG_KPROBE_EVENTS=y \\($cfg\\)$" A
+assert "$T/kv.f.json" PROBE-003 kprobes info "CONFIG_KPROBES=unset" "^CONFIG_KPROBES=unset CONFIG_KPROBE_EVENTS=unset \\($cfg\\)$" B
+assert "$T/kv.p.json" PROBE-005 tracefs pass mounted "^/proc/self/mounts has a tracefs entry$" A
+assert "$T/kv.f.json" PROBE-005 tracefs info "not mounted" "^/proc/self/mounts has no tracefs entry$" B
+assert "$T/kv.p.json" PROBE-002 "bpf() syscall" pass works "^bpf\\(BPF_MAP_CREATE\\) succeeded; CONFIG_BPF_SYSCALL=y$" A
+if [ "$(cat /proc/sys/kernel/unprivileged_bpf_disabled 2>/dev/null)" != 0 ]; then
+	assert "$T/kv.nobpf.json" PROBE-002 "bpf() syscall" info denied "^bpf\\(BPF_MAP_CREATE\\) Operation not permitted; CONFIG_BPF_SYSCALL=y$" B
+else
+	UNCOVERED[PROBE-002]="kernel.unprivileged_bpf_disabled=0 here: bpf() works without CAP_BPF, the denied state needs a host-wide change"
+fi
+# PROBE-004: config without ftrace direct calls says unavailable without trying;
+# with all three options it tries a load, which this kernel may refuse
+assert "$T/kv.f.json" PROBE-004 fentry info unavailable "^CONFIG_DEBUG_INFO_BTF=y CONFIG_FUNCTION_TRACER=y CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=unset \\($cfg\\)$" B
+if [ "$(jq -r '.checks[] | select(.id=="PROBE-004") | .current' "$T/kv.p.json")" = available ]; then
+	assert "$T/kv.p.json" PROBE-004 fentry pass available "^CONFIG_DEBUG_INFO_BTF=y CONFIG_FUNCTION_TRACER=y CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y \\($cfg\\)$" A
+else
+	assert "$T/kv.p.json" PROBE-004 fentry info "refused \\(EPERM\\)" "DIRECT_CALLS=y \\($cfg\\); test load of an fentry program: Operation not permitted$" B
+	UNCOVERED[PROBE-004]="pass needs a kernel that loads fentry programs; this one refuses them (EPERM, asserted above), and readiness.t checks the state against the acceptq probe"
 fi
 
 # ---- every registered id: a fixture for both outcomes, or on the reviewed list
