@@ -11,21 +11,11 @@
 is_root || { plan 1; skip_rest "needs root for unshare -n"; }
 unshare -n true 2>/dev/null || { plan 1; skip_rest "unshare -n not permitted (needs privilege)"; }
 
-# reviewed: ids whose states need hardware, host-wide changes or daemons
-declare -A UNCOVERED=(
-	[CPU-001]="cpufreq governor: host hardware state (absent on VMs)"
-	[CPU-005]="C-states: host hardware (absent on VMs)"
-	[IRQ-001]="needs a NIC with queue IRQs (host hardware)"
-	[IRQ-002]="needs a multi-node NUMA host with a NIC"
-	[PKT-003]="needs a physical NIC (ring sizes, rx drops)"
-	[PKT-004]="needs a physical NIC (ethtool channels)"
-	[MEM-001]="THP mode is host-wide state; changing it would change the host"
-	[PROBE-001]="kernel BTF: a property of the running kernel"
-	[PROBE-002]="bpf() availability: a property of kernel and privilege"
-	[PROBE-003]="kprobes: kernel config"
-	[PROBE-004]="fentry: kernel; tests/tuner/readiness.t checks it against the acceptq probe"
-	[PROBE-005]="tracefs mount: host state"
-)
+# reviewed: ids whose states cannot be built on this host; every id has a
+# fixture somewhere, and the sections below add an id here, with the reason,
+# only where this host lacks what its state needs (a second CPU, a cgroup with
+# the cpu controller, a kernel that loads fentry programs, ...)
+declare -A UNCOVERED=()
 
 T=$(mktemp -d)
 export QPS_TUNE_RUN_DIR=$T/run	# host-wide lock and journal registry of this test only
@@ -43,7 +33,7 @@ assert() {	# $1 json $2 id $3 key $4 status $5 current (regex) $6 evidence (rege
 		'[.checks[] | select(.id==$id and .key==$key)][0] | if . == null then "absent||" else .status+"|"+.current+"|"+.evidence end' "$1" 2>/dev/null)
 	local st=${got%%|*} rest=${got#*|}
 	local cur=${rest%%|*} ev=${rest#*|}
-	if [ "$st" = "$4" ] && printf '%s' "$cur" | grep -qE -- "^($5)\$" && printf '%s' "$ev" | grep -qE -- "$6"; then
+	if [ "$st" = "$4" ] && printf '%s\n' "$cur" | grep -qE -- "^($5)\$" && printf '%s\n' "$ev" | grep -qE -- "$6"; then
 		pass "$2 $4: $3 = $cur"
 		if [ "$7" = A ]; then SEEN_A[$2]=1; else SEEN_B[$2]=1; fi
 	else
@@ -420,6 +410,156 @@ if [ -r /proc/pressure/cpu ]; then
 	SEEN_B[CPU-003]=1	# report-only: one outcome
 else
 	UNCOVERED[CPU-003]="no PSI (/proc/pressure/cpu) on this kernel"
+fi
+
+# ---- 11. kernel state the checks read from fixed sysfs/procfs paths, made up
+# in a private mount namespace: a file the test wrote bind-mounted over the
+# file the check reads, or a tmpfs over the directory it walks. The host's
+# own view is never changed. State p: the values a check passes on; state f:
+# the ones it fails (or, report-only, reports) on.
+cat > "$T/kview.sh" <<'INNER'
+set -u
+Q=$1 T=$2
+mount --make-rprivate /
+cpu0=/sys/devices/system/cpu/cpu0
+printf 'always madvise [never]\n' > "$T/thp"
+mount --bind "$T/thp" /sys/kernel/mm/transparent_hugepage/enabled
+mount -t tmpfs qps-fx "$cpu0"	# only cpufreq and cpuidle of cpu0 are read from here
+mkdir -p "$cpu0/cpufreq" "$cpu0/cpuidle/state0" "$cpu0/cpuidle/state1"
+echo performance > "$cpu0/cpufreq/scaling_governor"
+printf 'POLL\n' > "$cpu0/cpuidle/state0/name"; echo 0 > "$cpu0/cpuidle/state0/latency"; echo 0 > "$cpu0/cpuidle/state0/disable"
+printf 'C6\n' > "$cpu0/cpuidle/state1/name"; echo 133 > "$cpu0/cpuidle/state1/latency"; echo 1 > "$cpu0/cpuidle/state1/disable"
+mount -t tmpfs qps-fx /sys/kernel/btf
+: > /sys/kernel/btf/vmlinux
+printf 'CONFIG_BPF_SYSCALL=y\nCONFIG_KPROBES=y\nCONFIG_KPROBE_EVENTS=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_FUNCTION_TRACER=y\nCONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y\n' |
+	gzip > "$T/config.gz"
+if [ -e /proc/config.gz ]; then	# read first; else /boot/config-$(uname -r)
+	mount --bind "$T/config.gz" /proc/config.gz
+else
+	mount -t tmpfs qps-fx /boot && zcat "$T/config.gz" > "/boot/config-$(uname -r)"
+fi
+mount -t tracefs nodev /sys/kernel/tracing
+"$Q" audit --json > "$T/kv.p.json"
+# PROBE-002: the same process without CAP_BPF and CAP_SYS_ADMIN (unprivileged bpf() is off)
+capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon -- -c '"$1" audit --json > "$2/kv.nobpf.json"' _ "$Q" "$T"
+printf 'always [madvise] never\n' > "$T/thp"	# madvise passes too
+"$Q" audit --json > "$T/kv.m.json"
+printf '[always] madvise never\n' > "$T/thp"
+echo powersave > "$cpu0/cpufreq/scaling_governor"
+echo 0 > "$cpu0/cpuidle/state1/disable"
+rm /sys/kernel/btf/vmlinux
+printf 'CONFIG_BPF_SYSCALL=y\n# CONFIG_KPROBES is not set\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_FUNCTION_TRACER=y\n' | gzip > "$T/config.gz.new"
+cat "$T/config.gz.new" > "$T/config.gz"; [ -e /proc/config.gz ] || zcat "$T/config.gz" > "/boot/config-$(uname -r)"
+awk '$3 == "tracefs" { print $2 }' /proc/self/mounts | sort -r | xargs -r -n1 umount -l
+"$Q" audit --json > "$T/kv.f.json"
+INNER
+unshare -m bash "$T/kview.sh" "$Q" "$T" 2> "$T/kview.err"
+cfg=/proc/config.gz; [ -e /proc/config.gz ] || cfg=/boot/config-$(uname -r)
+assert "$T/kv.p.json" MEM-001 transparent_hugepage pass "always madvise \\[never\\]" "^/sys/kernel/mm/transparent_hugepage/enabled: always madvise \\[never\\]$" A
+assert "$T/kv.m.json" MEM-001 transparent_hugepage pass "always \\[madvise\\] never" "enabled: always \\[madvise\\] never$" A
+assert "$T/kv.f.json" MEM-001 transparent_hugepage info "\\[always\\] madvise never" "^/sys/kernel/mm/transparent_hugepage/enabled: \\[always\\] madvise never$" B
+assert "$T/kv.p.json" CPU-001 "cpufreq governor" pass performance "^/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor=performance$" A
+assert "$T/kv.f.json" CPU-001 "cpufreq governor" info powersave "^/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor=powersave$" B
+assert "$T/kv.p.json" CPU-005 C-states info "0 deep states enabled" "^cpu0 cpuidle: no enabled state with exit latency > 100 us$" A
+assert "$T/kv.f.json" CPU-005 C-states info "1 deep state enabled" "^cpu0 cpuidle: state1 \\(C6, exit 133 us\\) enabled$" B
+assert "$T/kv.p.json" PROBE-001 BTF pass present "^/sys/kernel/btf/vmlinux readable; CONFIG_DEBUG_INFO_BTF=y \\($cfg\\)$" A
+assert "$T/kv.f.json" PROBE-001 BTF info absent "^/sys/kernel/btf/vmlinux missing; CONFIG_DEBUG_INFO_BTF=y \\($cfg\\)$" B
+assert "$T/kv.p.json" PROBE-003 kprobes pass "CONFIG_KPROBES=y" "^CONFIG_KPROBES=y CONFIG_KPROBE_EVENTS=y \\($cfg\\)$" A
+assert "$T/kv.f.json" PROBE-003 kprobes info "CONFIG_KPROBES=unset" "^CONFIG_KPROBES=unset CONFIG_KPROBE_EVENTS=unset \\($cfg\\)$" B
+assert "$T/kv.p.json" PROBE-005 tracefs pass mounted "^/proc/self/mounts has a tracefs entry$" A
+assert "$T/kv.f.json" PROBE-005 tracefs info "not mounted" "^/proc/self/mounts has no tracefs entry$" B
+assert "$T/kv.p.json" PROBE-002 "bpf() syscall" pass works "^bpf\\(BPF_MAP_CREATE\\) succeeded; CONFIG_BPF_SYSCALL=y$" A
+if [ "$(cat /proc/sys/kernel/unprivileged_bpf_disabled 2>/dev/null)" != 0 ]; then
+	assert "$T/kv.nobpf.json" PROBE-002 "bpf() syscall" info denied "^bpf\\(BPF_MAP_CREATE\\) Operation not permitted; CONFIG_BPF_SYSCALL=y$" B
+else
+	UNCOVERED[PROBE-002]="kernel.unprivileged_bpf_disabled=0 here: bpf() works without CAP_BPF, the denied state needs a host-wide change"
+fi
+# PROBE-004: config without ftrace direct calls says unavailable without trying;
+# with all three options it tries a load, which this kernel may refuse
+assert "$T/kv.f.json" PROBE-004 fentry info unavailable "^CONFIG_DEBUG_INFO_BTF=y CONFIG_FUNCTION_TRACER=y CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=unset \\($cfg\\)$" B
+if [ "$(jq -r '.checks[] | select(.id=="PROBE-004") | .current' "$T/kv.p.json")" = available ]; then
+	assert "$T/kv.p.json" PROBE-004 fentry pass available "^CONFIG_DEBUG_INFO_BTF=y CONFIG_FUNCTION_TRACER=y CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y \\($cfg\\)$" A
+else
+	assert "$T/kv.p.json" PROBE-004 fentry info "refused \\(EPERM\\)" "DIRECT_CALLS=y \\($cfg\\); test load of an fentry program: Operation not permitted$" B
+	UNCOVERED[PROBE-004]="pass needs a kernel that loads fentry programs; this one refuses them (EPERM, asserted above), and readiness.t checks the state against the acceptq probe"
+fi
+
+# ---- 12. NIC queue IRQs, NUMA placement, channels and drops: veths in a
+# scratch netns made to look like NICs. An overlay on the device's sysfs dir
+# (the real attributes read through, live) adds a 'device' link to a made-up
+# PCI function; /proc/interrupts, /proc/irq and /sys/devices/system/node are
+# files the test wrote, in a private mount namespace. Channels (ethtool
+# netlink) and rx_dropped are the kernel's own: v1 keeps the default 1 of N
+# queues (N = possible CPUs), w1 is created with all of its 2; frames of an
+# unknown ethertype sent to v1 are dropped and counted by its stack.
+if [ "$(nproc)" -ge 2 ]; then
+	cat > "$T/nic.sh" <<'INNER'
+set -u
+Q=$1 T=$2
+mount --make-rprivate /
+mount -t sysfs none /sys
+sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1	# no RS/MLD frames
+ip link add v0 type veth peer name v1
+ip link add w0 numtxqueues 2 numrxqueues 2 type veth peer name w1 numtxqueues 2 numrxqueues 2
+for d in v0 v1 w0 w1; do ip link set "$d" up; done
+for d in v1 w1; do
+	mkdir -p "$T/pci/0000:00:0f.$d" "$T/up.$d" "$T/wk.$d"
+	echo 0 > "$T/pci/0000:00:0f.$d/numa_node"
+	ln -s "$T/pci/0000:00:0f.$d" "$T/up.$d/device"
+	dir=$(readlink -f "/sys/class/net/$d")
+	mount -t overlay qps-fx -o "lowerdir=$dir,upperdir=$T/up.$d,workdir=$T/wk.$d" "$dir"
+done
+ip -d -j link show v1 > "$T/nic.v1.ip"; ip -d -j link show w1 > "$T/nic.w1.ip"
+ls -d /sys/class/net/v1/queues/rx-* | wc -l > "$T/nic.v1.rxq"
+printf '           CPU0       CPU1\n 24:  0  0  PCI-MSI 1048576-edge      v1-TxRx-0\n 25:  0  0  PCI-MSI 1048577-edge      v1-TxRx-1\n 26:  0  0  PCI-MSI 1048578-edge      v1-config\n' > "$T/interrupts"
+mount --bind "$T/interrupts" /proc/interrupts
+mount -t tmpfs qps-fx /proc/irq
+mount -t tmpfs qps-fx /sys/devices/system/node
+echo 0-1 > /sys/devices/system/node/online
+mkdir /proc/irq/24 /proc/irq/25 /sys/devices/system/node/node0 /sys/devices/system/node/node1
+echo 0 > /sys/devices/system/node/node0/cpulist; echo 1 > /sys/devices/system/node/node1/cpulist
+aff() { for i in 24 25; do echo "$1" > /proc/irq/$i/smp_affinity_list; done
+	echo "$2" > /proc/irq/24/effective_affinity_list; echo "$3" > /proc/irq/25/effective_affinity_list; }
+aff 0-1 0 0	# both on cpu 0, the NIC's node
+"$Q" audit --json > "$T/nic.same.json"
+aff 0-1 0 1	# spread, irq 25 on node 1
+"$Q" audit --json > "$T/nic.spread.json"
+"$Q" audit --sample 1 --json > "$T/nic.quiet.json"
+cat /sys/class/net/v1/statistics/rx_dropped > "$T/nic.drop0"
+python3 -c '
+import socket, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(("v0", 0))
+f = b"\x02" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"qps-fx" * 10	# local experimental ethertype
+end = time.time() + 4
+while time.time() < end:
+    s.send(f); time.sleep(0.01)' &
+sleep 0.3
+"$Q" audit --sample 1 --json > "$T/nic.drop.json"
+wait
+cat /sys/class/net/v1/statistics/rx_dropped > "$T/nic.drop1"
+INNER
+	unshare -n -m bash "$T/nic.sh" "$Q" "$T" 2> "$T/nic.err"
+	assert "$T/nic.same.json" IRQ-001 v1 fail "2 irqs" "^v1: irq 24 -> cpu 0, irq 25 -> cpu 0$" B
+	assert "$T/nic.spread.json" IRQ-001 v1 pass "2 irqs" "^v1: irq 24 -> cpu 0, irq 25 -> cpu 1$" A
+	assert "$T/nic.same.json" IRQ-002 v1 pass "0 of 2 irqs remote" "^v1 numa_node=0 \\(node cpus 0\\); irq 24 -> cpu 0, irq 25 -> cpu 0$" A
+	assert "$T/nic.spread.json" IRQ-002 v1 fail "1 of 2 irqs remote" "^v1 numa_node=0 \\(node cpus 0\\); irq 24 -> cpu 0, irq 25 -> cpu 1$" B
+	# channels: max from ip -d (num_rx_queues), current from the rx-N queues sysfs lists
+	v1max=$(jq -r '.[0].num_rx_queues' "$T/nic.v1.ip") v1cur=$(cat "$T/nic.v1.rxq")
+	w1max=$(jq -r '.[0].num_rx_queues' "$T/nic.w1.ip")
+	if [ "$v1cur" -lt "$v1max" ]; then
+		assert "$T/nic.same.json" PKT-004 "v1 channels" fail "$v1cur" "^ethtool netlink: v1 combined 0/0 rx $v1cur/$v1max tx [0-9]+/[0-9]+$" B
+	else
+		fail "PKT-004: v1 has all of its $v1max rx queues: a default veth should have 1"
+	fi
+	assert "$T/nic.same.json" PKT-004 "w1 channels" pass "$w1max" "^ethtool netlink: w1 combined 0/0 rx $w1max/$w1max tx 2/2$" A
+	assert "$T/nic.quiet.json" PKT-003 "v1 rings" pass "(rx [0-9]+/[0-9]+)?" "^v1 rx_dropped \\+0 rx_missed_errors \\+0 over 1s; " A
+	d0=$(cat "$T/nic.drop0") d1=$(cat "$T/nic.drop1")
+	got=$(jq -r '.checks[] | select(.id=="PKT-003" and .key=="v1 rings") | .evidence' "$T/nic.drop.json" | sed -n 's/^v1 rx_dropped +\([0-9]*\) .*/\1/p')
+	assert "$T/nic.drop.json" PKT-003 "v1 rings" fail "(rx [0-9]+/[0-9]+)?" "^v1 rx_dropped \\+[1-9][0-9]* rx_missed_errors \\+0 over 1s; " B
+	ok "PKT-003 counted drops (+${got:-?}) within what v1's counter moved over the whole send ($d0 -> $d1)" \
+		test "${got:-0}" -ge 1 -a "${got:-0}" -le "$((d1 - d0))"
+else
+	for id in IRQ-001 IRQ-002 PKT-003 PKT-004; do UNCOVERED[$id]="the fixtures spread IRQs and queues over 2 CPUs: this host has 1"; done
 fi
 
 # ---- every registered id: a fixture for both outcomes, or on the reviewed list
