@@ -644,12 +644,16 @@ static void chk_nic(struct run *a)
 				CSET(c->evidence, "%s rx_dropped +%llu rx_missed_errors +%llu over %ds; %s", nd->name,
 				     (unsigned long long)dd, (unsigned long long)dm, a->sample,
 				     e ? "rings: not reported" : "ring sizes from ethtool netlink");
+			else if (e)	/* no sizes: say so, never "ring rx 0 (max 0)" */
+				CSET(c->evidence, "%s since boot rx_dropped %llu rx_missed_errors %llu; ring sizes "
+				     "unknown (ethtool RINGS_GET: %s)", nd->name,
+				     (unsigned long long)a->s0.dev_rx_dropped[d],
+				     (unsigned long long)a->s0.dev_rx_missed[d], strerror(e < 0 ? -e : e));
 			else
 				CSET(c->evidence, "%s since boot rx_dropped %llu rx_missed_errors %llu; ring rx %u "
-				     "(max %u) tx %u (max %u)%s", nd->name,
+				     "(max %u) tx %u (max %u)", nd->name,
 				     (unsigned long long)a->s0.dev_rx_dropped[d],
-				     (unsigned long long)a->s0.dev_rx_missed[d], rg.rx, rg.rx_max, rg.tx,
-				     rg.tx_max, e ? " - RINGS_GET not supported" : "");
+				     (unsigned long long)a->s0.dev_rx_missed[d], rg.rx, rg.rx_max, rg.tx, rg.tx_max);
 			if (!e && rg.rx < rg.rx_max)
 				CSET(c->fix, "if drops grow: ethtool -G %s rx %u", nd->name, rg.rx_max);
 		}

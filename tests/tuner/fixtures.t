@@ -471,6 +471,8 @@ assert "$T/kv.f.json" PROBE-005 tracefs info "not mounted" "^/proc/self/mounts h
 assert "$T/kv.p.json" PROBE-002 "bpf() syscall" pass works "^bpf\\(BPF_MAP_CREATE\\) succeeded; CONFIG_BPF_SYSCALL=y$" A
 if [ "$(cat /proc/sys/kernel/unprivileged_bpf_disabled 2>/dev/null)" != 0 ]; then
 	assert "$T/kv.nobpf.json" PROBE-002 "bpf() syscall" info denied "^bpf\\(BPF_MAP_CREATE\\) Operation not permitted; CONFIG_BPF_SYSCALL=y$" B
+	# with bpf() denied the fentry test load is never tried: PROBE-004 must not pass on the config alone
+	assert "$T/kv.nobpf.json" PROBE-004 fentry info "untested \\(bpf\\(\\) denied here\\)" "DIRECT_CALLS=y" B
 else
 	UNCOVERED[PROBE-002]="kernel.unprivileged_bpf_disabled=0 here: bpf() works without CAP_BPF, the denied state needs a host-wide change"
 fi
