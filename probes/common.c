@@ -3,6 +3,7 @@
 #include "ksyms.h"
 #include "usyms.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -944,4 +945,34 @@ bool probe_pid_in_cgroup(const struct probe_cfg *cfg, pid_t pid)
 		return false;
 	snprintf(full, sizeof(full), "%s%s", root, line + 3);
 	return cgroup_id_of(full, &id) == 0 && id == cfg->cgid;
+}
+
+int probe_map_dump(int fd, size_t ksize, size_t voff, size_t rsize, void **out)
+{
+	char key[64], next[64];
+	size_t cap = 256;
+	char *rows = malloc(cap * rsize);
+	int n = 0;
+	bool first = true;
+
+	if (ksize > sizeof(key))
+		return -EINVAL;
+	if (!rows)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksize);
+		if ((size_t)n == cap) {
+			char *r = realloc(rows, (cap *= 2) * rsize);
+
+			if (!r)
+				break;
+			rows = r;
+		}
+		memcpy(rows + n * rsize, key, ksize);
+		if (bpf_map_lookup_elem(fd, key, rows + n * rsize + voff) == 0)
+			n++;
+	}
+	*out = rows;
+	return n;
 }

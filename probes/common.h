@@ -143,6 +143,10 @@ void probe_json_stamp(struct json *j, const struct probe_opts *o, int seq, doubl
 #define PROBE_DELTA_MAX 64	/* counters per row (a log2 histogram's slots) */
 int probe_delta_rows(void *rows, int n, size_t size, size_t ksize, size_t coff, int nctr,
 		     void **prev, int *nprev);
+/* Every entry of BPF map @fd into a malloc'ed array of @rsize-byte rows (*@out,
+ * the caller frees): the key (@ksize bytes, at most 64) at offset 0 of each
+ * row, the value at @voff. Returns the row count or -errno. */
+int probe_map_dump(int fd, size_t ksize, size_t voff, size_t rsize, void **out);
 /* Warning on stderr: "qps-tune: probe NAME: warning: MSG". */
 void probe_warn(const struct probe_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

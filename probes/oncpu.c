@@ -130,29 +130,11 @@ static int cmp_rows(const void *pa, const void *pb)
 
 static int read_rows(struct on *c, struct on_row **out)
 {
-	int fd = bpf_map__fd(c->skel->maps.counts), n = 0, cap = 1024;
-	struct on_row *rows = malloc(cap * sizeof(*rows));
-	struct oncpu_key key, next;
-	bool first = true;
+	int n = probe_map_dump(bpf_map__fd(c->skel->maps.counts), sizeof(struct oncpu_key),
+			       offsetof(struct on_row, n), sizeof(struct on_row), (void **)out);
 
-	if (!rows)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if (n == cap) {
-			struct on_row *r = realloc(rows, (cap *= 2) * sizeof(*rows));
-
-			if (!r)
-				break;
-			rows = r;
-		}
-		rows[n].k = key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].n) == 0)
-			n++;
-	}
-	qsort(rows, n, sizeof(*rows), cmp_rows);
-	*out = rows;
+	if (n > 0)
+		qsort(*out, n, sizeof(**out), cmp_rows);
 	return n;
 }
 

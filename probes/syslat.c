@@ -158,34 +158,6 @@ static int read_stats(struct sl *s, struct sl_row *rows)
 	return n;
 }
 
-/* Reads a whole hash map into rows of (key, value); *@out, caller frees. */
-static int read_hash(int fd, size_t ksize, size_t vsize, void **out)
-{
-	size_t rsize = ksize + vsize;
-	int n = 0, cap = 256;
-	char *rows = malloc(cap * rsize), key[64], next[64];
-	bool first = true;
-
-	if (!rows)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksize);
-		if (n == cap) {
-			char *r = realloc(rows, (cap *= 2) * rsize);
-
-			if (!r)
-				break;
-			rows = r;
-		}
-		memcpy(rows + n * rsize, key, ksize);
-		if (bpf_map_lookup_elem(fd, key, rows + n * rsize + ksize) == 0)
-			n++;
-	}
-	*out = rows;
-	return n;
-}
-
 static int cmp_erows(const void *pa, const void *pb)
 {
 	const struct sl_erow *x = pa, *y = pb;
@@ -607,8 +579,8 @@ static int sl_tick(void *ctx, bool final)
 		return -ENOMEM;
 	R.n = read_stats(s, R.rows);
 	if (s->per_process) {
-		R.np = read_hash(bpf_map__fd(s->skel->maps.procs), sizeof(struct syslat_pkey),
-				 sizeof(struct syslat_pval), (void **)&R.prows);
+		R.np = probe_map_dump(bpf_map__fd(s->skel->maps.procs), sizeof(struct syslat_pkey),
+				      offsetof(struct sl_prow, v), sizeof(struct sl_prow), (void **)&R.prows);
 		if (R.np > 0 && s->prev_stats)
 			R.np = probe_delta_rows(R.prows, R.np, sizeof(*R.prows), sizeof(struct syslat_pkey),
 						offsetof(struct sl_prow, v.count), 2, &s->prev_procs, &s->nprev_procs);
@@ -616,8 +588,8 @@ static int sl_tick(void *ctx, bool final)
 			qsort(R.prows, R.np, sizeof(*R.prows), cmp_prows);
 	}
 	if (s->per_cgroup) {
-		R.nc = read_hash(bpf_map__fd(s->skel->maps.cgroups), sizeof(struct syslat_ckey),
-				 sizeof(struct syslat_cval), (void **)&R.crows);
+		R.nc = probe_map_dump(bpf_map__fd(s->skel->maps.cgroups), sizeof(struct syslat_ckey),
+				      offsetof(struct sl_crow, v), sizeof(struct sl_crow), (void **)&R.crows);
 		if (R.nc > 0 && s->prev_stats)
 			R.nc = probe_delta_rows(R.crows, R.nc, sizeof(*R.crows), sizeof(struct syslat_ckey),
 						offsetof(struct sl_crow, v), 2, &s->prev_cg, &s->nprev_cg);
@@ -625,8 +597,8 @@ static int sl_tick(void *ctx, bool final)
 			qsort(R.crows, R.nc, sizeof(*R.crows), cmp_crows);
 	}
 	if (s->errors) {
-		R.ne = read_hash(bpf_map__fd(s->skel->maps.errs), sizeof(struct syslat_ekey),
-				 sizeof(uint64_t), (void **)&R.erows);
+		R.ne = probe_map_dump(bpf_map__fd(s->skel->maps.errs), sizeof(struct syslat_ekey),
+				      offsetof(struct sl_erow, count), sizeof(struct sl_erow), (void **)&R.erows);
 		if (R.ne > 0 && s->prev_stats)
 			R.ne = probe_delta_rows(R.erows, R.ne, sizeof(*R.erows), sizeof(struct syslat_ekey),
 						offsetof(struct sl_erow, count), 1, &s->prev_errs, &s->nprev_errs);

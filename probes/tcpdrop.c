@@ -147,36 +147,6 @@ static int cmp_reason(const void *pa, const void *pb)
 	return x->reason < y->reason ? -1 : x->reason > y->reason;
 }
 
-/* Every entry of @fd into a malloc'ed array of @rsize-byte rows, the key at
- * offset 0 and the value at @voff. Returns the count or -errno. */
-static int dump_map(int fd, size_t ksize, size_t voff, size_t rsize, void **out)
-{
-	char key[64], next[64];
-	size_t cap = 256;
-	char *rows = malloc(cap * rsize);
-	int n = 0;
-	bool first = true;
-
-	if (!rows)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksize);
-		if ((size_t)n == cap) {
-			char *r = realloc(rows, (cap *= 2) * rsize);
-
-			if (!r)
-				break;
-			rows = r;
-		}
-		memcpy(rows + n * rsize, key, ksize);
-		if (bpf_map_lookup_elem(fd, key, rows + n * rsize + voff) == 0)
-			n++;
-	}
-	*out = rows;
-	return n;
-}
-
 static void print_stack(struct td *c, int id, const char *indent, struct json *j)
 {
 	uint64_t ips[TCPDROP_MAX_DEPTH];
@@ -327,11 +297,11 @@ static int td_tick(void *ctx, bool final)
 	probe_stamp(at, sizeof(at));
 	snprintf(given, sizeof(given), "%s%s%s%.0u", c->netns_arg ? "--netns " : "", c->netns_arg ? c->netns_arg : "",
 		 c->port ? (c->netns_arg ? " --port " : "--port ") : "", c->port);
-	nd = dump_map(bpf_map__fd(c->skel->maps.drops), sizeof(struct tcpdrop_drop_key),
+	nd = probe_map_dump(bpf_map__fd(c->skel->maps.drops), sizeof(struct tcpdrop_drop_key),
 		      offsetof(struct drop_row, n), sizeof(struct drop_row), (void **)&d);
 	if (nd < 0)
 		return nd;
-	nc = dump_map(bpf_map__fd(c->skel->maps.conns), sizeof(struct tcpdrop_conn_key),
+	nc = probe_map_dump(bpf_map__fd(c->skel->maps.conns), sizeof(struct tcpdrop_conn_key),
 		      offsetof(struct conn_row, v), sizeof(struct conn_row), (void **)&cr);
 	if (nc < 0) {
 		err = nc;
