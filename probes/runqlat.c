@@ -29,6 +29,7 @@
 #include "common.h"
 #include "escape.h"
 #include "json.h"
+#include "procfs.h"
 #include "promfile.h"
 #include "runqlat.skel.h"
 
@@ -60,6 +61,7 @@ struct rq {
 	struct cgname *names;
 	int nnames;
 	int ticks, walked;		/* the tree is walked at most once a report */
+	uint32_t tid_slots;		/* power of two >= pid_max, at most 2^20 */
 	struct runqlat_bpf *skel;
 	const char *method;
 	uint64_t t0;
@@ -314,36 +316,61 @@ static int cmp_rows(const void *pa, const void *pb)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static int read_hists(int fd, size_t ksize, struct hist_row **out)
+struct pair_row {
+	struct runqlat_key key;
+	struct runqlat_hist h;
+};
+
+static uint64_t pair_key(const struct pair_row *r, bool by_cg)
 {
-	int n = 0, cap = 256;
-	struct hist_row *rows = malloc(cap * sizeof(*rows));
-	uint64_t key = 0, next = 0;
-	bool first = true;
+	return by_cg ? r->key.cgid : r->key.tgid;
+}
+
+static bool by_cg_sort;
+
+static int cmp_pairs(const void *pa, const void *pb)
+{
+	uint64_t x = pair_key(pa, by_cg_sort), y = pair_key(pb, by_cg_sort);
+
+	return x < y ? -1 : x > y;
+}
+
+/* The (process, cgroup) table summed by cgroup (@by_cg) or by process, sorted
+ * by total wait: rows of one key add their slots and totals, keep the longest
+ * wait and the first name. Reorders @pr. Returns the row count or -errno. */
+static int merge_pairs(struct pair_row *pr, int n, bool by_cg, struct hist_row **out)
+{
+	struct hist_row *rows = calloc(n ? n : 1, sizeof(*rows));
+	int m = 0;
 
 	if (!rows)
 		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if (n == cap) {
-			struct hist_row *r = realloc(rows, (cap *= 2) * sizeof(*rows));
+	by_cg_sort = by_cg;
+	qsort(pr, n, sizeof(*pr), cmp_pairs);
+	for (int i = 0; i < n; i++) {
+		struct hist_row *r = &rows[m];
 
-			if (!r)
-				break;
-			rows = r;
-		}
-		rows[n].key = ksize == 4 ? (uint32_t)key : key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].h) == 0) {
-			rows[n].h.count = 0;
-			for (int i = 0; i < RUNQLAT_SLOTS; i++)
-				rows[n].h.count += rows[n].h.slots[i];
-			n++;
+		if (m && rows[m - 1].key == pair_key(&pr[i], by_cg)) {
+			r = &rows[m - 1];
+			for (int k = 0; k < RUNQLAT_SLOTS; k++)
+				r->h.slots[k] += pr[i].h.slots[k];
+			r->h.sum_ns += pr[i].h.sum_ns;
+			if (pr[i].h.max_ns > r->h.max_ns)
+				r->h.max_ns = pr[i].h.max_ns;
+		} else {
+			r->key = pair_key(&pr[i], by_cg);
+			r->h = pr[i].h;
+			m++;
 		}
 	}
-	qsort(rows, n, sizeof(*rows), cmp_rows);
+	for (int i = 0; i < m; i++) {
+		rows[i].h.count = 0;
+		for (int k = 0; k < RUNQLAT_SLOTS; k++)
+			rows[i].h.count += rows[i].h.slots[k];
+	}
+	qsort(rows, m, sizeof(*rows), cmp_rows);
 	*out = rows;
-	return n;
+	return m;
 }
 
 static void json_row(struct json *j, const struct runqlat_hist *h)
@@ -427,13 +454,20 @@ static int rq_tick(void *ctx, bool final)
 
 	c->ticks++;
 	probe_stamp(at, sizeof(at));
-	np = read_hists(bpf_map__fd(c->skel->maps.procs), 4, &p);
-	if (np < 0)
-		return np;
-	ng = read_hists(bpf_map__fd(c->skel->maps.cgroups), 8, &g);
-	if (ng < 0) {
-		free(p);
-		return ng;
+	{
+		struct pair_row *pr = NULL;
+		int n = probe_map_dump(bpf_map__fd(c->skel->maps.procs), sizeof(pr->key), offsetof(struct pair_row, h),
+				       sizeof(*pr), (void **)&pr);
+
+		if (n < 0)
+			return n;
+		np = merge_pairs(pr, n, false, &p);
+		ng = np < 0 ? np : merge_pairs(pr, n, true, &g);
+		free(pr);
+		if (np < 0 || ng < 0) {
+			free(p);
+			return np < 0 ? np : ng;
+		}
 	}
 	if (deltas) {
 		/* per-interval waits (slots, count, total); max_us stays since attach */
@@ -526,7 +560,7 @@ static int rq_tick(void *ctx, bool final)
 		json_obj_open(&j, "lost");
 		json_uint(&j, "threads", c->skel->bss->lost_threads);
 		json_uint(&j, "processes", c->skel->bss->lost_procs);
-		json_uint(&j, "cgroups", c->skel->bss->lost_cgroups);
+		json_uint(&j, "cgroups", c->skel->bss->lost_procs);	/* the same table */
 		json_obj_close(&j);
 		json_obj_close(&j);
 	} else {
@@ -574,10 +608,10 @@ static int rq_tick(void *ctx, bool final)
 			       c->target_why[0] ? c->target_why : "give --cgroup or --pid");
 		}
 		probe_report_filter(&c->o, &c->ptarget, c->skel->bss->qps_matched, final, stdout, NULL);
-		if (c->skel->bss->lost_threads || c->skel->bss->lost_procs || c->skel->bss->lost_cgroups)
-			printf("lost: %llu waits (thread table full), %llu (process table full), %llu (cgroup table full)\n",
-			       (unsigned long long)c->skel->bss->lost_threads, (unsigned long long)c->skel->bss->lost_procs,
-			       (unsigned long long)c->skel->bss->lost_cgroups);
+		if (c->skel->bss->lost_threads || c->skel->bss->lost_procs)
+			printf("lost: %llu waits (two waiting threads shared a slot: pid_max above 2^20), %llu (the "
+			       "(process, cgroup) table was full)\n",
+			       (unsigned long long)c->skel->bss->lost_threads, (unsigned long long)c->skel->bss->lost_procs);
 		if (!final)
 			printf("\n");
 	}
@@ -614,6 +648,8 @@ static int rq_load(struct rq *c, bool btf_tp)
 	k->rodata->qps_cfg = c->cfg;
 	k->rodata->target_cgroup = c->v1 ? c->target_id : 0;
 	k->rodata->cgroup_v1_cpu = c->v1;
+	k->rodata->tid_mask = c->tid_slots - 1;
+	bpf_map__set_max_entries(k->maps.waits, c->tid_slots);
 	if (c->o.comm[0]) {
 		k->rodata->filter_comm = true;
 		memcpy((char *)k->rodata->target_comm, c->o.comm, sizeof(c->o.comm));
@@ -710,6 +746,13 @@ int probe_runqlat(int argc, char **argv)
 	if (!probe_kernel_has_tp("sched_switch") || !probe_kernel_has_tp("sched_wakeup")) {
 		probe_err(&c.o, "this kernel lacks the sched_switch/sched_wakeup tracepoints: run-queue latency cannot be measured");
 		return 1;
+	}
+	{
+		long long pid_max = 32768;
+
+		procfs_read_ll("/proc/sys/kernel/pid_max", &pid_max);
+		for (c.tid_slots = 1024; c.tid_slots < pid_max && c.tid_slots < (1u << 20);)
+			c.tid_slots <<= 1;
 	}
 	err = probe_try_tp_btf() ? rq_load(&c, true) : -ENOTSUP;
 	c.method = "tp_btf/sched_wakeup + sched_wakeup_new + sched_switch";
