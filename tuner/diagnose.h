@@ -73,9 +73,11 @@ struct diag_checked {
 
 struct diag_probe {
 	const char *name;
-	const char *status;	/* used | unavailable | off */
-	char why[320];		/* unavailable: the cause; used: the method */
+	const char *status;	/* used | unavailable | not-needed | off */
+	char why[320];		/* unavailable: the cause; used: the method; not-needed: why */
 	double elapsed;		/* seconds the probe traced */
+	double started;		/* seconds into the window diagnose started it; < 0: not started */
+	char trigger[320];	/* the window's evidence that called for it, or why none did */
 };
 
 struct diag_result {
