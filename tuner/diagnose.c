@@ -1,6 +1,7 @@
 /* diagnose.c - the diagnose engine: sample one server's host and process over
- * a window, run the probes that answer the open questions, and turn the
- * deltas into ranked findings (see diagnose.h for the states).
+ * a window, attach the probes the window's evidence points at (and only
+ * those, only from then: probe_rules), and turn the deltas into ranked
+ * findings (see diagnose.h for the states).
  *
  * Rules every detector follows:
  *  - a finding needs figures from this window (deltas s1 - s0, samples taken
@@ -790,9 +791,12 @@ static void probe_rules(const struct dctx *d, const struct dsnap *now, struct tr
 		snprintf(t[P_SYSLAT].why, sizeof(t[0].why), "descriptors %d of soft nofile %llu (>= %.0f%%): every "
 			 "syscall, for EMFILE/ENFILE%s%s", fd_max, d->soft, 100 * TRIG_FD_SHARE, block ? "; and " : "",
 			 block ? bw : "");
-	else
+	else if (d->soft)
 		snprintf(t[P_SYSLAT].why, sizeof(t[0].why), "%s; descriptors %d of soft nofile %llu (< %.0f%%)", bw,
 			 fd_max, d->soft, 100 * TRIG_FD_SHARE);
+	else
+		snprintf(t[P_SYSLAT].why, sizeof(t[0].why), "%s; descriptors %d, nofile not readable (prlimit)", bw,
+			 fd_max);
 
 	/* runqlat: the server waits for a CPU, or its cgroup is throttled */
 	if (now->have_schedstat && s0->have_schedstat) {

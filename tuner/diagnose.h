@@ -4,8 +4,10 @@
  * struct diag_opts; nothing here reads options or prints.
  *
  *   PREPARE (find the server, enter its netns, audit once for check ids)
- *   -> START probes as children (qps-tune probe NAME --json) -> SNAPSHOT s0
- *   -> SAMPLE every 100 ms until the window ends (threads, fds, queues)
+ *   -> SNAPSHOT s0
+ *   -> SAMPLE every 100 ms until the window ends (threads, fds, queues,
+ *      counters); after each round START as a child (qps-tune probe NAME
+ *      --json) each probe the window so far calls for (diagnose.c probe_rules)
  *   -> SNAPSHOT s1 -> SIGTERM the probes, read their reports (bounded wait)
  *   -> DECIDE: one detector per limit, each from the deltas s1 - s0
  */
