@@ -55,6 +55,11 @@ static void render_json(const struct diag_result *res, const char *plan_out, int
 	json_str(&j, "comm", res->comm);
 	json_int(&j, "listeners", res->nls);
 	json_str(&j, "listening", res->listeners);
+	json_arr_open(&j, "shared_with");
+	for (i = 0; i < res->nshared && i < DIAG_MAX_SHARED; i++)
+		json_int(&j, NULL, res->shared[i]);
+	json_arr_close(&j);
+	json_int(&j, "shared_with_count", res->nshared);
 	json_obj_close(&j);
 	json_uint(&j, "netns", res->netns);
 	json_bool(&j, "initial_netns", res->initial);
@@ -138,6 +143,14 @@ static void render_text(const struct diag_result *res, const char *plan_out, int
 	       res->comm, res->nls ? res->listeners : "no listener", (unsigned long long)res->netns,
 	       res->initial ? "" : " (not the initial netns)", res->window, res->elapsed,
 	       res->interrupted ? ", ended early by a signal" : "");
+	if (res->nshared) {
+		printf("not watched: %d child process%s of pid %d hold%s its listener, as the workers of a prefork server do (", res->nshared,
+		       res->nshared == 1 ? "" : "es", (int)res->pid, res->nshared == 1 ? "s" : "");
+		for (i = 0; i < res->nshared && i < DIAG_MAX_SHARED; i++)
+			printf("%s%d", i ? ", " : "", (int)res->shared[i]);
+		printf("%s): their threads, CPU and descriptors are not in this report; name one with --pid\n",
+		       res->nshared > DIAG_MAX_SHARED ? ", ..." : "");
+	}
 	/* which probes the window's evidence called for, when, and why (or why not) */
 	printf("probes:%s\n", res->np ? "" : " none");
 	for (i = 0; i < res->np; i++) {

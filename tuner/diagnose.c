@@ -1846,6 +1846,60 @@ static int pick_server(struct dctx *d)
 	return 0;
 }
 
+/* The children of the server that hold one of its listeners: the workers of
+ * a prefork server (nginx's master owns the listener as sock_diag's owner
+ * scan finds it, its workers accept and serve). They are not watched: the
+ * report says so. */
+static void listener_sharers(const struct dctx *d, struct diag_result *res)
+{
+	char path[PATH_MAX], buf[512], link[64], *p;
+	struct dirent *de, *fe;
+	DIR *proc, *fds;
+	int i;
+
+	proc = opendir("/proc");
+	while (proc && (de = readdir(proc))) {
+		bool holds = false;
+		int ppid = 0;
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == res->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (procfs_read(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')) ||
+		    sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != res->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		fds = opendir(path);
+		while (fds && !holds && (fe = readdir(fds))) {
+			char fp[PATH_MAX + 32];
+			unsigned long long ino;
+			ssize_t len;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
+			len = readlink(fp, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+				continue;
+			for (i = 0; i < d->r.cx.nls && !holds; i++)
+				holds = d->r.cx.ls[i].pid == res->pid && d->r.cx.ls[i].inode == ino;
+		}
+		if (fds)
+			closedir(fds);
+		if (holds) {
+			if (res->nshared < DIAG_MAX_SHARED)
+				res->shared[res->nshared] = pid;
+			res->nshared++;
+		}
+	}
+	if (proc)
+		closedir(proc);
+}
+
 int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_result *res)
 {
 	static struct dctx d;
@@ -1890,6 +1944,7 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 		app(res->listeners, sizeof(res->listeners), "%s%s (backlog %u)", res->listeners[0] ? ", " : "",
 		    sockdiag_addr_str(&d.r.cx.ls[i], a, sizeof(a)), d.r.cx.ls[i].backlog);
 	}
+	listener_sharers(&d, res);
 	proc_nofile(res->pid, &d.soft, &d.hard);
 	if (sched_getaffinity(res->pid, sizeof(set), &set) == 0) {
 		d.ncpu_allowed = CPU_COUNT(&set);

@@ -28,6 +28,7 @@
 #define DIAG_MAX_FIGS 12
 #define DIAG_MAX_CHECKED 16
 #define DIAG_MAX_PROBES 5
+#define DIAG_MAX_SHARED 16
 
 struct diag_opts {
 	pid_t pid;		/* the server; 0: the owner of --port's listener, or the only server */
@@ -88,6 +89,8 @@ struct diag_result {
 	unsigned long long start;	/* starttime of pid (pid reuse guard of the plan) */
 	int nls;		/* listeners of the server */
 	char listeners[512];	/* "127.0.0.1:8080 (backlog 64)" ... */
+	pid_t shared[DIAG_MAX_SHARED];	/* child processes holding its listeners (prefork workers): not watched */
+	int nshared;		/* how many there are (may exceed DIAG_MAX_SHARED) */
 	uint64_t netns, cookie;
 	char boot_id[40];
 	bool initial;
