@@ -362,12 +362,29 @@ static const struct sd_listener *ls_find(const struct dsnap *s, uint64_t cookie)
 
 /* ---- samples taken during the window */
 
+/* A call seen this many samples in a row with its thread not having run in
+ * between (schedstat pcount unchanged) lasted >= ~500 ms: a timer or a
+ * background loop (sleep(1) in a housekeeping thread), not a request's
+ * wait - the blocking finding's own limit (syslat mean >= 500 ms). */
+#define PARKED_ROUNDS 5
+
+struct thr_call {
+	pid_t tid;
+	int nr;			/* the non-idle syscall it is asleep in; -1: none */
+	unsigned long long pc;	/* schedstat pcount (times it ran) then; ULLONG_MAX: unknown */
+	int streak;		/* samples in a row in this very call (0: counted already) */
+};
+
 struct samples {
 	int n;				/* sampling rounds */
 	int thr_samples;		/* thread x round */
 	int st_r, st_d, st_s;		/* of which running/runnable, uninterruptible, sleeping */
 	int nthreads;
 	int blocked_nr[MAX_NR];		/* thread samples blocked in syscall nr (not idle waits) */
+	int short_nr[MAX_NR];		/* of which in calls seen to end within PARKED_ROUNDS samples */
+	int parked_nr[MAX_NR];		/* calls seen to last PARKED_ROUNDS samples or more */
+	struct thr_call th[MAX_THREADS], th_prev[MAX_THREADS];	/* this round's threads, the last round's */
+	int nth, nth_prev;
 	int fd_max;
 	int fd_samples;
 	int fd_err;
@@ -391,6 +408,35 @@ static bool idle_syscall(const char *name)
 	return false;
 }
 
+/* Follows each thread's call from sample to sample: the samples of a call
+ * that ended within PARKED_ROUNDS samples count as short (the request path);
+ * one that lasts longer is a parked thread, counted once in parked_nr. */
+static void call_track(struct samples *sm, struct thr_call *c)
+{
+	const struct thr_call *prev = NULL;
+	int i;
+
+	for (i = 0; i < sm->nth_prev && !prev; i++)
+		if (sm->th_prev[i].tid == c->tid)
+			prev = &sm->th_prev[i];
+	c->streak = 0;
+	if (prev && c->nr >= 0 && prev->nr == c->nr && c->pc != ULLONG_MAX && prev->pc == c->pc) {
+		c->streak = prev->streak + 1;	/* the same call: the thread has not run since */
+		if (c->streak == PARKED_ROUNDS)
+			sm->parked_nr[c->nr]++;
+		return;
+	}
+	/* the previous call ended (the thread ran): if it was short, its samples count */
+	if (prev && prev->nr >= 0 && prev->streak < PARKED_ROUNDS)
+		sm->short_nr[prev->nr] += prev->streak;
+	if (c->nr < 0)
+		return;
+	if (c->pc == ULLONG_MAX)
+		sm->short_nr[c->nr]++;		/* no schedstat: every sample counts, as a short call */
+	else
+		c->streak = 1;
+}
+
 static void sample_threads(pid_t pid, struct samples *sm)
 {
 	char path[PATH_MAX], buf[512], *p;
@@ -398,11 +444,15 @@ static void sample_threads(pid_t pid, struct samples *sm)
 	int n = 0;
 	DIR *d;
 
+	memcpy(sm->th_prev, sm->th, sizeof(sm->th[0]) * (size_t)sm->nth);
+	sm->nth_prev = sm->nth;
+	sm->nth = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);
 	if (!d)
 		return;
 	while ((de = readdir(d)) && n < MAX_THREADS) {
+		struct thr_call *c;
 		char state;
 
 		if (de->d_name[0] == '.')
@@ -413,8 +463,13 @@ static void sample_threads(pid_t pid, struct samples *sm)
 		state = p[2];
 		n++;
 		sm->thr_samples++;
+		c = &sm->th[sm->nth++];
+		c->tid = (pid_t)atoi(de->d_name);
+		c->nr = -1;
+		c->pc = ULLONG_MAX;
 		if (state == 'R') {
 			sm->st_r++;
+			call_track(sm, c);
 			continue;
 		}
 		if (state == 'D')
@@ -427,9 +482,17 @@ static void sample_threads(pid_t pid, struct samples *sm)
 			int nr = atoi(buf);
 			const char *nm = nr >= 0 && nr < MAX_NR ? syscall_name(nr) : NULL;
 
-			if (nm && !idle_syscall(nm))
+			if (nm && !idle_syscall(nm)) {
+				unsigned long long run, wait, pc;
+
 				sm->blocked_nr[nr]++;
+				c->nr = nr;
+				snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)pid, de->d_name);
+				if (procfs_read(path, buf, sizeof(buf)) > 0 && sscanf(buf, "%llu %llu %llu", &run, &wait, &pc) == 3)
+					c->pc = pc;
+			}
 		}
+		call_track(sm, c);
 	}
 	closedir(d);
 	if (n > sm->nthreads)
@@ -477,7 +540,7 @@ struct child {
 	bool started;		/* the window's evidence called for it and it was started */
 	bool late;		/* called for too late to load before the window ends */
 	double at;		/* seconds into the window it was started */
-	char trigger[256];	/* the evidence that called for it, or why none did */
+	char trigger[400];	/* the evidence that called for it, or why none did */
 	char syscall[32];	/* syslat: the one syscall it traces ("": all) */
 };
 
@@ -711,7 +774,7 @@ static const char *const probe_names[DIAG_MAX_PROBES] = { "acceptq", "syslat", "
 
 struct trig {
 	bool want;
-	char why[256];		/* the figures that call for the probe, or why none does */
+	char why[400];		/* the figures that call for the probe, or why none does */
 };
 
 /* The counters the rules read at each round (cheap: two /proc/net files,
@@ -750,9 +813,9 @@ static void probe_rules(const struct dctx *d, const struct dsnap *now, struct tr
 	uint64_t out = dlt(s0, now, C_OUTSEGS), inerr = dlt(s0, now, C_INERRS);
 	double el = now->t - s0->t, run = 0, wait = 0, thr_s;
 	uint32_t qpeak = 0, qbl = 0;
-	int i, top_nr = -1, top_n = 0, fd_max;
+	int i, top_nr = -1, top_n = 0, fd_max, park_nr = -1, park_n = 0;
 	bool block, fds, throttled;
-	char bw[200];
+	char bw[256];
 
 	memset(t, 0, sizeof(*t) * DIAG_MAX_PROBES);
 	/* acceptq: a listener of the server dropped, or its queue filled half way */
@@ -772,8 +835,8 @@ static void probe_rules(const struct dctx *d, const struct dsnap *now, struct tr
 
 	/* syslat and offcpu: a thread asleep in a syscall on the request path */
 	for (i = 0; i < MAX_NR; i++)
-		if (sm->blocked_nr[i] > top_n) {
-			top_n = sm->blocked_nr[i];
+		if (sm->short_nr[i] > top_n) {
+			top_n = sm->short_nr[i];
 			top_nr = i;
 		}
 	block = sm->n >= TRIG_MIN_ROUNDS && top_n >= 2 && top_n >= TRIG_BLOCK_SHARE * sm->n;
@@ -781,13 +844,20 @@ static void probe_rules(const struct dctx *d, const struct dsnap *now, struct tr
 	fd_max = d->soft && (unsigned long long)sm->fd_max > d->soft ? (int)d->soft : sm->fd_max;
 	fds = d->soft && fd_max >= TRIG_FD_SHARE * (double)d->soft;
 	*block_nr = block && !fds ? top_nr : -1;
+	for (i = 0; i < MAX_NR; i++)
+		if (sm->parked_nr[i] > park_n) {
+			park_n = sm->parked_nr[i];
+			park_nr = i;
+		}
 	if (block)
-		snprintf(bw, sizeof(bw), "a thread asleep in %s in %d of %d sample rounds (/proc/%d/task/*/syscall)",
-			 syscall_name(top_nr), top_n, sm->n, (int)d->res->pid);
+		snprintf(bw, sizeof(bw), "a thread asleep in %s in %d of %d sample rounds, in calls under 0.5 s "
+			 "(/proc/%d/task/*/syscall, schedstat)", syscall_name(top_nr), top_n, sm->n, (int)d->res->pid);
 	else
-		snprintf(bw, sizeof(bw), "no thread asleep in one non-idle syscall in %.0f%% of %d sample rounds "
-			 "(most: %s %d)", 100 * TRIG_BLOCK_SHARE, sm->n, top_nr >= 0 ? syscall_name(top_nr) : "none",
-			 top_n);
+		snprintf(bw, sizeof(bw), "no thread asleep in one non-idle syscall in %.0f%% of %d sample rounds, in "
+			 "calls under 0.5 s (most: %s %d)%s%s", 100 * TRIG_BLOCK_SHARE, sm->n,
+			 top_nr >= 0 ? syscall_name(top_nr) : "none", top_n,
+			 park_nr >= 0 ? "; a thread parked 0.5 s or more a call, a timer or background loop: " : "",
+			 park_nr >= 0 ? syscall_name(park_nr) : "");
 	t[P_OFFCPU].want = block;
 	snprintf(t[P_OFFCPU].why, sizeof(t[0].why), "%s", bw);
 	t[P_SYSLAT].want = block || fds;
@@ -1654,10 +1724,10 @@ static void detect_blocking(struct dctx *d)
 {
 	const struct jv *stacks = jv_get(d->offcpu, "stacks"), *best = NULL;
 	double best_us = 0, total_samples = d->sm.thr_samples, ocw = d->w, impact;
-	int i, top_nr = -1, top_n = 0;
+	int i, top_nr = -1, top_n = 0, park_nr = -1, park_n = 0;
 	const struct jv *sc = NULL;
 	struct diag_finding *f;
-	char stack[1024] = "", sys[64] = "";
+	char stack[1024] = "", sys[64] = "", parked[192] = "";
 
 	for (i = 0; i < jv_len(stacks); i++) {
 		const struct jv *s = jv_at(stacks, i), *k = jv_get(s, "kernel");
@@ -1670,11 +1740,20 @@ static void detect_blocking(struct dctx *d)
 			best = s;
 		}
 	}
-	for (i = 0; i < MAX_NR; i++)
-		if (d->sm.blocked_nr[i] > top_n) {
-			top_n = d->sm.blocked_nr[i];
+	/* calls under 0.5 s only: a thread parked longer is a timer or background loop */
+	for (i = 0; i < MAX_NR; i++) {
+		if (d->sm.short_nr[i] > top_n) {
+			top_n = d->sm.short_nr[i];
 			top_nr = i;
 		}
+		if (d->sm.parked_nr[i] > park_n) {
+			park_n = d->sm.parked_nr[i];
+			park_nr = i;
+		}
+	}
+	if (park_nr >= 0)
+		snprintf(parked, sizeof(parked), "; a thread parked in %s 0.5 s or more a call (%d such calls seen): a "
+			 "timer or background loop, not the request path", syscall_name(park_nr), park_n);
 	if (best) {
 		const struct jv *k = jv_get(best, "kernel"), *u = jv_get(best, "user");
 
@@ -1713,9 +1792,9 @@ static void detect_blocking(struct dctx *d)
 		ocw = d->res->p[P_OFFCPU].elapsed;
 	if (best_us < 0.1 * ocw * 1e6 && (total_samples <= 0 || top_n < 0.1 * d->sm.n)) {
 		checked(d, "off-CPU blocking", d->offcpu || d->sm.n ? "ok" : "unseen",
-			"%s%s%s; no thread blocked outside idle waits for 10%% of the window",
+			"%s%s%s; no thread blocked outside idle waits for 10%% of the window%s",
 			d->offcpu ? "offcpu stacks of the server" : "offcpu ", d->offcpu ? "" : probe_state(d, P_OFFCPU),
-			d->sm.n ? ", syscalls sampled from /proc" : "");
+			d->sm.n ? ", syscalls sampled from /proc" : "", parked);
 		return;
 	}
 	checked(d, "off-CPU blocking", "finding", "blocked in %s", sys[0] ? sys : "?");
@@ -1740,8 +1819,8 @@ static void detect_blocking(struct dctx *d)
 		    jv_num(jv_get(sc, "total_us"), 0) / 1e6);
 	if (top_nr >= 0)
 		app(f->evidence, sizeof(f->evidence), "/proc/%d/task/*/syscall: a thread sleeping in %s in %d of %d "
-		    "thread samples (every %d ms)", (int)d->res->pid, syscall_name(top_nr), top_n, d->sm.thr_samples,
-		    SAMPLE_MS);
+		    "thread samples (every %d ms), in calls under 0.5 s (schedstat)%s", (int)d->res->pid,
+		    syscall_name(top_nr), top_n, d->sm.thr_samples, SAMPLE_MS, parked);
 	fig(f, "offcpu_s", best_us / 1e6);
 	fig(f, "samples_blocked", top_n);
 	fig(f, "thread_samples", d->sm.thr_samples);

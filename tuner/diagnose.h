@@ -80,7 +80,7 @@ struct diag_probe {
 	char why[320];		/* unavailable: the cause; used: the method; not-needed: why */
 	double elapsed;		/* seconds the probe traced */
 	double started;		/* seconds into the window diagnose started it; < 0: not started */
-	char trigger[320];	/* the window's evidence that called for it, or why none did */
+	char trigger[448];	/* the window's evidence that called for it, or why none did */
 };
 
 struct diag_result {
