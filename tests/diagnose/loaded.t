@@ -22,10 +22,10 @@ set -u
 B=$1 T=$2 Q=$1/qps-tune
 . "$3/probe-watch.sh"
 ip link set lo up
-"$B/qps-server" -l 127.0.0.1:18308 -w 2 --defer-accept 0 2>"$T/server.log" &
+"$B/qps-server" -l 127.0.0.1:18311 -w 2 --defer-accept 0 2>"$T/server.log" &
 S=$!
-for _ in $(seq 100); do ss -Htln 'sport = :18308' | grep -q . && break; sleep 0.05; done
-timeout -s KILL 6 "$B/qps-load" -c 0 -b 40 --burst-interval 20 -d 4 --json 127.0.0.1:18308 > "$T/load.json" 2>/dev/null &
+for _ in $(seq 100); do ss -Htln 'sport = :18311' | grep -q . && break; sleep 0.05; done
+timeout -s KILL 6 "$B/qps-load" -c 0 -b 40 --burst-interval 20 -d 4 --json 127.0.0.1:18311 > "$T/load.json" 2>/dev/null &
 L=$!
 sleep 0.5
 "$Q" diagnose --duration 3 --json > "$T/out.json" 2>"$T/err" &
