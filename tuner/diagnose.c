@@ -745,10 +745,11 @@ struct dctx {
  * raw syscall tracepoints ~120 ns on every syscall of every process even when
  * its program drops the call at once (~360 ns on a traced one); offcpu's and
  * runqlat's sched_switch on every context switch; acceptq's sk_data_ready
- * and tcpdrop's kfree_skb on every packet. So none is attached for the
+ * (fired for data on every TCP socket, not only on a listener's overflow
+ * path) and tcpdrop's kfree_skb on every packet. So none is attached for the
  * whole window: at each sample round (every 100 ms) the evidence of the
  * window so far decides, and a probe it calls for is started then and traces
- * until the window ends.
+ * until the window ends (runqlat: RUNQ_DOSE seconds).
  *
  *   NOT NEEDED --its rule holds on the window so far--> STARTED --SIGTERM--> used | unavailable
  *       | the window ends: not-needed, with the last figures the rule saw
