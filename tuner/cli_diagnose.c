@@ -55,6 +55,11 @@ static void render_json(const struct diag_result *res, const char *plan_out, int
 	json_str(&j, "comm", res->comm);
 	json_int(&j, "listeners", res->nls);
 	json_str(&j, "listening", res->listeners);
+	json_arr_open(&j, "shared_with");
+	for (i = 0; i < res->nshared && i < DIAG_MAX_SHARED; i++)
+		json_int(&j, NULL, res->shared[i]);
+	json_arr_close(&j);
+	json_int(&j, "shared_with_count", res->nshared);
 	json_obj_close(&j);
 	json_uint(&j, "netns", res->netns);
 	json_bool(&j, "initial_netns", res->initial);
@@ -109,6 +114,11 @@ static void render_json(const struct diag_result *res, const char *plan_out, int
 		json_str(&j, "status", res->p[i].status);
 		json_str(&j, "detail", res->p[i].why);
 		json_double(&j, "elapsed_s", res->p[i].elapsed);
+		if (res->p[i].started >= 0)
+			json_double(&j, "started_s", res->p[i].started);
+		else
+			json_null(&j, "started_s");
+		json_str(&j, "trigger", res->p[i].trigger);
 		json_obj_close(&j);
 	}
 	json_arr_close(&j);
@@ -133,12 +143,29 @@ static void render_text(const struct diag_result *res, const char *plan_out, int
 	       res->comm, res->nls ? res->listeners : "no listener", (unsigned long long)res->netns,
 	       res->initial ? "" : " (not the initial netns)", res->window, res->elapsed,
 	       res->interrupted ? ", ended early by a signal" : "");
-	printf("probes:");
-	for (i = 0; i < res->np; i++)
-		printf("%s %s %s%s%s%s", i ? ";" : "", res->p[i].name, res->p[i].status,
-		       strcmp(res->p[i].status, "used") ? " (" : "", strcmp(res->p[i].status, "used") ? res->p[i].why : "",
-		       strcmp(res->p[i].status, "used") ? ")" : "");
-	printf("%s\n", res->np ? "" : " none");
+	if (res->nshared) {
+		printf("not watched: %d child process%s of pid %d hold%s its listener, as the workers of a prefork server do (", res->nshared,
+		       res->nshared == 1 ? "" : "es", (int)res->pid, res->nshared == 1 ? "s" : "");
+		for (i = 0; i < res->nshared && i < DIAG_MAX_SHARED; i++)
+			printf("%s%d", i ? ", " : "", (int)res->shared[i]);
+		printf("%s): their threads, CPU and descriptors are not in this report; name one with --pid\n",
+		       res->nshared > DIAG_MAX_SHARED ? ", ..." : "");
+	}
+	/* which probes the window's evidence called for, when, and why (or why not) */
+	printf("probes:%s\n", res->np ? "" : " none");
+	for (i = 0; i < res->np; i++) {
+		const struct diag_probe *p = &res->p[i];
+
+		if (!strcmp(p->status, "used"))
+			printf("  %-8s used from %.1f s (%.1f s traced): %s\n", p->name, p->started, p->elapsed,
+			       p->trigger);
+		else if (p->started >= 0)
+			printf("  %-8s unavailable (%s); started at %.1f s: %s\n", p->name, p->why, p->started,
+			       p->trigger);
+		else
+			printf("  %-8s %s: %s\n", p->name, !strcmp(p->status, "not-needed") ? "not needed" : p->status,
+			       p->why);
+	}
 	for (i = 0; i < res->nf; i++) {
 		const struct diag_finding *f = &res->f[i];
 

@@ -1,6 +1,7 @@
 /* diagnose.c - the diagnose engine: sample one server's host and process over
- * a window, run the probes that answer the open questions, and turn the
- * deltas into ranked findings (see diagnose.h for the states).
+ * a window, attach the probes the window's evidence points at (and only
+ * those, only from then: probe_rules), and turn the deltas into ranked
+ * findings (see diagnose.h for the states).
  *
  * Rules every detector follows:
  *  - a finding needs figures from this window (deltas s1 - s0, samples taken
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +50,12 @@
 #define PROBE_GRACE_MS 450	/* after the window: the most the probes get to print */
 #define PROBE_STOP_EARLY 0.5	/* seconds before the window's end the probes get SIGTERM */
 #define MAX_NR 512
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
 
 /* ---- counters of the network namespace */
 
@@ -93,6 +102,19 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void app(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void app(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, size - n, fmt, ap);
+	va_end(ap);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -215,20 +237,14 @@ static void cg_cpu(pid_t pid, struct dsnap *s)
 	}
 }
 
-static void snap_server(pid_t pid, struct dsnap *s)
+/* Run and run-queue wait of all the server's threads (schedstat). */
+static void sched_sum(pid_t pid, struct dsnap *s)
 {
-	char path[PATH_MAX], buf[4096], *p;
+	char path[PATH_MAX], buf[256];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (procfs_read(path, buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')'))) {
-		unsigned long long ut = 0, st = 0;
-
-		/* fields after comm: state(3) ... utime(14) stime(15) */
-		if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-			s->cpu_ticks = ut + st;
-	}
+	s->run_ns = s->wait_ns = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);
 	while (d && (de = readdir(d))) {
@@ -245,6 +261,21 @@ static void snap_server(pid_t pid, struct dsnap *s)
 	}
 	if (d)
 		closedir(d);
+}
+
+static void snap_server(pid_t pid, struct dsnap *s)
+{
+	char path[PATH_MAX], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (procfs_read(path, buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')'))) {
+		unsigned long long ut = 0, st = 0;
+
+		/* fields after comm: state(3) ... utime(14) stime(15) */
+		if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+			s->cpu_ticks = ut + st;
+	}
+	sched_sum(pid, s);
 	cg_cpu(pid, s);
 	if (!s->have_psi && procfs_read("/proc/pressure/cpu", buf, sizeof(buf)) > 0 &&
 	    (p = strstr(buf, "total="))) {
@@ -331,16 +362,34 @@ static const struct sd_listener *ls_find(const struct dsnap *s, uint64_t cookie)
 
 /* ---- samples taken during the window */
 
+/* A call seen this many samples in a row with its thread not having run in
+ * between (schedstat pcount unchanged) lasted >= ~500 ms: a timer or a
+ * background loop (sleep(1) in a housekeeping thread), not a request's
+ * wait - the blocking finding's own limit (syslat mean >= 500 ms). */
+#define PARKED_ROUNDS 5
+
+struct thr_call {
+	pid_t tid;
+	int nr;			/* the non-idle syscall it is asleep in; -1: none */
+	unsigned long long pc;	/* schedstat pcount (times it ran) then; ULLONG_MAX: unknown */
+	int streak;		/* samples in a row in this very call (0: counted already) */
+};
+
 struct samples {
 	int n;				/* sampling rounds */
 	int thr_samples;		/* thread x round */
 	int st_r, st_d, st_s;		/* of which running/runnable, uninterruptible, sleeping */
 	int nthreads;
 	int blocked_nr[MAX_NR];		/* thread samples blocked in syscall nr (not idle waits) */
+	int short_nr[MAX_NR];		/* of which in calls seen to end within PARKED_ROUNDS samples */
+	int parked_nr[MAX_NR];		/* calls seen to last PARKED_ROUNDS samples or more */
+	struct thr_call th[MAX_THREADS], th_prev[MAX_THREADS];	/* this round's threads, the last round's */
+	int nth, nth_prev;
 	int fd_max;
 	int fd_samples;
 	int fd_err;
 	uint32_t qpeak[MAX_LS];		/* per listener of s0 */
+	uint64_t sk_drops;		/* the most any listener's sk_drops rose since s0 */
 };
 
 /* Waiting for work, not for a resource: where an idle server thread sleeps. */
@@ -359,6 +408,35 @@ static bool idle_syscall(const char *name)
 	return false;
 }
 
+/* Follows each thread's call from sample to sample: the samples of a call
+ * that ended within PARKED_ROUNDS samples count as short (the request path);
+ * one that lasts longer is a parked thread, counted once in parked_nr. */
+static void call_track(struct samples *sm, struct thr_call *c)
+{
+	const struct thr_call *prev = NULL;
+	int i;
+
+	for (i = 0; i < sm->nth_prev && !prev; i++)
+		if (sm->th_prev[i].tid == c->tid)
+			prev = &sm->th_prev[i];
+	c->streak = 0;
+	if (prev && c->nr >= 0 && prev->nr == c->nr && c->pc != ULLONG_MAX && prev->pc == c->pc) {
+		c->streak = prev->streak + 1;	/* the same call: the thread has not run since */
+		if (c->streak == PARKED_ROUNDS)
+			sm->parked_nr[c->nr]++;
+		return;
+	}
+	/* the previous call ended (the thread ran): if it was short, its samples count */
+	if (prev && prev->nr >= 0 && prev->streak < PARKED_ROUNDS)
+		sm->short_nr[prev->nr] += prev->streak;
+	if (c->nr < 0)
+		return;
+	if (c->pc == ULLONG_MAX)
+		sm->short_nr[c->nr]++;		/* no schedstat: every sample counts, as a short call */
+	else
+		c->streak = 1;
+}
+
 static void sample_threads(pid_t pid, struct samples *sm)
 {
 	char path[PATH_MAX], buf[512], *p;
@@ -366,11 +444,15 @@ static void sample_threads(pid_t pid, struct samples *sm)
 	int n = 0;
 	DIR *d;
 
+	memcpy(sm->th_prev, sm->th, sizeof(sm->th[0]) * (size_t)sm->nth);
+	sm->nth_prev = sm->nth;
+	sm->nth = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);
 	if (!d)
 		return;
 	while ((de = readdir(d)) && n < MAX_THREADS) {
+		struct thr_call *c;
 		char state;
 
 		if (de->d_name[0] == '.')
@@ -381,8 +463,13 @@ static void sample_threads(pid_t pid, struct samples *sm)
 		state = p[2];
 		n++;
 		sm->thr_samples++;
+		c = &sm->th[sm->nth++];
+		c->tid = (pid_t)atoi(de->d_name);
+		c->nr = -1;
+		c->pc = ULLONG_MAX;
 		if (state == 'R') {
 			sm->st_r++;
+			call_track(sm, c);
 			continue;
 		}
 		if (state == 'D')
@@ -395,9 +482,17 @@ static void sample_threads(pid_t pid, struct samples *sm)
 			int nr = atoi(buf);
 			const char *nm = nr >= 0 && nr < MAX_NR ? syscall_name(nr) : NULL;
 
-			if (nm && !idle_syscall(nm))
+			if (nm && !idle_syscall(nm)) {
+				unsigned long long run, wait, pc;
+
 				sm->blocked_nr[nr]++;
+				c->nr = nr;
+				snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)pid, de->d_name);
+				if (procfs_read(path, buf, sizeof(buf)) > 0 && sscanf(buf, "%llu %llu %llu", &run, &wait, &pc) == 3)
+					c->pc = pc;
+			}
 		}
+		call_track(sm, c);
 	}
 	closedir(d);
 	if (n > sm->nthreads)
@@ -421,9 +516,15 @@ static void sample_round(pid_t pid, const struct dsnap *s0, struct samples *sm)
 	for (i = 0; i < n; i++) {
 		int k;
 
-		for (k = 0; k < s0->nls && k < MAX_LS; k++)
-			if (s0->ls[k].cookie == ls[i].cookie && ls[i].queue > sm->qpeak[k])
+		for (k = 0; k < s0->nls && k < MAX_LS; k++) {
+			if (s0->ls[k].cookie != ls[i].cookie)
+				continue;
+			if (ls[i].queue > sm->qpeak[k])
 				sm->qpeak[k] = ls[i].queue;
+			if (ls[i].drops != UINT32_MAX && s0->ls[k].drops != UINT32_MAX && ls[i].drops > s0->ls[k].drops &&
+			    ls[i].drops - s0->ls[k].drops > sm->sk_drops)
+				sm->sk_drops = ls[i].drops - s0->ls[k].drops;
+		}
 	}
 	free(ls);
 }
@@ -432,10 +533,15 @@ static void sample_round(pid_t pid, const struct dsnap *s0, struct samples *sm)
 
 struct child {
 	const char *name;
-	pid_t pid;
-	int out, err;		/* memfds holding its stdout and stderr */
+	pid_t pid;		/* 0: not started, -1: could not be, < -1: -2 - exit status */
+	int out, err;		/* memfds holding its stdout and stderr; -1 before */
 	struct jv *doc;
 	double t_start;
+	bool started;		/* the window's evidence called for it and it was started */
+	bool late;		/* called for too late to load before the window ends */
+	double at;		/* seconds into the window it was started */
+	char trigger[400];	/* the evidence that called for it, or why none did */
+	char syscall[32];	/* syslat: the one syscall it traces ("": all) */
 };
 
 static void child_start(struct child *c, const struct diag_opts *o, char *const args[])
@@ -519,7 +625,11 @@ static void children_stop(struct child *c, int n)
 			kill(c[i].pid, SIGTERM);
 }
 
-static void children_finish(struct child *c, int n, double deadline, struct diag_result *res)
+/* @unstarted: the status of a probe that was not started ("not-needed", "off"
+ * under --no-probes, "unavailable" when probes cannot run here), @why its
+ * cause when it is not the rules' own. */
+static void children_finish(struct child *c, int n, double deadline, struct diag_result *res,
+			    const char *unstarted, const char *why)
 {
 	int i, left = 0, st;
 
@@ -545,6 +655,15 @@ static void children_finish(struct child *c, int n, double deadline, struct diag
 
 		p->name = c[i].name;
 		p->status = "unavailable";
+		p->started = c[i].started ? c[i].at : -1;
+		snprintf(p->trigger, sizeof(p->trigger), "%s", c[i].trigger);
+		if (!c[i].started) {
+			p->status = c[i].late ? "unavailable" : unstarted;
+			snprintf(p->why, sizeof(p->why), "%s", c[i].late || !why ? c[i].trigger : why);
+			continue;
+		}
+		if (c[i].syscall[0])
+			app(p->trigger, sizeof(p->trigger), "; traced only %s", c[i].syscall);
 		if (c[i].pid > 0) {
 			kill(c[i].pid, SIGKILL);
 			waitpid(c[i].pid, &st, 0);
@@ -613,11 +732,255 @@ struct dctx {
 	struct samples sm;
 	double w;			/* window in seconds (s1.t - s0.t) */
 	const struct jv *acceptq, *syslat, *offcpu, *runqlat, *tcpdrop;
+	char syslat_only[32];		/* the one syscall syslat traced ("": all) */
 	unsigned long long soft, hard;	/* nofile of the server */
 	int ncpu_allowed;
 	cpu_set_t allowed;		/* the server's affinity */
 	double hz;
 };
+
+/* ---- which probes to attach: what the window's evidence points at
+ *
+ * A probe costs the whole host while attached, not only the server: syslat's
+ * raw syscall tracepoints ~120 ns on every syscall of every process even when
+ * its program drops the call at once (~360 ns on a traced one); offcpu's and
+ * runqlat's sched_switch on every context switch; acceptq's sk_data_ready
+ * (fired for data on every TCP socket, not only on a listener's overflow
+ * path) and tcpdrop's kfree_skb on every packet. So none is attached for the
+ * whole window: at each sample round (every 100 ms) the evidence of the
+ * window so far decides, and a probe it calls for is started then and traces
+ * until the window ends (runqlat: RUNQ_DOSE seconds).
+ *
+ *   NOT NEEDED --its rule holds on the window so far--> STARTED --SIGTERM--> used | unavailable
+ *       | the window ends: not-needed, with the last figures the rule saw
+ *       | the rule holds < TRIG_LATE s before the probes' SIGTERM: unavailable (too late to load)
+ *
+ * Each rule is the one of the finding the probe adds figures to, applied to
+ * the window so far (docs/diagnose.md, "Probes"): the counters already point
+ * at that finding; the probe adds the histogram, the stack, the errno.
+ */
+enum { P_ACCEPTQ, P_SYSLAT, P_OFFCPU, P_RUNQLAT, P_TCPDROP };	/* the order of res->p[] */
+static const char *const probe_names[DIAG_MAX_PROBES] = { "acceptq", "syslat", "offcpu", "runqlat", "tcpdrop" };
+
+#define TRIG_MIN_ROUNDS 3	/* sample rounds before a sampled share may call for a probe */
+#define TRIG_BLOCK_SHARE 0.10	/* rounds with a thread asleep in one non-idle syscall (the finding's 10 %) */
+#define TRIG_FD_SHARE 0.80	/* descriptors open / soft nofile (the finding is at 95 %) */
+#define TRIG_QUEUE_SHARE 0.50	/* accept-queue depth seen / granted backlog */
+#define TRIG_RUNQ_MIN_S 0.5	/* seconds of window before the run-queue rule is judged */
+#define TRIG_LATE 0.3		/* seconds: a probe called for later than this before its SIGTERM is not started */
+/* runqlat traces this long, not the rest of the window: its histogram is a
+ * sample of the wait schedstat measures for the whole window, and it costs
+ * every context switch of the host (~5 % req/s on nginx alone) */
+#define RUNQ_DOSE "2"
+
+struct trig {
+	bool want;
+	char why[400];		/* the figures that call for the probe, or why none does */
+};
+
+/* The counters the rules read at each round (cheap: two /proc/net files,
+ * the server's schedstat, its cgroup's cpu.stat). */
+static void live_read(pid_t pid, struct dsnap *s)
+{
+	static const int ids[] = { C_LISTEN_OVF, C_LISTEN_DROPS, C_BACKLOG_DROP, C_RETRANS, C_OUTSEGS, C_INERRS };
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->t = now_s();
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		s->have[ids[i]] = snmp_counter(ctr_name[ids[i]], &s->c[ids[i]]) == 0;
+	sched_sum(pid, s);
+	cg_cpu(pid, s);
+}
+
+static bool ls_of_server(const struct dctx *d, uint64_t cookie)
+{
+	int i;
+
+	for (i = 0; i < d->r.cx.nls; i++)
+		if (d->r.cx.ls[i].cookie == cookie)
+			return d->r.cx.ls[i].pid == d->res->pid;
+	return false;
+}
+
+/* The rules: fills t[] from the window so far (s0 .. @now, the samples);
+ * *@block_nr: the syscall a thread sleeps in (-1: none called for syslat). */
+static void probe_rules(const struct dctx *d, const struct dsnap *now, struct trig t[DIAG_MAX_PROBES], int *block_nr)
+{
+	const struct dsnap *s0 = &d->s0;
+	const struct samples *sm = &d->sm;
+	uint64_t ovf = dlt(s0, now, C_LISTEN_OVF), ldr = dlt(s0, now, C_LISTEN_DROPS);
+	uint64_t bdr = dlt(s0, now, C_BACKLOG_DROP), re = dlt(s0, now, C_RETRANS);
+	uint64_t out = dlt(s0, now, C_OUTSEGS), inerr = dlt(s0, now, C_INERRS);
+	double el = now->t - s0->t, run = 0, wait = 0, thr_s;
+	uint32_t qpeak = 0, qbl = 0;
+	int i, top_nr = -1, top_n = 0, fd_max, park_nr = -1, park_n = 0;
+	bool block, fds, throttled;
+	char bw[256];
+
+	memset(t, 0, sizeof(*t) * DIAG_MAX_PROBES);
+	/* acceptq: a listener of the server dropped, or its queue filled half way */
+	for (i = 0; i < s0->nls && i < MAX_LS; i++) {
+		if (!ls_of_server(d, s0->ls[i].cookie) || !s0->ls[i].backlog)
+			continue;
+		if (!qbl || (double)sm->qpeak[i] / s0->ls[i].backlog > (double)qpeak / qbl) {
+			qpeak = sm->qpeak[i];
+			qbl = s0->ls[i].backlog;
+		}
+	}
+	t[P_ACCEPTQ].want = ovf || ldr || sm->sk_drops || (qbl && qpeak >= TRIG_QUEUE_SHARE * qbl);
+	snprintf(t[P_ACCEPTQ].why, sizeof(t[0].why), "%sListenOverflows +%llu, ListenDrops +%llu, listener sk_drops "
+		 "+%llu, accept queue peak %u of backlog %u", t[P_ACCEPTQ].want ? "" :
+		 "no listener dropped and no accept queue reached half its backlog: ", (unsigned long long)ovf,
+		 (unsigned long long)ldr, (unsigned long long)sm->sk_drops, qpeak, qbl);
+
+	/* syslat and offcpu: a thread asleep in a syscall on the request path */
+	for (i = 0; i < MAX_NR; i++)
+		if (sm->short_nr[i] > top_n) {
+			top_n = sm->short_nr[i];
+			top_nr = i;
+		}
+	block = sm->n >= TRIG_MIN_ROUNDS && top_n >= 2 && top_n >= TRIG_BLOCK_SHARE * sm->n;
+	/* /proc/PID/fd can count one above the limit while descriptors come and go */
+	fd_max = d->soft && (unsigned long long)sm->fd_max > d->soft ? (int)d->soft : sm->fd_max;
+	fds = d->soft && fd_max >= TRIG_FD_SHARE * (double)d->soft;
+	*block_nr = block && !fds ? top_nr : -1;
+	for (i = 0; i < MAX_NR; i++)
+		if (sm->parked_nr[i] > park_n) {
+			park_n = sm->parked_nr[i];
+			park_nr = i;
+		}
+	if (block)
+		snprintf(bw, sizeof(bw), "a thread asleep in %s in %d of %d sample rounds, in calls under 0.5 s "
+			 "(/proc/%d/task/*/syscall, schedstat)", syscall_name(top_nr), top_n, sm->n, (int)d->res->pid);
+	else
+		snprintf(bw, sizeof(bw), "no thread asleep in one non-idle syscall in %.0f%% of %d sample rounds, in "
+			 "calls under 0.5 s (most: %s %d)%s%s", 100 * TRIG_BLOCK_SHARE, sm->n,
+			 top_nr >= 0 ? syscall_name(top_nr) : "none", top_n,
+			 park_nr >= 0 ? "; a thread parked 0.5 s or more a call, a timer or background loop: " : "",
+			 park_nr >= 0 ? syscall_name(park_nr) : "");
+	t[P_OFFCPU].want = block;
+	snprintf(t[P_OFFCPU].why, sizeof(t[0].why), "%s", bw);
+	t[P_SYSLAT].want = block || fds;
+	if (fds)
+		snprintf(t[P_SYSLAT].why, sizeof(t[0].why), "descriptors %d of soft nofile %llu (>= %.0f%%): every "
+			 "syscall, for EMFILE/ENFILE%s%s", fd_max, d->soft, 100 * TRIG_FD_SHARE, block ? "; and " : "",
+			 block ? bw : "");
+	else if (d->soft)
+		snprintf(t[P_SYSLAT].why, sizeof(t[0].why), "%s; descriptors %d of soft nofile %llu (< %.0f%%)", bw,
+			 fd_max, d->soft, 100 * TRIG_FD_SHARE);
+	else
+		snprintf(t[P_SYSLAT].why, sizeof(t[0].why), "%s; descriptors %d, nofile not readable (prlimit)", bw,
+			 fd_max);
+
+	/* runqlat: the server waits for a CPU, or its cgroup is throttled */
+	if (now->have_schedstat && s0->have_schedstat) {
+		run = (double)(now->run_ns - s0->run_ns) / 1e9;
+		wait = (double)(now->wait_ns - s0->wait_ns) / 1e9;
+	}
+	thr_s = now->throttled_ns >= s0->throttled_ns ? (double)(now->throttled_ns - s0->throttled_ns) / 1e9 : 0;
+	throttled = now->throttled > s0->throttled && thr_s >= 0.05 * el;
+	t[P_RUNQLAT].want = el >= TRIG_RUNQ_MIN_S && (throttled || (wait >= 0.3 * el && wait >= 0.25 * (run + wait)));
+	snprintf(t[P_RUNQLAT].why, sizeof(t[0].why), "%srun-queue wait %.3f s in %.1f s (%.0f%% of its runnable time), "
+		 "throttled %.3f s%s", t[P_RUNQLAT].want ? "" : "run-queue wait under 30% of the window or 25% of the runnable time, not throttled 5% of it: ", wait, el,
+		 run + wait > 0 ? 100 * wait / (run + wait) : 0, thr_s, now->have_schedstat ? "" : " (no schedstat)");
+
+	/* tcpdrop: retransmits or drops moved */
+	t[P_TCPDROP].want = (re >= 10 && re >= 0.01 * out) || inerr || ldr || bdr;
+	snprintf(t[P_TCPDROP].why, sizeof(t[0].why), "%sRetransSegs +%llu of OutSegs +%llu, InErrs +%llu, ListenDrops "
+		 "+%llu, TCPBacklogDrop +%llu", t[P_TCPDROP].want ? "" : "no drops, retransmits under 1% of segments: ",
+		 (unsigned long long)re, (unsigned long long)out, (unsigned long long)inerr, (unsigned long long)ldr,
+		 (unsigned long long)bdr);
+}
+
+/* At a sample round: starts the probes the window so far calls for. */
+static void probes_attach(struct dctx *d, struct child *ch, double t_stop, const char *pidarg, const char *durarg)
+{
+	static struct dsnap now;
+	struct trig t[DIAG_MAX_PROBES];
+	int i, block_nr;
+
+	for (i = 0; i < DIAG_MAX_PROBES && (ch[i].started || ch[i].late); i++)
+		;
+	if (i == DIAG_MAX_PROBES)
+		return;		/* all decided: no reads */
+	live_read(d->res->pid, &now);
+	probe_rules(d, &now, t, &block_nr);
+	for (i = 0; i < DIAG_MAX_PROBES; i++) {
+		struct child *c = &ch[i];
+
+		if (c->started || c->late)
+			continue;
+		if (!t[i].want) {
+			snprintf(c->trigger, sizeof(c->trigger), "%s", t[i].why);
+			continue;
+		}
+		if (now.t > t_stop - TRIG_LATE) {
+			c->late = true;
+			snprintf(c->trigger, sizeof(c->trigger), "called for %.1f s into the window, too late to attach "
+				 "before it ends: %s", now.t - d->s0.t, t[i].why);
+			continue;
+		}
+		c->started = true;
+		c->at = now.t - d->s0.t;
+		snprintf(c->trigger, sizeof(c->trigger), "%s", t[i].why);
+		if (i == P_ACCEPTQ) {
+			char *a[] = { "--pid", (char *)pidarg, "--duration", (char *)durarg, NULL };
+
+			child_start(c, d->o, a);
+		} else if (i == P_SYSLAT && block_nr >= 0) {
+			/* the narrowest filter: the server's one syscall (the tracepoints
+			 * still fire for every syscall; the full path only for this one) */
+			char *a[] = { "--pid", (char *)pidarg, "--errors", "--syscall", c->syscall, "--duration",
+				      (char *)durarg, NULL };
+
+			snprintf(c->syscall, sizeof(c->syscall), "%s", syscall_name(block_nr));
+			child_start(c, d->o, a);
+		} else if (i == P_SYSLAT) {
+			char *a[] = { "--pid", (char *)pidarg, "--errors", "--duration", (char *)durarg, NULL };
+
+			child_start(c, d->o, a);
+		} else if (i == P_OFFCPU) {
+			char *a[] = { "--pid", (char *)pidarg, "--top", "20", "--min-us", "100", "--duration",
+				      (char *)durarg, NULL };
+
+			child_start(c, d->o, a);
+		} else if (i == P_RUNQLAT) {
+			char *a[] = { "--pid", (char *)pidarg, "--duration", RUNQ_DOSE, NULL };
+
+			child_start(c, d->o, a);
+		} else {
+			char *a[] = { "--netns", "self", "--duration", (char *)durarg, NULL };
+
+			child_start(c, d->o, a);
+		}
+	}
+}
+
+/* Whether probes can run here at all (the probes' own first check, so a
+ * host where they cannot says so once, without trying five times). */
+static bool probes_can_run(char *why, size_t size)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2] = {};
+	bool admin, bpf, perfmon;
+
+	if (syscall(SYS_capget, &h, c) == 0) {
+		admin = c[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
+		bpf = c[CAP_BPF / 32].effective & (1u << (CAP_BPF % 32));
+		perfmon = c[CAP_PERFMON / 32].effective & (1u << (CAP_PERFMON % 32));
+		if (!admin && !(bpf && perfmon)) {
+			snprintf(why, size, "need root, or CAP_BPF and CAP_PERFMON (have %s)",
+				 bpf ? "CAP_BPF only" : perfmon ? "CAP_PERFMON only" : "neither");
+			return false;
+		}
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(why, size, "kernel BTF '/sys/kernel/btf/vmlinux' is not readable: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
 
 static struct diag_finding *add_finding(struct dctx *d, const char *name, double impact, const char *conf)
 {
@@ -640,19 +1003,6 @@ static void fig(struct diag_finding *f, const char *name, double v)
 		f->fig[f->nfig].v = v;
 		f->nfig++;
 	}
-}
-
-static void app(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void app(char *buf, size_t size, const char *fmt, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n + 1 >= size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, size - n, fmt, ap);
-	va_end(ap);
 }
 
 /* Appends "ID status" of every check of the audit with id @id (and key
@@ -778,6 +1128,14 @@ static const struct jv *acceptq_listener(const struct dctx *d, uint64_t cookie)
 	return NULL;
 }
 
+/* "not needed", "unavailable", "off": why probe @id has no report. */
+static const char *probe_state(const struct dctx *d, int id)
+{
+	if (id >= d->res->np)
+		return "unavailable";
+	return !strcmp(d->res->p[id].status, "not-needed") ? "not needed" : d->res->p[id].status;
+}
+
 /* errno @name count of the server's failed calls (syslat --errors). */
 static uint64_t syslat_errno(const struct dctx *d, const char *err, char *which, size_t size)
 {
@@ -819,7 +1177,8 @@ static void detect_fds(struct dctx *d)
 	if (!emfile && !enfile && use < 0.95) {
 		checked(d, "descriptors", "ok", "pid %d: at most %d open of soft nofile %llu (hard %llu)%s",
 			(int)d->res->pid, d->sm.fd_max, d->soft, d->hard,
-			d->syslat ? "; no EMFILE/ENFILE (syslat)" : "");
+			!d->syslat ? "" : d->syslat_only[0] ? "; no EMFILE/ENFILE in the syscall syslat traced" :
+			"; no EMFILE/ENFILE (syslat)");
 		return;
 	}
 	checked(d, "descriptors", "finding", "pid %d: at most %d open of soft nofile %llu", (int)d->res->pid,
@@ -841,7 +1200,10 @@ static void detect_fds(struct dctx *d)
 		app(f->evidence, sizeof(f->evidence), "; %s failed with ENFILE %llu times: the host's fs.file-max",
 		    which2, (unsigned long long)enfile);
 	if (!d->syslat)
-		app(f->evidence, sizeof(f->evidence), "; EMFILE not counted (syslat unavailable)");
+		app(f->evidence, sizeof(f->evidence), "; EMFILE not counted (syslat %s)", probe_state(d, P_SYSLAT));
+	else if (d->syslat_only[0])
+		app(f->evidence, sizeof(f->evidence), "; EMFILE counted in %s only (syslat traced that syscall)",
+		    d->syslat_only);
 	fig(f, "fds_max", d->sm.fd_max);
 	fig(f, "nofile_soft", (double)d->soft);
 	fig(f, "nofile_hard", (double)d->hard);
@@ -1227,8 +1589,9 @@ static void detect_cpu(struct dctx *d)
 			rq = x;
 	}
 	if (rq)
-		snprintf(rqs, sizeof(rqs), "; runqlat: %.0f waits, mean %.0f us, max %.0f us", jv_num(jv_get(rq, "count"), 0),
-			 jv_num(jv_get(rq, "avg_us"), 0), jv_num(jv_get(rq, "max_us"), 0));
+		snprintf(rqs, sizeof(rqs), "; runqlat (%.1f s from %.1f s into the window): %.0f waits, mean %.0f us, "
+			 "max %.0f us", d->res->p[P_RUNQLAT].elapsed, d->res->p[P_RUNQLAT].started,
+			 jv_num(jv_get(rq, "count"), 0), jv_num(jv_get(rq, "avg_us"), 0), jv_num(jv_get(rq, "max_us"), 0));
 	/* cgroup quota: throttled for a real share of the window */
 	if (thr && thr_s >= 0.05 * d->w) {
 		f = add_finding(d, "cpu-throttled", 100.0 * thr_s / d->w + 30, "high");
@@ -1361,11 +1724,11 @@ static bool preempted(const struct jv *kern)
 static void detect_blocking(struct dctx *d)
 {
 	const struct jv *stacks = jv_get(d->offcpu, "stacks"), *best = NULL;
-	double best_us = 0, total_samples = d->sm.thr_samples;
-	int i, top_nr = -1, top_n = 0;
+	double best_us = 0, total_samples = d->sm.thr_samples, ocw = d->w, impact;
+	int i, top_nr = -1, top_n = 0, park_nr = -1, park_n = 0;
 	const struct jv *sc = NULL;
 	struct diag_finding *f;
-	char stack[1024] = "", sys[64] = "";
+	char stack[1024] = "", sys[64] = "", parked[192] = "";
 
 	for (i = 0; i < jv_len(stacks); i++) {
 		const struct jv *s = jv_at(stacks, i), *k = jv_get(s, "kernel");
@@ -1378,11 +1741,20 @@ static void detect_blocking(struct dctx *d)
 			best = s;
 		}
 	}
-	for (i = 0; i < MAX_NR; i++)
-		if (d->sm.blocked_nr[i] > top_n) {
-			top_n = d->sm.blocked_nr[i];
+	/* calls under 0.5 s only: a thread parked longer is a timer or background loop */
+	for (i = 0; i < MAX_NR; i++) {
+		if (d->sm.short_nr[i] > top_n) {
+			top_n = d->sm.short_nr[i];
 			top_nr = i;
 		}
+		if (d->sm.parked_nr[i] > park_n) {
+			park_n = d->sm.parked_nr[i];
+			park_nr = i;
+		}
+	}
+	if (park_nr >= 0)
+		snprintf(parked, sizeof(parked), "; a thread parked in %s 0.5 s or more a call (%d such calls seen): a "
+			 "timer or background loop, not the request path", syscall_name(park_nr), park_n);
 	if (best) {
 		const struct jv *k = jv_get(best, "kernel"), *u = jv_get(best, "user");
 
@@ -1416,17 +1788,20 @@ static void detect_blocking(struct dctx *d)
 		return;
 	}
 	/* a finding when a thread of the server spent >= 10 % of the window there */
-	if (best_us < 0.1 * d->w * 1e6 && (total_samples <= 0 || top_n < 0.1 * d->sm.n)) {
+	/* offcpu traced only from when the evidence called for it: its share is of that time */
+	if (d->offcpu && d->res->np > P_OFFCPU && d->res->p[P_OFFCPU].elapsed > 0.1 && d->res->p[P_OFFCPU].elapsed < d->w)
+		ocw = d->res->p[P_OFFCPU].elapsed;
+	if (best_us < 0.1 * ocw * 1e6 && (total_samples <= 0 || top_n < 0.1 * d->sm.n)) {
 		checked(d, "off-CPU blocking", d->offcpu || d->sm.n ? "ok" : "unseen",
-			"%s%s; no thread blocked outside idle waits for 10%% of the window",
-			d->offcpu ? "offcpu stacks of the server" : "offcpu unavailable",
-			d->sm.n ? ", syscalls sampled from /proc" : "");
+			"%s%s%s; no thread blocked outside idle waits for 10%% of the window%s",
+			d->offcpu ? "offcpu stacks of the server" : "offcpu ", d->offcpu ? "" : probe_state(d, P_OFFCPU),
+			d->sm.n ? ", syscalls sampled from /proc" : "", parked);
 		return;
 	}
 	checked(d, "off-CPU blocking", "finding", "blocked in %s", sys[0] ? sys : "?");
-	/* impact: the share of the window a thread of the server spent there */
-	f = add_finding(d, "offcpu-blocking", best_us ? 100.0 * best_us / 1e6 / d->w : 100.0 * top_n / d->sm.n,
-			best && (sc || top_n) ? "high" : "medium");
+	/* impact: the share of the (traced) window a thread of the server spent there */
+	impact = best_us ? best_us / 1e4 / ocw : 100.0 * top_n / d->sm.n;
+	f = add_finding(d, "offcpu-blocking", impact < 100 ? impact : 100, best && (sc || top_n) ? "high" : "medium");
 	if (!f)
 		return;
 	snprintf(f->title, sizeof(f->title), "the server blocks in %s on its request path%s%s", sys[0] ? sys : "the kernel",
@@ -1434,7 +1809,7 @@ static void detect_blocking(struct dctx *d)
 	f->evidence[0] = '\0';
 	if (best)
 		app(f->evidence, sizeof(f->evidence), "offcpu: %.3f s off CPU in %.0f periods in this stack over %.1f s "
-		    "(kernel: ", best_us / 1e6, jv_num(jv_get(best, "count"), 0), d->w);
+		    "(kernel: ", best_us / 1e6, jv_num(jv_get(best, "count"), 0), ocw);
 	for (i = 0; best && i < jv_len(jv_get(best, "kernel")) && i < 8; i++)
 		app(f->evidence, sizeof(f->evidence), "%s%s", i ? " <- " : "", jv_str(jv_at(jv_get(best, "kernel"), i), "?"));
 	if (best)
@@ -1445,8 +1820,8 @@ static void detect_blocking(struct dctx *d)
 		    jv_num(jv_get(sc, "total_us"), 0) / 1e6);
 	if (top_nr >= 0)
 		app(f->evidence, sizeof(f->evidence), "/proc/%d/task/*/syscall: a thread sleeping in %s in %d of %d "
-		    "thread samples (every %d ms)", (int)d->res->pid, syscall_name(top_nr), top_n, d->sm.thr_samples,
-		    SAMPLE_MS);
+		    "thread samples (every %d ms), in calls under 0.5 s (schedstat)%s", (int)d->res->pid,
+		    syscall_name(top_nr), top_n, d->sm.thr_samples, SAMPLE_MS, parked);
 	fig(f, "offcpu_s", best_us / 1e6);
 	fig(f, "samples_blocked", top_n);
 	fig(f, "thread_samples", d->sm.thr_samples);
@@ -1474,9 +1849,10 @@ static void detect_retrans(struct dctx *d)
 	for (i = 0; reasons && reasons->t == JV_OBJ && i < reasons->n && i < 8; i++)
 		app(rs, sizeof(rs), "%s%s %.0f", rs[0] ? ", " : "", reasons->kids[i].key, jv_num(&reasons->kids[i], 0));
 	if ((re < 10 || (double)re < 0.01 * (double)out) && !inerr) {
-		checked(d, "retransmits, drops", "ok", "RetransSegs +%llu of OutSegs +%llu; InErrs +0%s%s%s",
+		checked(d, "retransmits, drops", "ok", "RetransSegs +%llu of OutSegs +%llu; InErrs +0%s%s%s%s",
 			(unsigned long long)re, (unsigned long long)out, d->tcpdrop ? "; drops by reason: " : "",
-			d->tcpdrop ? (rs[0] ? rs : "none") : "", d->tcpdrop ? "" : "; tcpdrop unavailable");
+			d->tcpdrop ? (rs[0] ? rs : "none") : "", d->tcpdrop ? "" : "; tcpdrop ",
+			d->tcpdrop ? "" : probe_state(d, P_TCPDROP));
 		return;
 	}
 	checked(d, "retransmits, drops", "finding", "RetransSegs +%llu of OutSegs +%llu", (unsigned long long)re,
@@ -1550,11 +1926,67 @@ static int pick_server(struct dctx *d)
 	return 0;
 }
 
+/* The children of the server that hold one of its listeners: the workers of
+ * a prefork server (nginx's master owns the listener as sock_diag's owner
+ * scan finds it, its workers accept and serve). They are not watched: the
+ * report says so. */
+static void listener_sharers(const struct dctx *d, struct diag_result *res)
+{
+	char path[PATH_MAX], buf[512], link[64], *p;
+	struct dirent *de, *fe;
+	DIR *proc, *fds;
+	int i;
+
+	proc = opendir("/proc");
+	while (proc && (de = readdir(proc))) {
+		bool holds = false;
+		int ppid = 0;
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == res->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (procfs_read(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')) ||
+		    sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != res->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		fds = opendir(path);
+		while (fds && !holds && (fe = readdir(fds))) {
+			char fp[PATH_MAX + 32];
+			unsigned long long ino;
+			ssize_t len;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
+			len = readlink(fp, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+				continue;
+			for (i = 0; i < d->r.cx.nls && !holds; i++)
+				holds = d->r.cx.ls[i].pid == res->pid && d->r.cx.ls[i].inode == ino;
+		}
+		if (fds)
+			closedir(fds);
+		if (holds) {
+			if (res->nshared < DIAG_MAX_SHARED)
+				res->shared[res->nshared] = pid;
+			res->nshared++;
+		}
+	}
+	if (proc)
+		closedir(proc);
+}
+
 int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_result *res)
 {
 	static struct dctx d;
 	struct child ch[DIAG_MAX_PROBES];
-	char pidarg[16], durarg[32], err[2048];
+	char pidarg[16], durarg[32], err[2048], cant[256] = "";
+	const char *unstarted = "not-needed", *unstarted_why = NULL;
+	bool probing = false;
 	struct hog hv[512];
 	double t_start = now_s(), t_end;
 	cpu_set_t set;
@@ -1592,31 +2024,26 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 		app(res->listeners, sizeof(res->listeners), "%s%s (backlog %u)", res->listeners[0] ? ", " : "",
 		    sockdiag_addr_str(&d.r.cx.ls[i], a, sizeof(a)), d.r.cx.ls[i].backlog);
 	}
+	listener_sharers(&d, res);
 	proc_nofile(res->pid, &d.soft, &d.hard);
 	if (sched_getaffinity(res->pid, sizeof(set), &set) == 0) {
 		d.ncpu_allowed = CPU_COUNT(&set);
 		d.allowed = set;
 	}
-	/* probes first: they take a moment to load, and trace until the window ends */
+	/* probes: none yet; each sample round starts those the window's evidence
+	 * calls for (probe_rules), and they trace until the window ends */
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)res->pid);
 	snprintf(durarg, sizeof(durarg), "%.0f", o->duration + 30);	/* a bound; SIGTERM ends them */
-	if (!o->no_probes) {
-		char *a_acceptq[] = { "--pid", pidarg, "--duration", durarg, NULL };
-		char *a_syslat[] = { "--pid", pidarg, "--errors", "--duration", durarg, NULL };
-		char *a_offcpu[] = { "--pid", pidarg, "--top", "20", "--min-us", "100", "--duration", durarg, NULL };
-		char *a_runqlat[] = { "--pid", pidarg, "--duration", durarg, NULL };
-		char *a_tcpdrop[] = { "--netns", "self", "--duration", durarg, NULL };
-		static const char *const names[] = { "acceptq", "syslat", "offcpu", "runqlat", "tcpdrop" };
-		char **args[] = { a_acceptq, a_syslat, a_offcpu, a_runqlat, a_tcpdrop };
-
-		for (i = 0; i < DIAG_MAX_PROBES; i++) {
-			ch[nch].name = names[i];
-			child_start(&ch[nch], o, args[i]);
-			nch++;
-		}
+	for (i = 0; i < DIAG_MAX_PROBES; i++) {
+		ch[i].name = probe_names[i];
+		ch[i].out = ch[i].err = -1;
 	}
+	nch = DIAG_MAX_PROBES;
+	probing = !o->no_probes && probes_can_run(cant, sizeof(cant));
 	take_snap(res->pid, &d.s0);
 	scan_cpu(hv, &nhogs, 512, true, res->pid);
+	unstarted = o->no_probes ? "off" : probing ? "not-needed" : "unavailable";
+	unstarted_why = o->no_probes ? "--no-probes" : probing ? NULL : cant;
 	/* the registry's verdicts (check ids) at the window's start: a plain
 	 * audit, ~10 ms, run while the probes load */
 	d.have_rep = audit_run(&d.rep, env, o->profile, 0, res->pid, 0, 0, err, sizeof(err)) == 0;
@@ -1624,6 +2051,8 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	t_end = t_start + o->duration;
 	while (now_s() + SAMPLE_MS / 1000.0 <= t_end && !interrupted) {
 		sample_round(res->pid, &d.s0, &d.sm);
+		if (probing && !stopped)
+			probes_attach(&d, ch, t_end - PROBE_STOP_EARLY, pidarg, durarg);
 		/* the probes print their reports (offcpu symbolizes) while the window ends */
 		if (!stopped && now_s() >= t_end - PROBE_STOP_EARLY) {
 			children_stop(ch, nch);
@@ -1646,10 +2075,10 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 	if (kill(res->pid, 0) && errno == ESRCH) {
 		snprintf(res->err, sizeof(res->err), "pid %d exited during the window", (int)res->pid);
 		e = -ESRCH;
-		children_finish(ch, nch, now_s() + 0.2, res);
+		children_finish(ch, nch, now_s() + 0.2, res, unstarted, unstarted_why);
 		goto out;
 	}
-	children_finish(ch, nch, t_end + PROBE_GRACE_MS / 1000.0, res);
+	children_finish(ch, nch, t_end + PROBE_GRACE_MS / 1000.0, res, unstarted, unstarted_why);
 	for (i = 0; i < nch; i++) {
 		const struct jv *doc = ch[i].doc;
 
@@ -1664,15 +2093,8 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 		else if (!strcmp(ch[i].name, "tcpdrop"))
 			d.tcpdrop = doc;
 	}
-	if (o->no_probes)
-		for (i = 0; i < DIAG_MAX_PROBES; i++) {
-			static const char *const names[] = { "acceptq", "syslat", "offcpu", "runqlat", "tcpdrop" };
-
-			res->p[res->np].name = names[i];
-			res->p[res->np].status = "off";
-			snprintf(res->p[res->np].why, sizeof(res->p[0].why), "--no-probes");
-			res->np++;
-		}
+	if (ch[P_SYSLAT].syscall[0])
+		snprintf(d.syslat_only, sizeof(d.syslat_only), "%s", ch[P_SYSLAT].syscall);
 	/* order matters: descriptors before the accept queue they overflow */
 	detect_fds(&d);
 	detect_accept(&d);

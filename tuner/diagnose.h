@@ -4,8 +4,10 @@
  * struct diag_opts; nothing here reads options or prints.
  *
  *   PREPARE (find the server, enter its netns, audit once for check ids)
- *   -> START probes as children (qps-tune probe NAME --json) -> SNAPSHOT s0
- *   -> SAMPLE every 100 ms until the window ends (threads, fds, queues)
+ *   -> SNAPSHOT s0
+ *   -> SAMPLE every 100 ms until the window ends (threads, fds, queues,
+ *      counters); after each round START as a child (qps-tune probe NAME
+ *      --json) each probe the window so far calls for (diagnose.c probe_rules)
  *   -> SNAPSHOT s1 -> SIGTERM the probes, read their reports (bounded wait)
  *   -> DECIDE: one detector per limit, each from the deltas s1 - s0
  */
@@ -26,6 +28,7 @@
 #define DIAG_MAX_FIGS 12
 #define DIAG_MAX_CHECKED 16
 #define DIAG_MAX_PROBES 5
+#define DIAG_MAX_SHARED 16
 
 struct diag_opts {
 	pid_t pid;		/* the server; 0: the owner of --port's listener, or the only server */
@@ -73,9 +76,11 @@ struct diag_checked {
 
 struct diag_probe {
 	const char *name;
-	const char *status;	/* used | unavailable | off */
-	char why[320];		/* unavailable: the cause; used: the method */
+	const char *status;	/* used | unavailable | not-needed | off */
+	char why[320];		/* unavailable: the cause; used: the method; not-needed: why */
 	double elapsed;		/* seconds the probe traced */
+	double started;		/* seconds into the window diagnose started it; < 0: not started */
+	char trigger[448];	/* the window's evidence that called for it, or why none did */
 };
 
 struct diag_result {
@@ -84,6 +89,8 @@ struct diag_result {
 	unsigned long long start;	/* starttime of pid (pid reuse guard of the plan) */
 	int nls;		/* listeners of the server */
 	char listeners[512];	/* "127.0.0.1:8080 (backlog 64)" ... */
+	pid_t shared[DIAG_MAX_SHARED];	/* child processes holding its listeners (prefork workers): not watched */
+	int nshared;		/* how many there are (may exceed DIAG_MAX_SHARED) */
 	uint64_t netns, cookie;
 	char boot_id[40];
 	bool initial;

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # cpu-quota.t - a tight CPU quota: qps-server in a scratch cgroup allowed
-# 10 ms of CPU per 100 ms (v1 cpu.cfs_quota_us, or v2 cpu.max), under a
+# 5 ms of CPU per 100 ms (v1 cpu.cfs_quota_us, or v2 cpu.max), under a
 # closed-loop load. The top finding is cpu-throttled, and its throttled
 # periods are within what the cgroup's own cpu.stat counted around the run
 # (read by the test before and after). Also a CPU hog pinned to the server's
-# only CPU: the top finding is the run-queue wait, naming the hog.
+# only CPU: the top finding is the run-queue wait, naming the hog. In both,
+# runqlat is attached once the run-queue wait or the throttling shows (not
+# from the start), for its 2 s dose only, and its histogram is in the
+# evidence; the probes nothing called for are not attached.
 . "$(dirname "$0")/../lib.sh"
-plan 9
+plan 13
 is_root || skip_rest "needs root for unshare -n and cgroups"
 unshare -n true 2>/dev/null || skip_rest "unshare -n not permitted (needs privilege)"
 [ "$(nproc)" -ge 2 ] || skip_rest "needs 2 CPUs (a hog on the server's CPU, the load on another)"
@@ -45,9 +48,10 @@ S=$!
 for _ in $(seq 100); do ss -Htln 'sport = :18304' | grep -q . && break; sleep 0.05; done
 awk '/^nr_throttled/ {print $2}' "$CG/cpu.stat" > "$T/thr0"
 t0=$(date +%s%N)
-"$Q" diagnose --duration 3 --json > "$T/quota.json" 2>"$T/quota.err" &
+# 4 s: longer than runqlat's dose after the throttling shows
+"$Q" diagnose --duration 4 --json > "$T/quota.json" 2>"$T/quota.err" &
 D=$!
-timeout -s KILL 5 "$B/qps-load" -c 8 -d 3.2 -p '/cpu?us=2000' 127.0.0.1:18304 > "$T/quota.load" 2>&1
+timeout -s KILL 6 "$B/qps-load" -c 8 -d 4.2 -p '/cpu?us=2000' 127.0.0.1:18304 > "$T/quota.load" 2>&1
 wait $D; echo $? > "$T/quota.rc"
 t1=$(date +%s%N)
 echo $(( (t1 - t0) / 1000000 )) > "$T/quota.ms"
@@ -71,7 +75,7 @@ unshare -n bash "$T/inner.sh" "$BUILD" "$T"
 
 J=$T/quota.json
 is "$(cat "$T/quota.rc")" 3 "quota: exit 3, something limits the server"
-cmp_ok "$(cat "$T/quota.ms")" -le 4000 "diagnose --duration 3 took $(cat "$T/quota.ms") ms (window + 1 s at most)"
+cmp_ok "$(cat "$T/quota.ms")" -le 5000 "diagnose --duration 4 took $(cat "$T/quota.ms") ms (window + 1 s at most)"
 is "$(jq -r '.findings[0].name' "$J")" cpu-throttled "the top finding is the cgroup's quota"
 kd=$(( $(cat "$T/thr1") - $(cat "$T/thr0") ))
 thr=$(jq -r '.findings[0].figures.throttled_periods' "$J")
@@ -81,4 +85,11 @@ like "$(jq -r '.findings[0].title' "$J")" 'quota 5000 100000' "it names the quot
 like "$(jq -r '.findings[0].checks' "$J")" 'CPU-002' "it cites CPU-002"
 is "$(jq -r '.findings[0].name' "$T/hog.json")" cpu-runqueue "hog: the top finding is the run-queue wait"
 like "$(jq -r '.findings[0].evidence' "$T/hog.json")" "$(cat "$T/hog") sh [0-9.]+ CPUs" "it names the hog (pid $(cat "$T/hog"))"
+for k in quota hog; do
+	r=$(jq -r '.probes[] | select(.name=="runqlat") | "\(.status) \(.started_s) \(.elapsed_s)"' "$T/$k.json")
+	ok "$k: runqlat attached once the wait showed, for its 2 s dose at most ($r: status, started_s, elapsed_s)" \
+		awk -v r="$r" 'BEGIN { split(r, a, " "); exit !(a[1] == "used" && a[2] > 0.3 && a[2] < 1.5 && a[3] > 0 && a[3] <= 2.2) }'
+	like "$(jq -r '.findings[0].evidence' "$T/$k.json") | $(jq -r '[.probes[] | select(.status=="used") | .name] | join(" ")' "$T/$k.json")" \
+		'runqlat \([0-9.]+ s from [0-9.]+ s into the window\): [0-9]+ waits, mean [0-9]+ us.* \| runqlat$' "  its figures in the evidence; no other probe attached"
+done
 done_testing
