@@ -60,6 +60,10 @@ static void render_json(const struct diag_result *res, const char *plan_out, int
 		json_int(&j, NULL, res->shared[i]);
 	json_arr_close(&j);
 	json_int(&j, "shared_with_count", res->nshared);
+	if (res->owner)
+		json_int(&j, "listener_owner", res->owner);
+	else
+		json_null(&j, "listener_owner");
 	json_obj_close(&j);
 	json_uint(&j, "netns", res->netns);
 	json_bool(&j, "initial_netns", res->initial);
@@ -143,9 +147,13 @@ static void render_text(const struct diag_result *res, const char *plan_out, int
 	       res->comm, res->nls ? res->listeners : "no listener", (unsigned long long)res->netns,
 	       res->initial ? "" : " (not the initial netns)", res->window, res->elapsed,
 	       res->interrupted ? ", ended early by a signal" : "");
+	if (res->owner)
+		printf("a prefork server: pid %d owns the listener%s and its children accept on it; watching the busiest "
+		       "of them (CPU so far), pid %d\n", (int)res->owner, res->nls == 1 ? "" : "s", (int)res->pid);
 	if (res->nshared) {
-		printf("not watched: %d child process%s of pid %d hold%s its listener, as the workers of a prefork server do (", res->nshared,
-		       res->nshared == 1 ? "" : "es", (int)res->pid, res->nshared == 1 ? "s" : "");
+		printf("not watched: %d %schild process%s of pid %d hold%s its listener, as the workers of a prefork server do (",
+		       res->nshared, res->owner ? "other " : "", res->nshared == 1 ? "" : "es",
+		       (int)(res->owner ? res->owner : res->pid), res->nshared == 1 ? "s" : "");
 		for (i = 0; i < res->nshared && i < DIAG_MAX_SHARED; i++)
 			printf("%s%d", i ? ", " : "", (int)res->shared[i]);
 		printf("%s): their threads, CPU and descriptors are not in this report; name one with --pid\n",

@@ -793,13 +793,20 @@ static void live_read(pid_t pid, struct dsnap *s)
 	cg_cpu(pid, s);
 }
 
+/* The process the owner scan names for the server's listeners: the server,
+ * or the parent of the prefork worker diagnose watches. */
+static pid_t ls_owner(const struct diag_result *res)
+{
+	return res->owner ? res->owner : res->pid;
+}
+
 static bool ls_of_server(const struct dctx *d, uint64_t cookie)
 {
 	int i;
 
 	for (i = 0; i < d->r.cx.nls; i++)
 		if (d->r.cx.ls[i].cookie == cookie)
-			return d->r.cx.ls[i].pid == d->res->pid;
+			return d->r.cx.ls[i].pid == ls_owner(d->res);
 	return false;
 }
 
@@ -1244,7 +1251,7 @@ static void detect_accept(struct dctx *d)
 		for (k = 0; k < d->r.cx.nls && d->r.cx.ls[k].cookie != a->cookie; k++)
 			;
 		/* owners come from the prepare pass (sock_diag has no pid) */
-		if (k == d->r.cx.nls || d->r.cx.ls[k].pid != d->res->pid || !b)
+		if (k == d->r.cx.nls || d->r.cx.ls[k].pid != ls_owner(d->res) || !b)
 			continue;
 		sockdiag_addr_str(a, addr, sizeof(addr));
 		drops = a->drops != UINT32_MAX && b->drops != UINT32_MAX && b->drops >= a->drops ? b->drops - a->drops : 0;
@@ -1980,6 +1987,44 @@ static void listener_sharers(const struct dctx *d, struct diag_result *res)
 		closedir(proc);
 }
 
+/* utime + stime of @pid so far, in clock ticks (0 if unreadable) */
+static unsigned long long cpu_so_far(pid_t pid)
+{
+	struct dsnap s;
+
+	memset(&s, 0, sizeof(s));
+	snap_server(pid, &s);
+	return s.cpu_ticks;
+}
+
+/* A prefork server (nginx, Apache, gunicorn): the owner scan found the
+ * parent, which holds the listener while its children accept and serve.
+ * Unless --pid named the process, watch the busiest child (CPU so far) and
+ * keep the others listed as not watched. */
+static void pick_worker(struct diag_result *res)
+{
+	int i, best = -1, n = res->nshared < DIAG_MAX_SHARED ? res->nshared : DIAG_MAX_SHARED;
+	unsigned long long c, most = 0;
+	pid_t parent = res->pid;
+
+	for (i = 0; i < n; i++) {
+		c = cpu_so_far(res->shared[i]);
+		if (best < 0 || c > most) {
+			best = i;
+			most = c;
+		}
+	}
+	if (best < 0 || proc_comm(res->shared[best], res->comm, sizeof(res->comm))) {
+		proc_comm(parent, res->comm, sizeof(res->comm));
+		return;
+	}
+	res->pid = res->shared[best];
+	res->owner = parent;
+	res->start = proc_starttime(res->pid);
+	memmove(&res->shared[best], &res->shared[best + 1], (size_t)(n - best - 1) * sizeof(res->shared[0]));
+	res->nshared--;
+}
+
 int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_result *res)
 {
 	static struct dctx d;
@@ -2025,6 +2070,8 @@ int diagnose_run(const struct tenv *env, const struct diag_opts *o, struct diag_
 		    sockdiag_addr_str(&d.r.cx.ls[i], a, sizeof(a)), d.r.cx.ls[i].backlog);
 	}
 	listener_sharers(&d, res);
+	if (!o->pid && res->nshared)
+		pick_worker(res);
 	proc_nofile(res->pid, &d.soft, &d.hard);
 	if (sched_getaffinity(res->pid, sizeof(set), &set) == 0) {
 		d.ncpu_allowed = CPU_COUNT(&set);

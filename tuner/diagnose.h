@@ -89,6 +89,7 @@ struct diag_result {
 	unsigned long long start;	/* starttime of pid (pid reuse guard of the plan) */
 	int nls;		/* listeners of the server */
 	char listeners[512];	/* "127.0.0.1:8080 (backlog 64)" ... */
+	pid_t owner;		/* the listeners' owner when pid is its busiest worker (prefork); 0: pid itself */
 	pid_t shared[DIAG_MAX_SHARED];	/* child processes holding its listeners (prefork workers): not watched */
 	int nshared;		/* how many there are (may exceed DIAG_MAX_SHARED) */
 	uint64_t netns, cookie;
