@@ -210,14 +210,92 @@ static __always_inline void sk_key(const struct sock *sk, struct tcpdrop_conn_ke
 		BPF_CORE_READ_INTO((__u32 *)k->raddr, sk, __sk_common.skc_daddr);
 }
 
-static __always_inline void on_retrans(const struct sock *sk, const struct sk_buff *skb, int err)
+/*
+ * Retransmits the program could not see. A tp_btf/raw_tp program does not
+ * run again on a CPU where it is already running: the kernel skips the
+ * nested call and only counts it (bpf_prog_info.recursion_misses). A
+ * retransmit made in task context (a socket's backlog processed by
+ * release_sock, bottom halves enabled) can be interrupted by a softirq
+ * that retransmits on another socket: that second retransmit was lost,
+ * while TcpRetransSegs counted it (issue 11: 45 of 667 segments).
+ *
+ * So a second copy of the program (the "backup", attached after the
+ * primary, hence called right after it for the same event) counts what the
+ * primary skipped. Both run in the same frame of the tracepoint's caller,
+ * so they see the same frame pointer; a nested event runs on another stack
+ * or deeper on the same one, with another frame pointer. The primary marks
+ * the event it counted under its frame pointer; the backup finds the mark
+ * of its own event there unless the primary skipped it:
+ *
+ *   task:  primary(E1) marks [fp1]=E1 --irq--> softirq: primary(E2)
+ *          skipped; backup(E2) finds no E2 under fp2: counts E2
+ *          <-- backup(E1) finds E1 under fp1: clears it (E1 counted once)
+ *
+ * What the backup misses as well (nested twice) stays unseen: user space
+ * reports the primary's recursion misses minus the backup's catches.
+ */
+#define RTX_MARKS 4		/* per CPU: one live mark per nesting level */
+
+__u64 rtx_caught = 0;		/* events the backup counted, every namespace */
+
+struct rtx_mark {
+	__u64 fp;		/* frame pointer of the primary's call; 0: free */
+	__u64 sk, skb;
+	__s32 err;
+	__u32 total_retrans;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rtx_mark[RTX_MARKS]);
+} rtx_marks SEC(".maps");
+
+static __always_inline void on_retrans(const struct sock *sk, const struct sk_buff *skb, int err, bool backup)
 {
 	struct tcpdrop_conn_key k = { .kind = TCPDROP_RETRANS };
+	struct rtx_mark *marks, *m = NULL;
 	struct tcp_skb_cb *cb;
+	__u32 zero = 0, tr;
 	__u16 segs = 0;
+	__u64 fp;
+	int i;
 
 	if (!sk)
 		return;
+	asm volatile("%0 = r10" : "=r"(fp));
+	tr = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	marks = bpf_map_lookup_elem(&rtx_marks, &zero);
+	if (!marks)
+		return;
+	for (i = 0; i < RTX_MARKS; i++)
+		if (marks[i].fp == fp) {
+			m = &marks[i];
+			break;
+		}
+	if (backup) {
+		if (m) {
+			bool same = m->sk == (__u64)sk && m->skb == (__u64)skb && m->err == err &&
+				    m->total_retrans == tr;
+
+			m->fp = 0;
+			if (same)
+				return;		/* the primary counted it */
+		}
+		__sync_fetch_and_add(&rtx_caught, 1);
+	} else {
+		for (i = 0; !m && i < RTX_MARKS; i++)
+			if (!marks[i].fp)
+				m = &marks[i];
+		if (!m)		/* only marks left by skipped backups: reuse one */
+			m = &marks[bpf_get_prandom_u32() & (RTX_MARKS - 1)];
+		m->fp = fp;
+		m->sk = (__u64)sk;
+		m->skb = (__u64)skb;
+		m->err = err;
+		m->total_retrans = tr;
+	}
 	sk_key(sk, &k);
 	k.err = err < 0 ? (err < -255 ? 255 : -err) : 0;
 	if (skb) {
@@ -228,25 +306,47 @@ static __always_inline void on_retrans(const struct sock *sk, const struct sk_bu
 }
 
 /* kernels before 6.10 have no err argument (and fire on success only):
- * the raw_tp/_noerr twins read two arguments */
+ * the raw_tp/_noerr twins read two arguments. The td_rtx2_* programs are
+ * the backups, attached after the primaries by user space. */
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(td_retrans_btf, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	on_retrans(sk, skb, err);
+	on_retrans(sk, skb, err, false);
 	return 0;
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(td_retrans_raw, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	on_retrans(sk, skb, err);
+	on_retrans(sk, skb, err, false);
 	return 0;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(td_retrans_btf_noerr, const struct sock *sk, const struct sk_buff *skb)
 {
-	on_retrans(sk, skb, 0);
+	on_retrans(sk, skb, 0, false);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(td_rtx2_btf, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	on_retrans(sk, skb, err, true);
+	return 0;
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(td_rtx2_raw, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	on_retrans(sk, skb, err, true);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(td_rtx2_btf_noerr, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_retrans(sk, skb, 0, true);
 	return 0;
 }
 
