@@ -586,8 +586,8 @@ out:
 static int td_load(struct td *c, bool btf_tp, bool with_err)
 {
 	struct tcpdrop_bpf *k = tcpdrop_bpf__open();
-	struct bpf_program *backup = NULL;
-	struct bpf_link **backup_link = NULL;
+	struct bpf_program *backup;
+	struct bpf_link **backup_link;
 	int err;
 
 	if (!k)
@@ -626,7 +626,7 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	err = tcpdrop_bpf__load(k);
 	if (!err)
 		err = tcpdrop_bpf__attach(k);
-	if (!err && backup) {
+	if (!err) {
 		*backup_link = bpf_program__attach(backup);
 		if (!*backup_link)
 			err = -errno;
@@ -636,7 +636,7 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 		return err;
 	}
 	c->skel = k;
-	c->backup = backup != NULL;
+	c->backup = true;
 	return 0;
 }
 

@@ -96,14 +96,16 @@ unshare -n bash -c '
 	# the closed sockets may still send (and retransmit) what they had queued:
 	# read the counter once they are gone, then stop the probe (SIGINT: final report)
 	for i in $(seq 150); do ss -Htn "dport >= :18777 and dport <= :18784" | grep -q . || break; sleep 0.1; done
-	nstat_delta TcpRetransSegs > "$TMPD/rt.segs"
+	nstat -z TcpRetransSegs TcpExtTCPRetransFail TcpExtTCPSpuriousRtxHostQueues > "$TMPD/rt.nstat"
 	kill -INT $p
 	wait $p; echo $? > "$TMPD/rt.rc"
 	kill $nb
 ' _ "${PROBE[@]}" tcpdrop 2> "$TMP/rt.nserr"
 J=$TMP/rt.json
-segs=$(cat "$TMP/rt.segs")
-diag "link down 1 s, 8 flows, 2 hogs: TcpRetransSegs delta $segs; probe $(jq -c .totals "$J" 2>/dev/null); unseen $(jq -c '.unseen | del(.cause)' "$J" 2>/dev/null)"
+segs=$(awk '$1 == "TcpRetransSegs" { print $2 }' "$TMP/rt.nstat")
+diag "link down 1 s, 8 flows, 2 hogs: nstat $(awk 'NR > 1 { printf "%s %s ", $1, $2 }' "$TMP/rt.nstat")"
+diag "probe $(jq -c .totals "$J" 2>/dev/null) unseen $(jq -c '.unseen | del(.cause)' "$J" 2>/dev/null) lost $(jq -c .lost "$J" 2>/dev/null)"
+diag "by error: $(jq -c '[.retransmits | group_by(.error)[] | {error: .[0].error, count: (map(.count) | add), segments: (map(.segments) | add)}]' "$J" 2>/dev/null)"
 is "$(cat "$TMP/rt.rc")" 0 "retransmit scenario: probe exits 0" || diag "$(cat "$TMP/rt.err" "$TMP/rt.nserr")"
 cmp_ok "${segs:-0}" -gt 0 "the link outage caused retransmits (nstat)"
 # exact: a retransmit whose call the kernel skipped (the program already
