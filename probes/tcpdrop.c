@@ -280,7 +280,7 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 			promfile_sample(p, metric[kind],
 					(const char *[]){ "remote", remote, "port", lp, "state", state_name(cr[i].k.state),
 							  "netns", ns, "error", cr[i].k.err ? strerrorname_np(cr[i].k.err) : "", NULL },
-					(double)(kind == TCPDROP_RETRANS ? cr[i].v.segs : cr[i].v.events));
+					(double)(kind == TCPDROP_RETRANS ? cr[i].v.segs + cr[i].v.untraced : cr[i].v.events));
 		}
 	}
 	promfile_help(p, "qps_tcpdrop_lost_events_total", "counter", "events not recorded because a BPF map was full");
@@ -328,7 +328,7 @@ static int td_tick(void *ctx, bool final)
 	struct conn_row *cr = NULL;
 	struct reason_sum *rs = NULL;
 	int nd, nc, nr = 0, i, k, top, err = 0;
-	uint64_t total = 0, segs = 0, failed = 0, kinds[4] = { 0 };
+	uint64_t total = 0, segs = 0, untraced = 0, failed = 0, kinds[4] = { 0 };
 	char rb[32], loc[160], remote[64];
 	struct json j;
 	uint64_t now = probe_now_ns();
@@ -366,7 +366,7 @@ static int td_tick(void *ctx, bool final)
 		/* per-interval figures: what each row gained since the last report */
 		nd = probe_delta_rows(d, nd, sizeof(*d), sizeof(d->k), offsetof(struct drop_row, n), 1,
 				      &c->dprev, &c->ndprev);
-		nc = nd < 0 ? nd : probe_delta_rows(cr, nc, sizeof(*cr), sizeof(cr->k), offsetof(struct conn_row, v), 2,
+		nc = nd < 0 ? nd : probe_delta_rows(cr, nc, sizeof(*cr), sizeof(cr->k), offsetof(struct conn_row, v), 3,
 						    &c->cprev, &c->ncprev);
 		if (nd < 0 || nc < 0) {
 			err = nd < 0 ? nd : nc;
@@ -400,8 +400,10 @@ static int td_tick(void *ctx, bool final)
 			continue;
 		}
 		kinds[cr[i].k.kind & 3] += cr[i].v.events;
-		if (cr[i].k.kind == TCPDROP_RETRANS)
-			segs += cr[i].v.segs;
+		if (cr[i].k.kind == TCPDROP_RETRANS) {
+			segs += cr[i].v.segs + cr[i].v.untraced;
+			untraced += cr[i].v.untraced;
+		}
 	}
 	top = c->top ? c->top : 20;
 
@@ -459,6 +461,7 @@ static int td_tick(void *ctx, bool final)
 		json_obj_open(&j, "totals");
 		json_uint(&j, "retransmits", kinds[TCPDROP_RETRANS]);
 		json_uint(&j, "retransmitted_segments", segs);
+		json_uint(&j, "untraced_segments", untraced);
 		json_uint(&j, "failed_retransmit_attempts", failed);
 		json_uint(&j, "resets_sent", kinds[TCPDROP_RST_SENT]);
 		json_uint(&j, "resets_received", kinds[TCPDROP_RST_RECV]);
@@ -476,7 +479,8 @@ static int td_tick(void *ctx, bool final)
 				json_uint(&j, "netns", cr[i].k.netns);
 				json_uint(&j, "count", cr[i].v.events);
 				if (kind == TCPDROP_RETRANS) {
-					json_uint(&j, "segments", cr[i].v.segs);
+					json_uint(&j, "segments", cr[i].v.segs + cr[i].v.untraced);
+					json_uint(&j, "untraced_segments", cr[i].v.untraced);
 					if (cr[i].k.err)
 						json_str(&j, "error", strerror(cr[i].k.err));
 					else
@@ -552,7 +556,7 @@ static int td_tick(void *ctx, bool final)
 				addr_str(&cr[i].k, remote, sizeof(remote));
 				printf("%-15s %10llu %8llu  %-44s %-6u %s%s\n", kind_name(cr[i].k.kind),
 				       (unsigned long long)cr[i].v.events,
-				       (unsigned long long)(cr[i].k.kind == TCPDROP_RETRANS ? cr[i].v.segs : 0), remote,
+				       (unsigned long long)(cr[i].k.kind == TCPDROP_RETRANS ? cr[i].v.segs + cr[i].v.untraced : 0), remote,
 				       cr[i].k.lport, state_name(cr[i].k.state), cr[i].k.err ? " (failed)" : "");
 			}
 		}
@@ -570,6 +574,9 @@ static int td_tick(void *ctx, bool final)
 		if (u.caught)
 			printf("%llu retransmits skipped on a busy CPU were counted by the backup program\n",
 			       (unsigned long long)u.caught);
+		if (untraced)
+			printf("%llu retransmitted segments no tracepoint call carried: counted from the sockets' total_retrans\n",
+			       (unsigned long long)untraced);
 		if (!final)
 			printf("\n");
 	}
@@ -601,10 +608,12 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	bpf_program__set_autoload(k->progs.td_retrans_btf_noerr, btf_tp && !with_err);
 	bpf_program__set_autoload(k->progs.td_send_reset_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_destroy_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_drop_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_retrans_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_send_reset_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.td_destroy_raw, !btf_tp);
 	/* the backup twin of the retransmit program in use: attached by hand,
 	 * after the primary, so that the tracepoint calls it second */
 	if (!btf_tp) {
