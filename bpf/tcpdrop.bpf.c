@@ -440,6 +440,40 @@ int BPF_PROG(td_rtx2_btf_noerr, const struct sock *sk, const struct sk_buff *skb
 	return 0;
 }
 
+/* SYN-ACK retransmits: TcpRetransSegs counts them too (tcp_rtx_synack), but
+ * they have their own tracepoint, with the request socket (its addresses,
+ * state NEW_SYN_RECV) and the listener (or a fast-open child) */
+static __always_inline void on_retrans_synack(const struct sock *sk, const struct request_sock *req)
+{
+	struct tcpdrop_conn_key k = { .kind = TCPDROP_RETRANS };
+	__u64 key = (__u64)sk;
+	__u32 *seen;
+
+	if (!req)
+		return;
+	sk_key((const struct sock *)req, &k);	/* sock_common first in both */
+	count_conn(&k, 1, 1, 0);
+	/* a passive fast-open child counts it in its total_retrans as well:
+	 * not an untraced segment */
+	seen = sk ? bpf_map_lookup_elem(&rtx_socks, &key) : NULL;
+	if (seen)
+		__sync_fetch_and_add(seen, 1);
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(td_synack_btf, const struct sock *sk, const struct request_sock *req)
+{
+	on_retrans_synack(sk, req);
+	return 0;
+}
+
+SEC("raw_tp/tcp_retransmit_synack")
+int BPF_PROG(td_synack_raw, const struct sock *sk, const struct request_sock *req)
+{
+	on_retrans_synack(sk, req);
+	return 0;
+}
+
 static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb)
 {
 	struct tcpdrop_conn_key k = { .kind = TCPDROP_RST_SENT };

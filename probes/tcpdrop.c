@@ -217,12 +217,14 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	const struct tcpdrop_bpf *k = c->skel;
 	uint64_t missed = prog_misses(k->progs.td_retrans_btf) + prog_misses(k->progs.td_retrans_raw) +
 			  prog_misses(k->progs.td_retrans_btf_noerr);
+	/* SYN-ACK retransmits have no backup */
+	uint64_t synack = prog_misses(k->progs.td_synack_btf) + prog_misses(k->progs.td_synack_raw);
 
 	u->drops = prog_misses(k->progs.td_drop_btf) + prog_misses(k->progs.td_drop_raw);
 	/* the backup counted what the primary skipped, unless it was itself
 	 * busy on that CPU: only the rest was not seen */
 	u->caught = k->bss->rtx_caught;
-	u->retrans = missed > u->caught ? missed - u->caught : 0;
+	u->retrans = (missed > u->caught ? missed - u->caught : 0) + synack;
 	u->rst_sent = prog_misses(k->progs.td_send_reset_btf) + prog_misses(k->progs.td_send_reset_raw);
 	u->rst_recv = prog_misses(k->progs.td_recv_reset_btf) + prog_misses(k->progs.td_recv_reset_raw);
 }
@@ -609,11 +611,13 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	bpf_program__set_autoload(k->progs.td_send_reset_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_destroy_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_synack_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_drop_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_retrans_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_send_reset_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_destroy_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.td_synack_raw, !btf_tp);
 	/* the backup twin of the retransmit program in use: attached by hand,
 	 * after the primary, so that the tracepoint calls it second */
 	if (!btf_tp) {
@@ -746,7 +750,7 @@ int probe_tcpdrop(int argc, char **argv)
 	}
 	c.nreasons = probe_kernel_enum_names("skb_drop_reason", "SKB_DROP_REASON_", c.reasons, TD_MAX_REASONS);
 	err = -ENOTSUP;
-	c.method = "tp_btf/kfree_skb + tp_btf/tcp_retransmit_skb + tp_btf/tcp_send_reset + tp_btf/tcp_receive_reset";
+	c.method = "tp_btf/kfree_skb + tp_btf/tcp_retransmit_skb + tp_btf/tcp_retransmit_synack + tp_btf/tcp_send_reset + tp_btf/tcp_receive_reset + tp_btf/tcp_destroy_sock";
 	if (probe_try_tp_btf()) {
 		err = td_load(&c, true, true);
 		if (err)
@@ -756,7 +760,7 @@ int probe_tcpdrop(int argc, char **argv)
 		if (c.o.verbose)
 			fprintf(stderr, "tcpdrop: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
 		err = td_load(&c, false, true);
-		c.method = "raw_tp/kfree_skb + raw_tp/tcp_retransmit_skb + raw_tp/tcp_send_reset + raw_tp/tcp_receive_reset";
+		c.method = "raw_tp/kfree_skb + raw_tp/tcp_retransmit_skb + raw_tp/tcp_retransmit_synack + raw_tp/tcp_send_reset + raw_tp/tcp_receive_reset + raw_tp/tcp_destroy_sock";
 	}
 	if (err) {
 		probe_load_err(&c.o, "load and attach the tcpdrop BPF programs", err);

@@ -15,9 +15,11 @@
 #     exactly, and no retransmit unseen (issue 11)
 #  4. the backup program counts retransmit calls the primary did not see
 #     (BPF_PROG_TEST_RUN on the raw_tp twins)
+#  5. a listener retransmitting its SYN-ACK (tcp_rtx_synack: another
+#     tracepoint) -> retransmitted segments == TcpRetransSegs delta
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 16
+plan 18
 need_bpf
 export IH=$BUILD/tests/bpf/incident-helper HELPER TMPD=$TMP NSTAT_HISTORY=$TMP/nstat.hist
 # nstat_delta NAME: the counter's change since the last `nstat -n`
@@ -154,6 +156,44 @@ diag "test runs: $(cat "$TMP/tr.out" 2> /dev/null) unseen $(jq -c '.unseen | del
 is "$(jq -r '[.retransmits[] | select(.netns == 0) | .count] | add' "$J" 2> /dev/null)" 3 \
 	"3 retransmit calls, 2 seen only by the backup: counted 3 times" || diag "$(cat "$TMP/tr.err" "$TMP/tr.nserr" "$TMP/tr.out" 2> /dev/null)"
 cmp_ok "$(jq -r '.unseen.retransmits_caught_by_backup' "$J" 2> /dev/null)" -ge 2 "the backup reports the 2 calls it caught"
+# SYN-ACK retransmits are in TcpRetransSegs too, through another path
+# (tcp_rtx_synack, tracepoint tcp_retransmit_synack): a SYN from an address
+# that never answers (a raw packet from 10.99.0.9, routed out of a veth whose
+# peer has no address) leaves the listener retransmitting its SYN-ACK
+unshare -n bash -c '
+	ip link set lo up
+	ip link add va type veth peer name vb || exit 1
+	ip link set va up && ip link set vb up && ip addr add 10.98.0.1/24 dev va && ip route add 10.99.0.0/24 dev va
+	"$IH" sink 10.98.0.1 18790 6 > "$TMPD/ssink.out" &
+	for i in $(seq 100); do grep -q ready "$TMPD/ssink.out" && break; sleep 0.05; done
+	"$@" --netns self --json --duration 30 > "$TMPD/sa.json" 2> "$TMPD/sa.err" &
+	p=$!
+	for i in $(seq 200); do grep -q tracing "$TMPD/sa.err" && break; sleep 0.05; done
+	nstat -n
+	python3 - <<"PY"
+import socket, struct
+src, dst, sport, dport = "10.99.0.9", "10.98.0.1", 40000, 18790
+def csum(b):
+	s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+	s = (s >> 16) + (s & 0xffff)
+	return ~(s + (s >> 16)) & 0xffff
+tcp = struct.pack("!HHIIBBHHH", sport, dport, 12345, 0, 5 << 4, 0x02, 65535, 0, 0)	# SYN
+pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).sendto(ip + tcp, (dst, 0))
+PY
+	sleep 3.6	# SYN-ACK retransmits after 1 s and 3 s
+	nstat -z TcpRetransSegs TcpExtTCPSynRetrans > "$TMPD/sa.nstat"
+	kill -INT $p
+	wait $p
+' _ "${PROBE[@]}" tcpdrop 2> "$TMP/sa.nserr"
+J=$TMP/sa.json
+sa=$(awk '$1 == "TcpRetransSegs" { print $2 }' "$TMP/sa.nstat" 2> /dev/null)
+diag "SYN-ACK: nstat $(awk 'NR > 1 { printf "%s %s ", $1, $2 }' "$TMP/sa.nstat" 2> /dev/null); probe $(jq -c '.totals' "$J" 2> /dev/null)"
+cmp_ok "${sa:-0}" -gt 0 "the listener retransmitted its SYN-ACK (nstat)"
+is "$(jq -r '"\(.totals.retransmitted_segments) \([.retransmits[] | select(.remote == "10.99.0.9:40000" and .state == "NEW_SYN_RECV") | .segments] | add)"' "$J" 2> /dev/null)" \
+	"$sa $sa" "SYN-ACK retransmits == the TcpRetransSegs delta, by remote 10.99.0.9:40000, NEW_SYN_RECV" || diag "$(cat "$TMP/sa.err" "$TMP/sa.nserr" 2> /dev/null)"
 "${PROBE[@]}" tcpdrop --netns /nonexistent --duration 1 > /dev/null 2>&1
 is "$?" 1 "--netns of a missing file fails with exit 1"
 done_testing
