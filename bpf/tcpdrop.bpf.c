@@ -229,7 +229,8 @@ static __always_inline void sk_key(const struct sock *sk, struct tcpdrop_conn_ke
  * counter: so each retransmit call also reads total_retrans, and what it
  * gained since the socket's previous call beyond that call's segments is
  * counted as "untraced"; what it gains after the last call is counted when
- * the socket is destroyed (tcp:tcp_destroy_sock).
+ * the socket is destroyed (tcp:tcp_destroy_sock), and a connection opened
+ * while the probe runs starts from its birth (sock:inet_sock_set_state).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -253,6 +254,41 @@ static __always_inline __u32 rtx_untraced(const struct sock *sk, __u32 tr, __u32
 	*seen = tr;
 	/* tcp_disconnect() zeroes total_retrans: a step back is no retransmit */
 	return d > segs && d - segs < (1U << 30) ? d - segs : 0;
+}
+
+/* A connection's birth sets its baseline, so that steps before its first
+ * retransmit call count too: an active open (-> SYN_SENT: total_retrans 0)
+ * or a passive one (SYN_RECV -> ESTABLISHED: the SYN-ACK retransmits it
+ * carries were counted at tcp_retransmit_synack). */
+static __always_inline void on_set_state(const struct sock *sk, int oldstate, int newstate)
+{
+	struct tcpdrop_conn_key k = {};
+	__u64 key = (__u64)sk;
+	__u32 tr;
+
+	if (!sk || !(newstate == 2 /* SYN_SENT */ || (oldstate == 3 /* SYN_RECV */ && newstate == 1)))
+		return;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	sk_key(sk, &k);
+	if (!conn_wanted(&k))
+		return;
+	tr = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	bpf_map_update_elem(&rtx_socks, &key, &tr, BPF_ANY);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(td_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	on_set_state(sk, oldstate, newstate);
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(td_state_raw, const struct sock *sk, const int oldstate, const int newstate)
+{
+	on_set_state(sk, oldstate, newstate);
+	return 0;
 }
 
 static __always_inline void on_destroy(const struct sock *sk)

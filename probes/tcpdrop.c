@@ -612,12 +612,14 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	bpf_program__set_autoload(k->progs.td_recv_reset_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_destroy_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_synack_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_state_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_drop_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_retrans_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_send_reset_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_destroy_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_synack_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.td_state_raw, !btf_tp);
 	/* the backup twin of the retransmit program in use: attached by hand,
 	 * after the primary, so that the tracepoint calls it second */
 	if (!btf_tp) {
@@ -750,7 +752,7 @@ int probe_tcpdrop(int argc, char **argv)
 	}
 	c.nreasons = probe_kernel_enum_names("skb_drop_reason", "SKB_DROP_REASON_", c.reasons, TD_MAX_REASONS);
 	err = -ENOTSUP;
-	c.method = "tp_btf/kfree_skb + tp_btf/tcp_retransmit_skb + tp_btf/tcp_retransmit_synack + tp_btf/tcp_send_reset + tp_btf/tcp_receive_reset + tp_btf/tcp_destroy_sock";
+	c.method = "tp_btf/kfree_skb + tp_btf/tcp_retransmit_skb + tp_btf/tcp_retransmit_synack + tp_btf/tcp_send_reset + tp_btf/tcp_receive_reset + tp_btf/tcp_destroy_sock + tp_btf/inet_sock_set_state";
 	if (probe_try_tp_btf()) {
 		err = td_load(&c, true, true);
 		if (err)
@@ -760,7 +762,7 @@ int probe_tcpdrop(int argc, char **argv)
 		if (c.o.verbose)
 			fprintf(stderr, "tcpdrop: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
 		err = td_load(&c, false, true);
-		c.method = "raw_tp/kfree_skb + raw_tp/tcp_retransmit_skb + raw_tp/tcp_retransmit_synack + raw_tp/tcp_send_reset + raw_tp/tcp_receive_reset + raw_tp/tcp_destroy_sock";
+		c.method = "raw_tp/kfree_skb + raw_tp/tcp_retransmit_skb + raw_tp/tcp_retransmit_synack + raw_tp/tcp_send_reset + raw_tp/tcp_receive_reset + raw_tp/tcp_destroy_sock + raw_tp/inet_sock_set_state";
 	}
 	if (err) {
 		probe_load_err(&c.o, "load and attach the tcpdrop BPF programs", err);
