@@ -164,7 +164,7 @@ unshare -n bash -c '
 	ip link set lo up
 	ip link add va type veth peer name vb || exit 1
 	ip link set va up && ip link set vb up && ip addr add 10.98.0.1/24 dev va && ip route add 10.99.0.0/24 dev va
-	"$IH" sink 10.98.0.1 18790 6 > "$TMPD/ssink.out" &
+	"$IH" sink 10.98.0.1 18790 6 > "$TMPD/ssink.out" & l=$!
 	for i in $(seq 100); do grep -q ready "$TMPD/ssink.out" && break; sleep 0.05; done
 	"$@" --netns self --json --duration 30 > "$TMPD/sa.json" 2> "$TMPD/sa.err" &
 	p=$!
@@ -184,6 +184,11 @@ ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, socket
 socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).sendto(ip + tcp, (dst, 0))
 PY
 	sleep 3.6	# SYN-ACK retransmits after 1 s and 3 s
+	# the listener closed drops the request: nothing is pending when the
+	# counter is read and the probe stopped
+	kill $l
+	wait $l
+	sleep 0.2
 	nstat -z TcpRetransSegs TcpExtTCPSynRetrans > "$TMPD/sa.nstat"
 	kill -INT $p
 	wait $p
