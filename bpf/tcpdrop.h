@@ -5,6 +5,7 @@
 #define TCPDROP_MAX_DROPS 8192		/* distinct drop keys; more -> lost_drops */
 #define TCPDROP_MAX_CONNS 8192		/* distinct retransmit/reset keys; more -> lost_conns */
 #define TCPDROP_MAX_STACKS 4096		/* with --stacks */
+#define TCPDROP_MAX_SOCKS 16384		/* sockets whose total_retrans is followed (LRU) */
 #define TCPDROP_MAX_DEPTH 127
 
 /* one kfree_skb drop place */
@@ -39,6 +40,8 @@ struct tcpdrop_conn_key {
 struct tcpdrop_conn_val {
 	__u64 events;
 	__u64 segs;		/* retransmitted segments (tcp_skb_pcount), as TcpRetransSegs counts */
+	__u64 untraced;		/* segments the socket's total_retrans gained that no
+				 * tracepoint call carried (retransmits only, err 0 rows) */
 };
 
 #endif

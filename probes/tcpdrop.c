@@ -49,6 +49,7 @@ struct td {
 	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
 	int seq;			/* reports so far */
 	bool matched;			/* an event passed --port/--netns during the run */
+	bool backup;			/* the retransmit backup program is attached */
 	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
 	int ndprev, ncprev;
 };
@@ -192,6 +193,42 @@ static void location_str(struct td *c, uint64_t loc, char *buf, size_t size)
 		snprintf(buf, size, "0x%llx", (unsigned long long)loc);
 }
 
+/* Calls of @p the kernel skipped because @p was already running on that
+ * CPU (bpf_prog_info.recursion_misses, Linux >= 5.12); 0 when not loaded. */
+static uint64_t prog_misses(const struct bpf_program *p)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_program__fd(p);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+/* What the programs could not see, since the start, in every namespace
+ * (the kernel skips a nested call before any filter of ours runs). */
+struct td_unseen {
+	uint64_t drops, retrans, caught, rst_sent, rst_recv;
+};
+
+static void td_unseen_read(const struct td *c, struct td_unseen *u)
+{
+	const struct tcpdrop_bpf *k = c->skel;
+	uint64_t missed = prog_misses(k->progs.td_retrans_btf) + prog_misses(k->progs.td_retrans_raw) +
+			  prog_misses(k->progs.td_retrans_btf_noerr);
+	/* SYN-ACK retransmits have no backup */
+	uint64_t synack = prog_misses(k->progs.td_synack_btf) + prog_misses(k->progs.td_synack_raw);
+
+	u->drops = prog_misses(k->progs.td_drop_btf) + prog_misses(k->progs.td_drop_raw);
+	/* the backup counted what the primary skipped, unless it was itself
+	 * busy on that CPU: only the rest was not seen */
+	u->caught = k->bss->rtx_caught;
+	u->retrans = (missed > u->caught ? missed - u->caught : 0) + synack;
+	u->rst_sent = prog_misses(k->progs.td_send_reset_btf) + prog_misses(k->progs.td_send_reset_raw);
+	u->rst_recv = prog_misses(k->progs.td_recv_reset_btf) + prog_misses(k->progs.td_recv_reset_raw);
+}
+
 static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const struct drop_row *d, int nd,
 		      const struct conn_row *cr, int nc)
 {
@@ -202,6 +239,7 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 		[TCPDROP_RST_SENT] = "qps_tcpdrop_resets_sent_total",
 		[TCPDROP_RST_RECV] = "qps_tcpdrop_resets_received_total",
 	};
+	struct td_unseen u;
 	int err;
 
 	if (!p)
@@ -244,12 +282,19 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 			promfile_sample(p, metric[kind],
 					(const char *[]){ "remote", remote, "port", lp, "state", state_name(cr[i].k.state),
 							  "netns", ns, "error", cr[i].k.err ? strerrorname_np(cr[i].k.err) : "", NULL },
-					(double)(kind == TCPDROP_RETRANS ? cr[i].v.segs : cr[i].v.events));
+					(double)(kind == TCPDROP_RETRANS ? cr[i].v.segs + cr[i].v.untraced : cr[i].v.events));
 		}
 	}
 	promfile_help(p, "qps_tcpdrop_lost_events_total", "counter", "events not recorded because a BPF map was full");
 	promfile_sample(p, "qps_tcpdrop_lost_events_total", NULL,
 			(double)(c->skel->bss->lost_drops + c->skel->bss->lost_conns));
+	td_unseen_read(c, &u);
+	promfile_help(p, "qps_tcpdrop_unseen_events_total", "counter",
+		      "events the probe could not see (its program was already running on that CPU), every namespace");
+	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "drop", NULL }, (double)u.drops);
+	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "retransmit", NULL }, (double)u.retrans);
+	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "reset_sent", NULL }, (double)u.rst_sent);
+	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "reset_received", NULL }, (double)u.rst_recv);
 	err = promfile_commit(p);
 	promfile_free(p);
 	return err;
@@ -285,15 +330,17 @@ static int td_tick(void *ctx, bool final)
 	struct conn_row *cr = NULL;
 	struct reason_sum *rs = NULL;
 	int nd, nc, nr = 0, i, k, top, err = 0;
-	uint64_t total = 0, segs = 0, failed = 0, kinds[4] = { 0 };
+	uint64_t total = 0, segs = 0, untraced = 0, failed = 0, kinds[4] = { 0 };
 	char rb[32], loc[160], remote[64];
 	struct json j;
 	uint64_t now = probe_now_ns();
 	double elapsed = (now - c->t0) / 1e9, window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
 	bool deltas = c->o.interval > 0 && !c->o.cumulative;
 	char at[40], given[80];
+	struct td_unseen u;
 
 	c->seq++;
+	td_unseen_read(c, &u);
 	probe_stamp(at, sizeof(at));
 	snprintf(given, sizeof(given), "%s%s%s%.0u", c->netns_arg ? "--netns " : "", c->netns_arg ? c->netns_arg : "",
 		 c->port ? (c->netns_arg ? " --port " : "--port ") : "", c->port);
@@ -321,7 +368,7 @@ static int td_tick(void *ctx, bool final)
 		/* per-interval figures: what each row gained since the last report */
 		nd = probe_delta_rows(d, nd, sizeof(*d), sizeof(d->k), offsetof(struct drop_row, n), 1,
 				      &c->dprev, &c->ndprev);
-		nc = nd < 0 ? nd : probe_delta_rows(cr, nc, sizeof(*cr), sizeof(cr->k), offsetof(struct conn_row, v), 2,
+		nc = nd < 0 ? nd : probe_delta_rows(cr, nc, sizeof(*cr), sizeof(cr->k), offsetof(struct conn_row, v), 3,
 						    &c->cprev, &c->ncprev);
 		if (nd < 0 || nc < 0) {
 			err = nd < 0 ? nd : nc;
@@ -355,8 +402,10 @@ static int td_tick(void *ctx, bool final)
 			continue;
 		}
 		kinds[cr[i].k.kind & 3] += cr[i].v.events;
-		if (cr[i].k.kind == TCPDROP_RETRANS)
-			segs += cr[i].v.segs;
+		if (cr[i].k.kind == TCPDROP_RETRANS) {
+			segs += cr[i].v.segs + cr[i].v.untraced;
+			untraced += cr[i].v.untraced;
+		}
 	}
 	top = c->top ? c->top : 20;
 
@@ -414,6 +463,7 @@ static int td_tick(void *ctx, bool final)
 		json_obj_open(&j, "totals");
 		json_uint(&j, "retransmits", kinds[TCPDROP_RETRANS]);
 		json_uint(&j, "retransmitted_segments", segs);
+		json_uint(&j, "untraced_segments", untraced);
 		json_uint(&j, "failed_retransmit_attempts", failed);
 		json_uint(&j, "resets_sent", kinds[TCPDROP_RST_SENT]);
 		json_uint(&j, "resets_received", kinds[TCPDROP_RST_RECV]);
@@ -431,7 +481,8 @@ static int td_tick(void *ctx, bool final)
 				json_uint(&j, "netns", cr[i].k.netns);
 				json_uint(&j, "count", cr[i].v.events);
 				if (kind == TCPDROP_RETRANS) {
-					json_uint(&j, "segments", cr[i].v.segs);
+					json_uint(&j, "segments", cr[i].v.segs + cr[i].v.untraced);
+					json_uint(&j, "untraced_segments", cr[i].v.untraced);
 					if (cr[i].k.err)
 						json_str(&j, "error", strerror(cr[i].k.err));
 					else
@@ -445,6 +496,18 @@ static int td_tick(void *ctx, bool final)
 		json_uint(&j, "drops", c->skel->bss->lost_drops);
 		json_uint(&j, "flows", c->skel->bss->lost_conns);
 		json_uint(&j, "stacks", c->skel->bss->lost_stacks);
+		json_obj_close(&j);
+		/* cumulative and for every namespace and port: the kernel skips a
+		 * nested call before our filters run */
+		json_obj_open(&j, "unseen");
+		json_str(&j, "cause", "program already running on that CPU (nested call skipped by the kernel); "
+				      "since the start, every namespace and port");
+		json_uint(&j, "drops", u.drops);
+		json_uint(&j, "retransmits", u.retrans);
+		json_uint(&j, "retransmits_caught_by_backup", u.caught);
+		json_bool(&j, "retransmit_backup", c->backup);
+		json_uint(&j, "resets_sent", u.rst_sent);
+		json_uint(&j, "resets_received", u.rst_recv);
 		json_obj_close(&j);
 		json_obj_close(&j);
 	} else {
@@ -495,7 +558,7 @@ static int td_tick(void *ctx, bool final)
 				addr_str(&cr[i].k, remote, sizeof(remote));
 				printf("%-15s %10llu %8llu  %-44s %-6u %s%s\n", kind_name(cr[i].k.kind),
 				       (unsigned long long)cr[i].v.events,
-				       (unsigned long long)(cr[i].k.kind == TCPDROP_RETRANS ? cr[i].v.segs : 0), remote,
+				       (unsigned long long)(cr[i].k.kind == TCPDROP_RETRANS ? cr[i].v.segs + cr[i].v.untraced : 0), remote,
 				       cr[i].k.lport, state_name(cr[i].k.state), cr[i].k.err ? " (failed)" : "");
 			}
 		}
@@ -505,6 +568,17 @@ static int td_tick(void *ctx, bool final)
 			printf("lost: %llu drops (table full), %llu retransmit/reset events (table full), %llu stacks\n",
 			       (unsigned long long)c->skel->bss->lost_drops, (unsigned long long)c->skel->bss->lost_conns,
 			       (unsigned long long)c->skel->bss->lost_stacks);
+		if (u.drops || u.retrans || u.rst_sent || u.rst_recv)
+			printf("unseen since the start (program already running on that CPU; every namespace and port): "
+			       "%llu drops, %llu retransmits, %llu resets sent, %llu received\n",
+			       (unsigned long long)u.drops, (unsigned long long)u.retrans,
+			       (unsigned long long)u.rst_sent, (unsigned long long)u.rst_recv);
+		if (u.caught)
+			printf("%llu retransmits skipped on a busy CPU were counted by the backup program\n",
+			       (unsigned long long)u.caught);
+		if (untraced)
+			printf("%llu retransmitted segments no tracepoint call carried: counted from the sockets' total_retrans\n",
+			       (unsigned long long)untraced);
 		if (!final)
 			printf("\n");
 	}
@@ -521,6 +595,8 @@ out:
 static int td_load(struct td *c, bool btf_tp, bool with_err)
 {
 	struct tcpdrop_bpf *k = tcpdrop_bpf__open();
+	struct bpf_program *backup;
+	struct bpf_link **backup_link;
 	int err;
 
 	if (!k)
@@ -534,18 +610,48 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	bpf_program__set_autoload(k->progs.td_retrans_btf_noerr, btf_tp && !with_err);
 	bpf_program__set_autoload(k->progs.td_send_reset_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_destroy_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_synack_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_state_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_drop_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_retrans_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_send_reset_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_recv_reset_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.td_destroy_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.td_synack_raw, !btf_tp);
+	bpf_program__set_autoload(k->progs.td_state_raw, !btf_tp);
+	/* the backup twin of the retransmit program in use: attached by hand,
+	 * after the primary, so that the tracepoint calls it second */
+	if (!btf_tp) {
+		backup = k->progs.td_rtx2_raw;
+		backup_link = &k->links.td_rtx2_raw;
+	} else if (with_err) {
+		backup = k->progs.td_rtx2_btf;
+		backup_link = &k->links.td_rtx2_btf;
+	} else {
+		backup = k->progs.td_rtx2_btf_noerr;
+		backup_link = &k->links.td_rtx2_btf_noerr;
+	}
+	bpf_program__set_autoload(k->progs.td_rtx2_btf, backup == k->progs.td_rtx2_btf);
+	bpf_program__set_autoload(k->progs.td_rtx2_raw, backup == k->progs.td_rtx2_raw);
+	bpf_program__set_autoload(k->progs.td_rtx2_btf_noerr, backup == k->progs.td_rtx2_btf_noerr);
+	bpf_program__set_autoattach(k->progs.td_rtx2_btf, false);
+	bpf_program__set_autoattach(k->progs.td_rtx2_raw, false);
+	bpf_program__set_autoattach(k->progs.td_rtx2_btf_noerr, false);
 	err = tcpdrop_bpf__load(k);
 	if (!err)
 		err = tcpdrop_bpf__attach(k);
+	if (!err) {
+		*backup_link = bpf_program__attach(backup);
+		if (!*backup_link)
+			err = -errno;
+	}
 	if (err) {
 		tcpdrop_bpf__destroy(k);
 		return err;
 	}
 	c->skel = k;
+	c->backup = true;
 	return 0;
 }
 
@@ -646,7 +752,7 @@ int probe_tcpdrop(int argc, char **argv)
 	}
 	c.nreasons = probe_kernel_enum_names("skb_drop_reason", "SKB_DROP_REASON_", c.reasons, TD_MAX_REASONS);
 	err = -ENOTSUP;
-	c.method = "tp_btf/kfree_skb + tp_btf/tcp_retransmit_skb + tp_btf/tcp_send_reset + tp_btf/tcp_receive_reset";
+	c.method = "tp_btf/kfree_skb + tp_btf/tcp_retransmit_skb + tp_btf/tcp_retransmit_synack + tp_btf/tcp_send_reset + tp_btf/tcp_receive_reset + tp_btf/tcp_destroy_sock + tp_btf/inet_sock_set_state";
 	if (probe_try_tp_btf()) {
 		err = td_load(&c, true, true);
 		if (err)
@@ -656,7 +762,7 @@ int probe_tcpdrop(int argc, char **argv)
 		if (c.o.verbose)
 			fprintf(stderr, "tcpdrop: tp_btf failed (%s), trying raw_tp\n", strerror(-err));
 		err = td_load(&c, false, true);
-		c.method = "raw_tp/kfree_skb + raw_tp/tcp_retransmit_skb + raw_tp/tcp_send_reset + raw_tp/tcp_receive_reset";
+		c.method = "raw_tp/kfree_skb + raw_tp/tcp_retransmit_skb + raw_tp/tcp_retransmit_synack + raw_tp/tcp_send_reset + raw_tp/tcp_receive_reset + raw_tp/tcp_destroy_sock + raw_tp/inet_sock_set_state";
 	}
 	if (err) {
 		probe_load_err(&c.o, "load and attach the tcpdrop BPF programs", err);
