@@ -35,12 +35,45 @@ bool has_cap(int cap)
 	return (eff >> cap) & 1;
 }
 
+/* "Max open files  SOFT  HARD  files" of /proc/PID/limits ("unlimited":
+ * RLIM_INFINITY): the kernel's text, readable by anyone. */
+static int limits_nofile(pid_t pid, unsigned long long *soft, unsigned long long *hard)
+{
+	char path[64], buf[4096], s[32], h[32], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	n = procfs_read(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	p = strstr(buf, "\nMax open files ");
+	if (!p || sscanf(p + 16, " %31s %31s", s, h) != 2)
+		return -EINVAL;
+	if (!strcmp(s, "unlimited"))
+		*soft = RLIM_INFINITY;
+	else if (sscanf(s, "%llu", soft) != 1)
+		return -EINVAL;
+	if (!strcmp(h, "unlimited"))
+		*hard = RLIM_INFINITY;
+	else if (sscanf(h, "%llu", hard) != 1)
+		return -EINVAL;
+	return 0;
+}
+
 int proc_nofile(pid_t pid, unsigned long long *soft, unsigned long long *hard)
 {
 	struct rlimit rl;
+	int e;
 
-	if (prlimit(pid, RLIMIT_NOFILE, NULL, &rl) < 0)
-		return -errno;
+	if (prlimit(pid, RLIMIT_NOFILE, NULL, &rl) < 0) {
+		/* reading another user's limits with prlimit() needs
+		 * CAP_SYS_RESOURCE (a worker that dropped to nobody, root
+		 * without that capability): /proc/PID/limits says the same */
+		e = -errno;
+		if ((e == -EPERM || e == -EACCES) && !limits_nofile(pid, soft, hard))
+			return 0;
+		return e;
+	}
 	*soft = rl.rlim_cur;
 	*hard = rl.rlim_max;
 	return 0;
