@@ -357,6 +357,20 @@ struct proc_ent {
 	uid_t uid;	/* owner of /proc/PID: the process's euid */
 };
 
+bool fd_socket_inode(const char *fddir, const char *name, unsigned long long *ino)
+{
+	char fp[PATH_MAX], link[64];
+	ssize_t len;
+
+	if (name[0] == '.' || (size_t)snprintf(fp, sizeof(fp), "%s/%s", fddir, name) >= sizeof(fp))
+		return false;
+	len = readlink(fp, link, sizeof(link) - 1);
+	if (len <= 0)
+		return false;
+	link[len] = '\0';
+	return sscanf(link, "socket:[%llu]", ino) == 1;
+}
+
 /* Scans the descriptors of @procs whose uid matching an unowned listener is
  * @by_uid (-1: any), at most FIRST_FDS each if @first_only, else all of them
  * within *@budget. Returns the number of listeners still unowned. */
@@ -366,7 +380,7 @@ static int owners_pass(struct sd_listener *l, int n, int left, const struct proc
 	int p, i;
 
 	for (p = 0; p < np && left > 0 && *budget > 0; p++) {
-		char path[64], link[64];
+		char path[64];
 		struct dirent *fe;
 		bool match = false;
 		DIR *fds;
@@ -380,19 +394,12 @@ static int owners_pass(struct sd_listener *l, int n, int left, const struct proc
 		fds = opendir(path);
 		while (fds && left > 0 && (fe = readdir(fds))) {
 			unsigned long long ino;
-			char fp[96];
-			ssize_t len;
 
 			if (fe->d_name[0] == '.')
 				continue;
 			if ((first_only && ++seen > FIRST_FDS) || (!first_only && --*budget <= 0))
 				break;
-			snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
-			len = readlink(fp, link, sizeof(link) - 1);
-			if (len <= 0)
-				continue;
-			link[len] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			if (!fd_socket_inode(path, fe->d_name, &ino))
 				continue;
 			for (i = 0; i < n; i++) {
 				if (l[i].inode != ino || l[i].pid)

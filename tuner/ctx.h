@@ -53,6 +53,9 @@ void ctx_release(struct ctx *c);
 
 /* RLIMIT_NOFILE of @pid. Returns 0 or -errno. */
 int proc_nofile(pid_t pid, unsigned long long *soft, unsigned long long *hard);
+/* True when descriptor @name of the /proc/PID/fd directory @fddir is a
+ * socket; its inode in *@ino. */
+bool fd_socket_inode(const char *fddir, const char *name, unsigned long long *ino);
 /* Number of open descriptors of @pid, or -errno. */
 int proc_fd_count(pid_t pid);
 /* systemd unit of @pid from /proc/PID/cgroup ("" if none). */

@@ -1939,7 +1939,7 @@ static int pick_server(struct dctx *d)
  * report says so. */
 static void listener_sharers(const struct dctx *d, struct diag_result *res)
 {
-	char path[PATH_MAX], buf[512], link[64], *p;
+	char path[PATH_MAX], buf[512], *p;
 	struct dirent *de, *fe;
 	DIR *proc, *fds;
 	int i;
@@ -1959,18 +1959,9 @@ static void listener_sharers(const struct dctx *d, struct diag_result *res)
 		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 		fds = opendir(path);
 		while (fds && !holds && (fe = readdir(fds))) {
-			char fp[PATH_MAX + 32];
 			unsigned long long ino;
-			ssize_t len;
 
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
-			len = readlink(fp, link, sizeof(link) - 1);
-			if (len <= 0)
-				continue;
-			link[len] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			if (!fd_socket_inode(path, fe->d_name, &ino))
 				continue;
 			for (i = 0; i < d->r.cx.nls && !holds; i++)
 				holds = d->r.cx.ls[i].pid == res->pid && d->r.cx.ls[i].inode == ino;
