@@ -300,14 +300,12 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 	return err;
 }
 
-/* write_prom() for rows as read (cumulative), with their reason sums. */
-static int write_prom_rows(struct td *c, const struct drop_row *d, int nd, const struct conn_row *cr, int nc)
+/* The drops of rows @d summed by reason into @rs (room for @nd), each with its
+ * first row, sorted by count. Returns the number of reasons. */
+static int sum_reasons(const struct drop_row *d, int nd, struct reason_sum *rs)
 {
-	struct reason_sum *rs = calloc(nd ? nd : 1, sizeof(*rs));
-	int nr = 0, k, err;
+	int nr = 0, k;
 
-	if (!rs)
-		return -ENOMEM;
 	for (int i = 0; i < nd; i++) {
 		for (k = 0; k < nr && rs[k].reason != d[i].k.reason; k++)
 			;
@@ -318,6 +316,18 @@ static int write_prom_rows(struct td *c, const struct drop_row *d, int nd, const
 		rs[k].n += d[i].n;
 	}
 	qsort(rs, nr, sizeof(*rs), cmp_reason);
+	return nr;
+}
+
+/* write_prom() for rows as read (cumulative), with their reason sums. */
+static int write_prom_rows(struct td *c, const struct drop_row *d, int nd, const struct conn_row *cr, int nc)
+{
+	struct reason_sum *rs = calloc(nd ? nd : 1, sizeof(*rs));
+	int nr, err;
+
+	if (!rs)
+		return -ENOMEM;
+	nr = sum_reasons(d, nd, rs);
 	err = write_prom(c, rs, nr, d, nd, cr, nc);
 	free(rs);
 	return err;
@@ -383,17 +393,9 @@ static int td_tick(void *ctx, bool final)
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < nd; i++) {
+	for (i = 0; i < nd; i++)
 		total += d[i].n;
-		for (k = 0; k < nr && rs[k].reason != d[i].k.reason; k++)
-			;
-		if (k == nr) {
-			rs[nr].reason = d[i].k.reason;
-			rs[nr++].first_row = i;
-		}
-		rs[k].n += d[i].n;
-	}
-	qsort(rs, nr, sizeof(*rs), cmp_reason);
+	nr = sum_reasons(d, nd, rs);
 	for (i = 0; i < nc; i++) {
 		/* a failed attempt (err != 0: throttled, no route) sent nothing
 		 * and is not in TcpRetransSegs: counted apart */
