@@ -2,6 +2,15 @@
 #ifndef QPS_PRIVHINT_H
 #define QPS_PRIVHINT_H
 #include <stddef.h>
+#include <linux/capability.h>
+
+/* Capabilities newer than some build hosts' headers (Linux 5.8) */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
 
 /* For an error message that reports EACCES or EPERM but names no privilege
  * (no "root", no "CAP_"), a hint naming the one it needs, chosen by what the

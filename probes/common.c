@@ -26,12 +26,6 @@
 #include "privhint.h"
 #include "probe.h"
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 #ifndef CAP_SYSLOG
 #define CAP_SYSLOG 34
 #endif

@@ -40,6 +40,7 @@
 #include "diagnose.h"
 #include "diagnose_json.h"
 #include "engine.h"
+#include "privhint.h"
 #include "procfs.h"
 #include "sockdiag.h"
 #include "tuner.h"
@@ -50,12 +51,6 @@
 #define PROBE_GRACE_MS 450	/* after the window: the most the probes get to print */
 #define PROBE_STOP_EARLY 0.5	/* seconds before the window's end the probes get SIGTERM */
 #define MAX_NR 512
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 
 /* ---- counters of the network namespace */
 
