@@ -116,15 +116,103 @@ static __always_inline __u8 skb_ports(const struct sk_buff *skb, __u16 *sport, _
 	return ipproto;
 }
 
-static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *location, __u32 reason)
+/*
+ * Events the program could not see. A tp_btf/raw_tp program does not run
+ * again on a CPU where it is already running: the kernel skips the nested
+ * call and only counts it (bpf_prog_info.recursion_misses). A retransmit or
+ * a drop in task context (a socket's backlog processed by release_sock, a
+ * queue purged by close, bottom halves enabled) can be interrupted by a
+ * softirq that retransmits or drops on another socket: that second event
+ * was lost, while the kernel's counters counted it (issue 11: 45 of 667
+ * retransmitted segments; most likely the 17 of 85 accept-queue overflows
+ * missing in a CI run, one retransmit round: one timer softirq's worth).
+ *
+ * So a second copy of each program (the "backup", attached after the
+ * primary, hence called right after it for the same event) counts what the
+ * primary skipped. Both run in the same frame of the tracepoint's caller,
+ * so they see the same frame pointer; a nested event runs on another stack
+ * or deeper on the same one, with another frame pointer. The primary marks
+ * the event it counted under its frame pointer; the backup finds the mark
+ * of its own event there unless the primary skipped it:
+ *
+ *   task:  primary(E1) marks [fp1]=E1 --irq--> softirq: primary(E2)
+ *          skipped; backup(E2) finds no E2 under fp2: counts E2
+ *          <-- backup(E1) finds E1 under fp1: clears it (E1 counted once)
+ *
+ * What the backup misses as well (nested twice) stays unseen: user space
+ * reports the primary's recursion misses minus the backup's catches.
+ */
+#define EV_MARKS 4		/* per CPU and kind: one live mark per nesting level */
+enum { EV_RTX, EV_DROP, EV_KINDS };
+
+__u64 rtx_caught = 0;		/* events the backups counted, every namespace */
+__u64 drop_caught = 0;
+
+struct ev_mark {
+	__u64 fp;		/* frame pointer of the primary's call; 0: free */
+	__u64 a, b, c;		/* what identifies the event */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EV_KINDS);
+	__type(key, __u32);
+	__type(value, struct ev_mark[EV_MARKS]);
+} ev_marks SEC(".maps");
+
+/* The primary marks event (a, b, c) under @fp; the backup clears the mark
+ * of its frame and returns true when it was this event's (the primary
+ * counted it: the backup must not). A backup that finds no such mark
+ * counts the event, as one the primary skipped, in *caught. */
+static __always_inline bool ev_counted(__u32 kind, __u64 fp, __u64 a, __u64 b, __u64 c, bool backup,
+				       __u64 *caught)
+{
+	struct ev_mark *marks, *m = NULL;
+	int i;
+
+	marks = bpf_map_lookup_elem(&ev_marks, &kind);
+	if (!marks)
+		return false;
+	for (i = 0; i < EV_MARKS; i++)
+		if (marks[i].fp == fp) {
+			m = &marks[i];
+			break;
+		}
+	if (backup) {
+		if (m) {
+			bool same = m->a == a && m->b == b && m->c == c;
+
+			m->fp = 0;
+			if (same)
+				return true;
+		}
+		__sync_fetch_and_add(caught, 1);
+		return false;
+	}
+	for (i = 0; !m && i < EV_MARKS; i++)
+		if (!marks[i].fp)
+			m = &marks[i];
+	if (!m)		/* only marks left by skipped backups: reuse one */
+		m = &marks[bpf_get_prandom_u32() & (EV_MARKS - 1)];
+	m->fp = fp;
+	m->a = a;
+	m->b = b;
+	m->c = c;
+	return false;
+}
+
+static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *location, __u32 reason, bool backup)
 {
 	struct tcpdrop_drop_key k = { .reason = reason, .kstack = -1 };
 	__u16 sport = 0, dport = 0;
 	__u8 family = 0, proto;
 	struct sock *sk;
-	__u64 one = 1, *v;
+	__u64 one = 1, *v, fp;
 
 	if (reason <= 1)	/* SKB_NOT_DROPPED_YET, SKB_CONSUMED */
+		return;
+	asm volatile("%0 = r10" : "=r"(fp));
+	if (ev_counted(EV_DROP, fp, (__u64)skb, (__u64)location, reason, backup, &drop_caught))
 		return;
 	k.netns = skb_netns(skb);
 	if (target_netns && k.netns != target_netns)
@@ -163,14 +251,30 @@ static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *locati
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(td_drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	on_drop(ctx, skb, location, reason);
+	on_drop(ctx, skb, location, reason, false);
 	return 0;
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(td_drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	on_drop(ctx, skb, location, reason);
+	on_drop(ctx, skb, location, reason, false);
+	return 0;
+}
+
+/* the backups of the two above (see ev_counted), attached by user space
+ * after the primary */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(td_drop2_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	on_drop(ctx, skb, location, reason, true);
+	return 0;
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(td_drop2_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	on_drop(ctx, skb, location, reason, true);
 	return 0;
 }
 
@@ -324,92 +428,20 @@ int BPF_PROG(td_destroy_raw, struct sock *sk)
 	return 0;
 }
 
-/*
- * Retransmits the program could not see. A tp_btf/raw_tp program does not
- * run again on a CPU where it is already running: the kernel skips the
- * nested call and only counts it (bpf_prog_info.recursion_misses). A
- * retransmit made in task context (a socket's backlog processed by
- * release_sock, bottom halves enabled) can be interrupted by a softirq
- * that retransmits on another socket: that second retransmit was lost,
- * while TcpRetransSegs counted it (issue 11: 45 of 667 segments).
- *
- * So a second copy of the program (the "backup", attached after the
- * primary, hence called right after it for the same event) counts what the
- * primary skipped. Both run in the same frame of the tracepoint's caller,
- * so they see the same frame pointer; a nested event runs on another stack
- * or deeper on the same one, with another frame pointer. The primary marks
- * the event it counted under its frame pointer; the backup finds the mark
- * of its own event there unless the primary skipped it:
- *
- *   task:  primary(E1) marks [fp1]=E1 --irq--> softirq: primary(E2)
- *          skipped; backup(E2) finds no E2 under fp2: counts E2
- *          <-- backup(E1) finds E1 under fp1: clears it (E1 counted once)
- *
- * What the backup misses as well (nested twice) stays unseen: user space
- * reports the primary's recursion misses minus the backup's catches.
- */
-#define RTX_MARKS 4		/* per CPU: one live mark per nesting level */
-
-__u64 rtx_caught = 0;		/* events the backup counted, every namespace */
-
-struct rtx_mark {
-	__u64 fp;		/* frame pointer of the primary's call; 0: free */
-	__u64 sk, skb;
-	__s32 err;
-	__u32 total_retrans;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct rtx_mark[RTX_MARKS]);
-} rtx_marks SEC(".maps");
-
 static __always_inline void on_retrans(const struct sock *sk, const struct sk_buff *skb, int err, bool backup)
 {
 	struct tcpdrop_conn_key k = { .kind = TCPDROP_RETRANS };
-	struct rtx_mark *marks, *m = NULL;
 	struct tcp_skb_cb *cb;
-	__u32 zero = 0, tr, untraced;
+	__u32 tr, untraced;
 	__u16 segs = 0;
 	__u64 fp;
-	int i;
 
 	if (!sk)
 		return;
 	asm volatile("%0 = r10" : "=r"(fp));
 	tr = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
-	marks = bpf_map_lookup_elem(&rtx_marks, &zero);
-	if (!marks)
+	if (ev_counted(EV_RTX, fp, (__u64)sk, (__u64)skb, ((__u64)(__u32)err << 32) | tr, backup, &rtx_caught))
 		return;
-	for (i = 0; i < RTX_MARKS; i++)
-		if (marks[i].fp == fp) {
-			m = &marks[i];
-			break;
-		}
-	if (backup) {
-		if (m) {
-			bool same = m->sk == (__u64)sk && m->skb == (__u64)skb && m->err == err &&
-				    m->total_retrans == tr;
-
-			m->fp = 0;
-			if (same)
-				return;		/* the primary counted it */
-		}
-		__sync_fetch_and_add(&rtx_caught, 1);
-	} else {
-		for (i = 0; !m && i < RTX_MARKS; i++)
-			if (!marks[i].fp)
-				m = &marks[i];
-		if (!m)		/* only marks left by skipped backups: reuse one */
-			m = &marks[bpf_get_prandom_u32() & (RTX_MARKS - 1)];
-		m->fp = fp;
-		m->sk = (__u64)sk;
-		m->skb = (__u64)skb;
-		m->err = err;
-		m->total_retrans = tr;
-	}
 	sk_key(sk, &k);
 	if (!conn_wanted(&k))
 		return;

@@ -49,7 +49,7 @@ struct td {
 	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
 	int seq;			/* reports so far */
 	bool matched;			/* an event passed --port/--netns during the run */
-	bool backup;			/* the retransmit backup program is attached */
+	bool backup;			/* the backup programs are attached */
 	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
 	int ndprev, ncprev;
 };
@@ -209,7 +209,7 @@ static uint64_t prog_misses(const struct bpf_program *p)
 /* What the programs could not see, since the start, in every namespace
  * (the kernel skips a nested call before any filter of ours runs). */
 struct td_unseen {
-	uint64_t drops, retrans, caught, rst_sent, rst_recv;
+	uint64_t drops, drops_caught, retrans, caught, rst_sent, rst_recv;
 };
 
 static void td_unseen_read(const struct td *c, struct td_unseen *u)
@@ -220,9 +220,12 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	/* SYN-ACK retransmits have no backup */
 	uint64_t synack = prog_misses(k->progs.td_synack_btf) + prog_misses(k->progs.td_synack_raw);
 
-	u->drops = prog_misses(k->progs.td_drop_btf) + prog_misses(k->progs.td_drop_raw);
-	/* the backup counted what the primary skipped, unless it was itself
-	 * busy on that CPU: only the rest was not seen */
+	uint64_t dmissed = prog_misses(k->progs.td_drop_btf) + prog_misses(k->progs.td_drop_raw);
+
+	/* the backups counted what the primaries skipped, unless they were
+	 * busy on that CPU too: only the rest was not seen */
+	u->drops_caught = k->bss->drop_caught;
+	u->drops = dmissed > u->drops_caught ? dmissed - u->drops_caught : 0;
 	u->caught = k->bss->rtx_caught;
 	u->retrans = (missed > u->caught ? missed - u->caught : 0) + synack;
 	u->rst_sent = prog_misses(k->progs.td_send_reset_btf) + prog_misses(k->progs.td_send_reset_raw);
@@ -505,6 +508,8 @@ static int td_tick(void *ctx, bool final)
 		json_str(&j, "cause", "program already running on that CPU (nested call skipped by the kernel); "
 				      "since the start, every namespace and port");
 		json_uint(&j, "drops", u.drops);
+		json_uint(&j, "drops_caught_by_backup", u.drops_caught);
+		json_bool(&j, "drop_backup", c->backup);
 		json_uint(&j, "retransmits", u.retrans);
 		json_uint(&j, "retransmits_caught_by_backup", u.caught);
 		json_bool(&j, "retransmit_backup", c->backup);
@@ -575,9 +580,9 @@ static int td_tick(void *ctx, bool final)
 			       "%llu drops, %llu retransmits, %llu resets sent, %llu received\n",
 			       (unsigned long long)u.drops, (unsigned long long)u.retrans,
 			       (unsigned long long)u.rst_sent, (unsigned long long)u.rst_recv);
-		if (u.caught)
-			printf("%llu retransmits skipped on a busy CPU were counted by the backup program\n",
-			       (unsigned long long)u.caught);
+		if (u.caught || u.drops_caught)
+			printf("%llu drops and %llu retransmits skipped on a busy CPU were counted by the backup programs\n",
+			       (unsigned long long)u.drops_caught, (unsigned long long)u.caught);
 		if (untraced)
 			printf("%llu retransmitted segments no tracepoint call carried: counted from the sockets' total_retrans\n",
 			       (unsigned long long)untraced);
@@ -597,8 +602,8 @@ out:
 static int td_load(struct td *c, bool btf_tp, bool with_err)
 {
 	struct tcpdrop_bpf *k = tcpdrop_bpf__open();
-	struct bpf_program *backup;
-	struct bpf_link **backup_link;
+	struct bpf_program *backup, *dbackup;
+	struct bpf_link **backup_link, **dbackup_link;
 	int err;
 
 	if (!k)
@@ -622,8 +627,9 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	bpf_program__set_autoload(k->progs.td_destroy_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_synack_raw, !btf_tp);
 	bpf_program__set_autoload(k->progs.td_state_raw, !btf_tp);
-	/* the backup twin of the retransmit program in use: attached by hand,
-	 * after the primary, so that the tracepoint calls it second */
+	/* the backup twins of the drop and retransmit programs in use:
+	 * attached by hand, after the primaries, so that each tracepoint calls
+	 * them second (see ev_counted in bpf/tcpdrop.bpf.c) */
 	if (!btf_tp) {
 		backup = k->progs.td_rtx2_raw;
 		backup_link = &k->links.td_rtx2_raw;
@@ -634,18 +640,29 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 		backup = k->progs.td_rtx2_btf_noerr;
 		backup_link = &k->links.td_rtx2_btf_noerr;
 	}
+	dbackup = btf_tp ? k->progs.td_drop2_btf : k->progs.td_drop2_raw;
+	dbackup_link = btf_tp ? &k->links.td_drop2_btf : &k->links.td_drop2_raw;
 	bpf_program__set_autoload(k->progs.td_rtx2_btf, backup == k->progs.td_rtx2_btf);
 	bpf_program__set_autoload(k->progs.td_rtx2_raw, backup == k->progs.td_rtx2_raw);
 	bpf_program__set_autoload(k->progs.td_rtx2_btf_noerr, backup == k->progs.td_rtx2_btf_noerr);
+	bpf_program__set_autoload(k->progs.td_drop2_btf, btf_tp);
+	bpf_program__set_autoload(k->progs.td_drop2_raw, !btf_tp);
 	bpf_program__set_autoattach(k->progs.td_rtx2_btf, false);
 	bpf_program__set_autoattach(k->progs.td_rtx2_raw, false);
 	bpf_program__set_autoattach(k->progs.td_rtx2_btf_noerr, false);
+	bpf_program__set_autoattach(k->progs.td_drop2_btf, false);
+	bpf_program__set_autoattach(k->progs.td_drop2_raw, false);
 	err = tcpdrop_bpf__load(k);
 	if (!err)
 		err = tcpdrop_bpf__attach(k);
 	if (!err) {
 		*backup_link = bpf_program__attach(backup);
 		if (!*backup_link)
+			err = -errno;
+	}
+	if (!err) {
+		*dbackup_link = bpf_program__attach(dbackup);
+		if (!*dbackup_link)
 			err = -errno;
 	}
 	if (err) {
