@@ -139,6 +139,12 @@ static __always_inline __u8 skb_ports(const struct sk_buff *skb, __u16 *sport, _
  *          skipped; backup(E2) finds no E2 under fp2: counts E2
  *          <-- backup(E1) finds E1 under fp1: clears it (E1 counted once)
  *
+ * A primary nested in a running backup (an interrupt in its window) leaves
+ * no mark: that event's backup is the one the kernel skips, so its mark
+ * would outlive it, and a later skipped event under the same frame pointer
+ * with the same arguments (a recycled skb, the same drop site) would pass
+ * for counted.
+ *
  * What the backup misses as well (nested twice) stays unseen: user space
  * reports the primary's recursion misses minus the backup's catches.
  */
@@ -153,12 +159,26 @@ struct ev_mark {
 	__u64 a, b, c;		/* what identifies the event */
 };
 
+struct ev_marks {
+	struct ev_mark m[EV_MARKS];
+	__u32 backup_running;	/* the backup of this kind is running on this CPU */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EV_KINDS);
 	__type(key, __u32);
-	__type(value, struct ev_mark[EV_MARKS]);
+	__type(value, struct ev_marks);
 } ev_marks SEC(".maps");
+
+/* a backup program's whole run is bracketed by these */
+static __always_inline void ev_backup_running(__u32 kind, __u32 on)
+{
+	struct ev_marks *em = bpf_map_lookup_elem(&ev_marks, &kind);
+
+	if (em)
+		em->backup_running = on;
+}
 
 /* The primary marks event (a, b, c) under @fp; the backup clears the mark
  * of its frame and returns true when it was this event's (the primary
@@ -168,11 +188,13 @@ static __always_inline bool ev_counted(__u32 kind, __u64 fp, __u64 a, __u64 b, _
 				       __u64 *caught)
 {
 	struct ev_mark *marks, *m = NULL;
+	struct ev_marks *em;
 	int i;
 
-	marks = bpf_map_lookup_elem(&ev_marks, &kind);
-	if (!marks)
+	em = bpf_map_lookup_elem(&ev_marks, &kind);
+	if (!em)
 		return false;
+	marks = em->m;
 	for (i = 0; i < EV_MARKS; i++)
 		if (marks[i].fp == fp) {
 			m = &marks[i];
@@ -189,10 +211,12 @@ static __always_inline bool ev_counted(__u32 kind, __u64 fp, __u64 a, __u64 b, _
 		__sync_fetch_and_add(caught, 1);
 		return false;
 	}
+	if (em->backup_running)	/* our backup will be skipped: no mark */
+		return false;
 	for (i = 0; !m && i < EV_MARKS; i++)
 		if (!marks[i].fp)
 			m = &marks[i];
-	if (!m)		/* only marks left by skipped backups: reuse one */
+	if (!m)		/* only stale marks left: reuse one */
 		m = &marks[bpf_get_prandom_u32() & (EV_MARKS - 1)];
 	m->fp = fp;
 	m->a = a;
@@ -267,14 +291,18 @@ int BPF_PROG(td_drop_raw, struct sk_buff *skb, void *location, enum skb_drop_rea
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(td_drop2_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
+	ev_backup_running(EV_DROP, 1);
 	on_drop(ctx, skb, location, reason, true);
+	ev_backup_running(EV_DROP, 0);
 	return 0;
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(td_drop2_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
+	ev_backup_running(EV_DROP, 1);
 	on_drop(ctx, skb, location, reason, true);
+	ev_backup_running(EV_DROP, 0);
 	return 0;
 }
 
@@ -490,21 +518,27 @@ int BPF_PROG(td_retrans_btf_noerr, const struct sock *sk, const struct sk_buff *
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(td_rtx2_btf, const struct sock *sk, const struct sk_buff *skb, int err)
 {
+	ev_backup_running(EV_RTX, 1);
 	on_retrans(sk, skb, err, true);
+	ev_backup_running(EV_RTX, 0);
 	return 0;
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(td_rtx2_raw, const struct sock *sk, const struct sk_buff *skb, int err)
 {
+	ev_backup_running(EV_RTX, 1);
 	on_retrans(sk, skb, err, true);
+	ev_backup_running(EV_RTX, 0);
 	return 0;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(td_rtx2_btf_noerr, const struct sock *sk, const struct sk_buff *skb)
 {
+	ev_backup_running(EV_RTX, 1);
 	on_retrans(sk, skb, 0, true);
+	ev_backup_running(EV_RTX, 0);
 	return 0;
 }
 
