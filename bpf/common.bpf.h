@@ -99,21 +99,28 @@ static __always_inline __u64 task_cgid(struct task_struct *t)
 	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
 }
 
-/* @t is in the --cgroup cgroup or below it */
-static __always_inline bool task_in_cgroup(struct task_struct *t)
+/* cgroup (v2) @cg is the --cgroup cgroup or below it */
+static __always_inline bool cgroup_in_target(struct cgroup *cg)
 {
-	struct cgroup *cg, *anc;
+	struct cgroup *anc;
 	__u32 lvl = qps_cfg.cg_level;
 
 	if (!qps_cfg.cgid)
 		return true;
-	cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
 	if (!cg || BPF_CORE_READ(cg, level) < (int)lvl || lvl > 1024)
 		return false;
 	if (bpf_probe_read_kernel(&anc, sizeof(anc), (void *)cg + bpf_core_field_offset(struct cgroup, ancestors) +
 				  lvl * sizeof(anc)))
 		return false;
 	return BPF_CORE_READ(anc, kn, id) == qps_cfg.cgid;
+}
+
+/* @t is in the --cgroup cgroup or below it */
+static __always_inline bool task_in_cgroup(struct task_struct *t)
+{
+	if (!qps_cfg.cgid)
+		return true;
+	return cgroup_in_target(BPF_CORE_READ(t, cgroups, dfl_cgrp));
 }
 
 /* Ids of the current task as the caller sees them (the cheap helper when

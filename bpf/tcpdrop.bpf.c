@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "tcpdrop.h"
+#include "common.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -26,6 +27,7 @@ const volatile __u32 target_netns = 0;	/* 0: every namespace */
 const volatile __u16 target_port = 0;	/* 0: every port; else local or remote port */
 const volatile bool with_stacks = false;
 const volatile bool all_protocols = false;	/* count drops of non-TCP packets too */
+const volatile bool has_rx_sk = false;		/* kfree_skb has a 4th argument, rx_sk (Linux >= 6.12) */
 
 __u64 lost_drops = 0;		/* drops map full */
 __u64 lost_conns = 0;		/* conns map full */
@@ -55,6 +57,29 @@ struct {
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* --cgroup (qps_cfg.cgid): @sk belongs to that cgroup v2 or one below it -
+ * the cgroup of the task that created it, or created the listener it was
+ * accepted from. A request socket answers for its listener; a TIME_WAIT
+ * socket and no socket belong to none. */
+static __always_inline bool sk_in_cgroup(const struct sock *sk)
+{
+	__u8 state;
+
+	if (!qps_cfg.cgid)
+		return true;
+	if (!sk)
+		return false;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == 6 /* TCP_TIME_WAIT */)
+		return false;
+	if (state == 12 /* TCP_NEW_SYN_RECV */) {
+		sk = BPF_CORE_READ(sk, __sk_common.skc_listener);	/* rsk_listener */
+		if (!sk)
+			return false;
+	}
+	return cgroup_in_target(BPF_CORE_READ(sk, sk_cgrp_data.cgroup));
 }
 
 static __always_inline __u32 skb_netns(const struct sk_buff *skb)
@@ -225,7 +250,8 @@ static __always_inline bool ev_counted(__u32 kind, __u64 fp, __u64 a, __u64 b, _
 	return false;
 }
 
-static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *location, __u32 reason, bool backup)
+static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *location, __u32 reason,
+				    struct sock *rx_sk, bool backup)
 {
 	struct tcpdrop_drop_key k = { .reason = reason, .kstack = -1 };
 	__u16 sport = 0, dport = 0;
@@ -252,6 +278,9 @@ static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *locati
 	}
 	if (target_port && sport != target_port && dport != target_port)
 		return;
+	/* the socket that received the packet, else the one that owns it */
+	if (qps_cfg.cgid && !sk_in_cgroup(rx_sk ? rx_sk : BPF_CORE_READ(skb, sk)))
+		return;
 	k.location = (__u64)location;
 	if (with_stacks) {
 		k.kstack = bpf_get_stackid(ctx, &stack_traces, 0);
@@ -275,14 +304,14 @@ static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *locati
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(td_drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	on_drop(ctx, skb, location, reason, false);
+	on_drop(ctx, skb, location, reason, has_rx_sk ? (struct sock *)ctx[3] : NULL, false);
 	return 0;
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(td_drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	on_drop(ctx, skb, location, reason, false);
+	on_drop(ctx, skb, location, reason, has_rx_sk ? (struct sock *)ctx[3] : NULL, false);
 	return 0;
 }
 
@@ -292,7 +321,7 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(td_drop2_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
 	ev_backup_running(EV_DROP, 1);
-	on_drop(ctx, skb, location, reason, true);
+	on_drop(ctx, skb, location, reason, has_rx_sk ? (struct sock *)ctx[3] : NULL, true);
 	ev_backup_running(EV_DROP, 0);
 	return 0;
 }
@@ -301,7 +330,7 @@ SEC("raw_tp/kfree_skb")
 int BPF_PROG(td_drop2_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
 	ev_backup_running(EV_DROP, 1);
-	on_drop(ctx, skb, location, reason, true);
+	on_drop(ctx, skb, location, reason, has_rx_sk ? (struct sock *)ctx[3] : NULL, true);
 	ev_backup_running(EV_DROP, 0);
 	return 0;
 }
@@ -400,7 +429,7 @@ static __always_inline void on_set_state(const struct sock *sk, int oldstate, in
 
 	if (!sk || !(newstate == 2 /* SYN_SENT */ || (oldstate == 3 /* SYN_RECV */ && newstate == 1)))
 		return;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !sk_in_cgroup(sk))
 		return;
 	sk_key(sk, &k);
 	if (!conn_wanted(&k))
@@ -436,7 +465,7 @@ static __always_inline void on_destroy(const struct sock *sk)
 		return;
 	d = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans) - *seen;
 	bpf_map_delete_elem(&rtx_socks, &key);
-	if (!d || d >= (1U << 30))
+	if (!d || d >= (1U << 30) || !sk_in_cgroup(sk))
 		return;
 	sk_key(sk, &k);
 	count_conn(&k, 0, 0, d);
@@ -469,6 +498,8 @@ static __always_inline void on_retrans(const struct sock *sk, const struct sk_bu
 	asm volatile("%0 = r10" : "=r"(fp));
 	tr = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
 	if (ev_counted(EV_RTX, fp, (__u64)sk, (__u64)skb, ((__u64)(__u32)err << 32) | tr, backup, &rtx_caught))
+		return;
+	if (!sk_in_cgroup(sk))
 		return;
 	sk_key(sk, &k);
 	if (!conn_wanted(&k))
@@ -551,7 +582,7 @@ static __always_inline void on_retrans_synack(const struct sock *sk, const struc
 	__u64 key = (__u64)sk;
 	__u32 *seen;
 
-	if (!req)
+	if (!req || !sk_in_cgroup(sk))
 		return;
 	sk_key((const struct sock *)req, &k);	/* sock_common first in both */
 	count_conn(&k, 1, 1, 0);
@@ -582,6 +613,8 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
 	__u16 sport = 0, dport = 0;
 	__u8 family = 0;
 
+	if (!sk_in_cgroup(sk))
+		return;
 	if (sk && BPF_CORE_READ(sk, __sk_common.skc_state) != 12 /* TCP_NEW_SYN_RECV */) {
 		sk_key(sk, &k);
 	} else if (skb) {
@@ -619,7 +652,7 @@ static __always_inline void on_receive_reset(const struct sock *sk)
 {
 	struct tcpdrop_conn_key k = { .kind = TCPDROP_RST_RECV };
 
-	if (!sk)
+	if (!sk || !sk_in_cgroup(sk))
 		return;
 	sk_key(sk, &k);
 	count_conn(&k, 1, 0, 0);

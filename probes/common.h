@@ -161,6 +161,10 @@ void probe_load_err(const struct probe_opts *o, const char *what, int err);
  * "sk_data_ready": looks for typedef btf_trace_sk_data_ready). Tests make it
  * false with QPS_PROBE_PRETEND_NO_TP=name[,name...]. */
 bool probe_kernel_has_tp(const char *tp);
+/* Arguments of tracepoint @tp in the running kernel's BTF; -1 unknown. */
+int probe_kernel_tp_nargs(const char *tp);
+/* The running kernel's struct @type has a member @member (BTF). */
+bool probe_kernel_has_member(const char *type, const char *member);
 /* True when kernel BTF has enum @enum_name with a member @value; *@val set. */
 bool probe_kernel_enum_value(const char *enum_name, const char *value, long long *val);
 /* Fills @names[v] with a malloc'ed copy of the name of each member of kernel

@@ -48,7 +48,9 @@ struct td {
 	uint64_t t0;
 	uint64_t last_ns;		/* CLOCK_MONOTONIC of the last report (t0 at first) */
 	int seq;			/* reports so far */
-	bool matched;			/* an event passed --port/--netns during the run */
+	bool matched;			/* an event passed --port/--netns/--cgroup during the run */
+	struct probe_cfg cfg;		/* qps_cfg: --cgroup */
+	bool rx_sk;			/* kfree_skb names the receiving socket (Linux >= 6.12) */
 	bool backup;			/* the backup programs are attached */
 	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
 	int ndprev, ncprev;
@@ -81,13 +83,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qps-tune probe tcpdrop [--duration S] [--interval S] [--netns PATH|PID|self]\n"
-		"                              [--port N] [--stacks] [--all-protocols] [--top N]\n"
-		"                              [--json] [--prom FILE] [-v]\n"
+		"                              [--port N] [--cgroup PATH] [--stacks] [--all-protocols]\n"
+		"                              [--top N] [--json] [--prom FILE] [-v]\n"
 		"  packet drops (skb:kfree_skb) of TCP packets by kernel drop reason, by the\n"
 		"  function that dropped them and by local port; TCP retransmits and resets\n"
 		"  sent/received by remote address, port and TCP state. Every network namespace\n"
-		"  unless --netns; --port: one port (local or remote); --stacks: the kernel stack of each\n"
-		"  drop place; --all-protocols: UDP and other packets' drops too.\n");
+		"  unless --netns; --port: one port (local or remote); --cgroup: the sockets of that\n"
+		"  cgroup v2 and below (where the socket, or its listener, was created; drops of\n"
+		"  packets no socket took, such as NO_SOCKET, are left out); --stacks: the kernel\n"
+		"  stack of each drop place; --all-protocols: UDP and other packets' drops too.\n");
 }
 
 static const char *state_name(unsigned int s)
@@ -349,14 +353,15 @@ static int td_tick(void *ctx, bool final)
 	uint64_t now = probe_now_ns();
 	double elapsed = (now - c->t0) / 1e9, window = (now - (c->o.cumulative ? c->t0 : c->last_ns)) / 1e9;
 	bool deltas = c->o.interval > 0 && !c->o.cumulative;
-	char at[40], given[80];
+	char at[40], given[600];
 	struct td_unseen u;
 
 	c->seq++;
 	td_unseen_read(c, &u);
 	probe_stamp(at, sizeof(at));
-	snprintf(given, sizeof(given), "%s%s%s%.0u", c->netns_arg ? "--netns " : "", c->netns_arg ? c->netns_arg : "",
-		 c->port ? (c->netns_arg ? " --port " : "--port ") : "", c->port);
+	snprintf(given, sizeof(given), "%s%s%s%.0u%s%s", c->netns_arg ? "--netns " : "", c->netns_arg ? c->netns_arg : "",
+		 c->port ? (c->netns_arg ? " --port " : "--port ") : "", c->port,
+		 c->o.cgroup ? (c->netns_arg || c->port ? " --cgroup " : "--cgroup ") : "", c->o.cgroup ? c->o.cgroup : "");
 	nd = probe_map_dump(bpf_map__fd(c->skel->maps.drops), sizeof(struct tcpdrop_drop_key),
 		      offsetof(struct drop_row, n), sizeof(struct drop_row), (void **)&d);
 	if (nd < 0)
@@ -612,6 +617,8 @@ static int td_load(struct td *c, bool btf_tp, bool with_err)
 	k->rodata->target_port = c->port;
 	k->rodata->with_stacks = c->stacks;
 	k->rodata->all_protocols = c->all;
+	k->rodata->has_rx_sk = c->rx_sk;
+	k->rodata->qps_cfg = c->cfg;
 	bpf_program__set_autoload(k->progs.td_drop_btf, btf_tp);
 	bpf_program__set_autoload(k->progs.td_retrans_btf, btf_tp && with_err);
 	bpf_program__set_autoload(k->progs.td_retrans_btf_noerr, btf_tp && !with_err);
@@ -764,6 +771,17 @@ int probe_tcpdrop(int argc, char **argv)
 		return 1;
 	if (c.netns_arg && parse_netns(&c))
 		return 1;
+	c.rx_sk = probe_kernel_tp_nargs("kfree_skb") >= 4;
+	if (c.o.cgroup) {
+		if (!probe_kernel_has_member("sock_cgroup_data", "cgroup")) {
+			probe_err(&c.o, "--cgroup: this kernel's sockets carry no cgroup pointer (struct sock_cgroup_data has no 'cgroup', Linux < 5.15): a drop cannot be told by cgroup");
+			return 1;
+		}
+		if (probe_cfg_init(&c.o, false, &c.cfg, NULL))
+			return 1;
+		if (!c.rx_sk)
+			probe_note(&c.o, "--cgroup: this kernel's kfree_skb does not name the receiving socket (Linux < 6.12): drops before a socket owns the packet (a full accept queue, a full receive buffer) are left out");
+	}
 	probe_setup(&c.o);
 	if (!probe_kernel_has_tp("kfree_skb")) {
 		probe_err(&c.o, "this kernel lacks the tracepoint skb:kfree_skb: drops cannot be seen");
