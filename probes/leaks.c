@@ -548,8 +548,10 @@ int probe_leaks(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (c.o.comm[0]) {
-		probe_err(&c.o, "--comm does not apply; give --pid");
+	if (c.o.comm[0] || c.o.cgroup) {
+		/* one process is sampled: a filter over many would be ignored */
+		probe_err(&c.o, "%s does not apply (leaks samples the one process --pid names)",
+			  c.o.comm[0] ? "--comm" : "--cgroup");
 		return 2;
 	}
 	if (c.o.interval == 0)

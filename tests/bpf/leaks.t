@@ -6,7 +6,7 @@
 # is not flagged.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 10
+plan 12
 is_root || skip_rest "needs root (setns into the target's network namespace)"
 export IH=$BUILD/tests/bpf/incident-helper TMPD=$TMP
 
@@ -45,4 +45,10 @@ q=$!
 "${PROBE[@]}" leaks --pid $q --interval 0.25 --duration 2 --json > "$TMP/quiet.json" 2>/dev/null
 kill $q 2>/dev/null
 is "$(jq -r .leaking "$TMP/quiet.json")" false "a process with constant descriptors is not flagged"
+# one process is sampled: a filter over many is refused, not ignored
+# (--cgroup was accepted and ignored before)
+for o in "--comm sleep" "--cgroup /"; do
+	"${PROBE[@]}" leaks --pid $$ $o --duration 0.2 > /dev/null 2> "$TMP/opt.err"
+	is "$?:$(grep -c -- "${o% *} does not apply" "$TMP/opt.err")" "2:1" "leaks $o is refused (exit 2, names the option)"
+done
 done_testing
