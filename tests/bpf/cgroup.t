@@ -13,18 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
 plan 9
 need_bpf
-root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$root" ] || skip_rest "no cgroup v2 hierarchy mounted"
-cg=$root/qps-probe-test-$$
-mkdir -p "$cg/child" || skip_rest "cannot create a cgroup under '$root' (read-only cgroupfs)"
-cleanup() {
-	for f in "$cg/child/cgroup.procs" "$cg/cgroup.procs"; do
-		while read -r p; do echo "$p" > "$root/cgroup.procs"; done < "$f" 2>/dev/null
-	done
-	rmdir "$cg/child" "$cg" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+scratch_cgroup qps-probe-test
 
 "$HELPER" sleep 50 2000 "$TMP/go" > "$TMP/in.out" &
 hin=$!

@@ -35,3 +35,21 @@ tcpext() {
 	awk -v k="$1" '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == k) c = i; h = 1 } else print $c }' /proc/net/netstat
 }
 export -f tcpext
+
+# scratch_cgroup NAME: a scratch cgroup v2 $cg (with a child, $cg/child) under
+# the hierarchy's $root, its tasks moved back and both removed at exit;
+# skips the rest without a writable cgroup v2 hierarchy
+scratch_cgroup() {
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[ -n "$root" ] || skip_rest "no cgroup v2 hierarchy mounted"
+	cg=$root/$1-$$
+	mkdir -p "$cg/child" || skip_rest "cannot create a cgroup under '$root' (read-only cgroupfs)"
+	trap scratch_cgroup_cleanup EXIT
+}
+scratch_cgroup_cleanup() {
+	for f in "$cg/child/cgroup.procs" "$cg/cgroup.procs"; do
+		while read -r p; do echo "$p" > "$root/cgroup.procs"; done < "$f" 2>/dev/null
+	done
+	rmdir "$cg/child" "$cg" 2>/dev/null
+	rm -rf "$TMP"
+}
