@@ -19,6 +19,9 @@
 #include "acceptq.h"
 #include "common.bpf.h"
 
+#define EV_KINDS 1		/* kfree_skb, the one program with a backup */
+#include "backup.bpf.h"
+
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_LISTEN_STATE 10
@@ -29,6 +32,7 @@ const volatile __u16 target_port = 0;	/* 0: every port */
 __u64 missed_listeners = 0;	/* events on listeners that did not fit the map */
 __u64 ack_overflow_unattributed = 0;	/* TCP_LISTEN_OVERFLOW drops with no listener */
 __u64 missed_sites = 0;		/* kfree_skb drops whose site did not fit drop_sites */
+__u64 kfree_caught = 0;		/* kfree_skb calls the backup counted (skipped by the primary) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -213,13 +217,19 @@ static __always_inline void count_site(struct sock *sk, void *location, __u32 re
 	}
 }
 
-static __always_inline void on_kfree_skb(void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+static __always_inline void on_kfree_skb(struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+					 struct sock *rx_sk, bool backup)
 {
 	bool overflow;
 	__u32 r = reason;
 	__u64 *cnt;
 
 	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
+		return;
+	/* a call the kernel skipped on a CPU where the primary was running is
+	 * counted by the backup (backup.bpf.h): the drops of a whole softirq
+	 * can hide behind one task-context drop */
+	if (ev_counted(0, EV_FP(), (__u64)skb, (__u64)location, r, backup, &kfree_caught))
 		return;
 	overflow = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW);
 	/* rx_sk (Linux >= 6.10) is the socket the segment was for: the listener */
@@ -254,7 +264,7 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(aq_kfree_skb_btf, struct sk_buff *skb, void *location,
 	     enum skb_drop_reason reason, struct sock *rx_sk)
 {
-	on_kfree_skb(location, reason, rx_sk);
+	on_kfree_skb(skb, location, reason, rx_sk, false);
 	return 0;
 }
 
@@ -263,7 +273,28 @@ SEC("raw_tp/kfree_skb")
 int BPF_PROG(aq_kfree_skb_raw, struct sk_buff *skb, void *location,
 	     enum skb_drop_reason reason, struct sock *rx_sk)
 {
-	on_kfree_skb(location, reason, rx_sk);
+	on_kfree_skb(skb, location, reason, rx_sk, false);
+	return 0;
+}
+
+/* their backups, attached by user space after them */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(aq_kfree2_btf, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	ev_backup_running(0, 1);
+	on_kfree_skb(skb, location, reason, rx_sk, true);
+	ev_backup_running(0, 0);
+	return 0;
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(aq_kfree2_raw, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	ev_backup_running(0, 1);
+	on_kfree_skb(skb, location, reason, rx_sk, true);
+	ev_backup_running(0, 0);
 	return 0;
 }
 

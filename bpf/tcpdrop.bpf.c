@@ -18,6 +18,13 @@
 #include "tcpdrop.h"
 #include "common.bpf.h"
 
+enum { EV_RTX, EV_DROP, EV_KINDS };
+#define EV_KINDS EV_KINDS
+#include "backup.bpf.h"
+
+__u64 rtx_caught = 0;		/* events the backups counted, every namespace */
+__u64 drop_caught = 0;
+
 #define AF_INET 2
 #define AF_INET6 10
 #define ETH_P_IP 0x0800
@@ -141,115 +148,6 @@ static __always_inline __u8 skb_ports(const struct sk_buff *skb, __u16 *sport, _
 	return ipproto;
 }
 
-/*
- * Events the program could not see. A tp_btf/raw_tp program does not run
- * again on a CPU where it is already running: the kernel skips the nested
- * call and only counts it (bpf_prog_info.recursion_misses). A retransmit or
- * a drop in task context (a socket's backlog processed by release_sock, a
- * queue purged by close, bottom halves enabled) can be interrupted by a
- * softirq that retransmits or drops on another socket: that second event
- * was lost, while the kernel's counters counted it (issue 11: 45 of 667
- * retransmitted segments; most likely the 17 of 85 accept-queue overflows
- * missing in a CI run, one retransmit round: one timer softirq's worth).
- *
- * So a second copy of each program (the "backup", attached after the
- * primary, hence called right after it for the same event) counts what the
- * primary skipped. Both run in the same frame of the tracepoint's caller,
- * so they see the same frame pointer; a nested event runs on another stack
- * or deeper on the same one, with another frame pointer. The primary marks
- * the event it counted under its frame pointer; the backup finds the mark
- * of its own event there unless the primary skipped it:
- *
- *   task:  primary(E1) marks [fp1]=E1 --irq--> softirq: primary(E2)
- *          skipped; backup(E2) finds no E2 under fp2: counts E2
- *          <-- backup(E1) finds E1 under fp1: clears it (E1 counted once)
- *
- * A primary nested in a running backup (an interrupt in its window) leaves
- * no mark: that event's backup is the one the kernel skips, so its mark
- * would outlive it, and a later skipped event under the same frame pointer
- * with the same arguments (a recycled skb, the same drop site) would pass
- * for counted.
- *
- * What the backup misses as well (nested twice) stays unseen: user space
- * reports the primary's recursion misses minus the backup's catches.
- */
-#define EV_MARKS 4		/* per CPU and kind: one live mark per nesting level */
-enum { EV_RTX, EV_DROP, EV_KINDS };
-
-__u64 rtx_caught = 0;		/* events the backups counted, every namespace */
-__u64 drop_caught = 0;
-
-struct ev_mark {
-	__u64 fp;		/* frame pointer of the primary's call; 0: free */
-	__u64 a, b, c;		/* what identifies the event */
-};
-
-struct ev_marks {
-	struct ev_mark m[EV_MARKS];
-	__u32 backup_running;	/* the backup of this kind is running on this CPU */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EV_KINDS);
-	__type(key, __u32);
-	__type(value, struct ev_marks);
-} ev_marks SEC(".maps");
-
-/* a backup program's whole run is bracketed by these */
-static __always_inline void ev_backup_running(__u32 kind, __u32 on)
-{
-	struct ev_marks *em = bpf_map_lookup_elem(&ev_marks, &kind);
-
-	if (em)
-		em->backup_running = on;
-}
-
-/* The primary marks event (a, b, c) under @fp; the backup clears the mark
- * of its frame and returns true when it was this event's (the primary
- * counted it: the backup must not). A backup that finds no such mark
- * counts the event, as one the primary skipped, in *caught. */
-static __always_inline bool ev_counted(__u32 kind, __u64 fp, __u64 a, __u64 b, __u64 c, bool backup,
-				       __u64 *caught)
-{
-	struct ev_mark *marks, *m = NULL;
-	struct ev_marks *em;
-	int i;
-
-	em = bpf_map_lookup_elem(&ev_marks, &kind);
-	if (!em)
-		return false;
-	marks = em->m;
-	for (i = 0; i < EV_MARKS; i++)
-		if (marks[i].fp == fp) {
-			m = &marks[i];
-			break;
-		}
-	if (backup) {
-		if (m) {
-			bool same = m->a == a && m->b == b && m->c == c;
-
-			m->fp = 0;
-			if (same)
-				return true;
-		}
-		__sync_fetch_and_add(caught, 1);
-		return false;
-	}
-	if (em->backup_running)	/* our backup will be skipped: no mark */
-		return false;
-	for (i = 0; !m && i < EV_MARKS; i++)
-		if (!marks[i].fp)
-			m = &marks[i];
-	if (!m)		/* only stale marks left: reuse one */
-		m = &marks[bpf_get_prandom_u32() & (EV_MARKS - 1)];
-	m->fp = fp;
-	m->a = a;
-	m->b = b;
-	m->c = c;
-	return false;
-}
-
 static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *location, __u32 reason,
 				    struct sock *rx_sk, bool backup)
 {
@@ -261,7 +159,7 @@ static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *locati
 
 	if (reason <= 1)	/* SKB_NOT_DROPPED_YET, SKB_CONSUMED */
 		return;
-	asm volatile("%0 = r10" : "=r"(fp));
+	fp = EV_FP();
 	if (ev_counted(EV_DROP, fp, (__u64)skb, (__u64)location, reason, backup, &drop_caught))
 		return;
 	k.netns = skb_netns(skb);
@@ -495,7 +393,7 @@ static __always_inline void on_retrans(const struct sock *sk, const struct sk_bu
 
 	if (!sk)
 		return;
-	asm volatile("%0 = r10" : "=r"(fp));
+	fp = EV_FP();
 	tr = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
 	if (ev_counted(EV_RTX, fp, (__u64)sk, (__u64)skb, ((__u64)(__u32)err << 32) | tr, backup, &rtx_caught))
 		return;

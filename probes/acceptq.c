@@ -483,13 +483,31 @@ static int read_counters(uint64_t *ovf, bool *have_ovf, uint64_t *drops, bool *h
 	return 0;
 }
 
+/* Calls the kernel skipped because the program was already running on that
+ * CPU (recursion_misses), since the start, every namespace and listener;
+ * for kfree_skb minus what its backup counted. */
+struct aq_unseen {
+	uint64_t enqueues, kfree, kfree_caught, syn;
+};
+
+static void aq_unseen_read(const struct aq *a, struct aq_unseen *u)
+{
+	const struct acceptq_bpf *s = a->skel;
+	uint64_t k = probe_prog_misses(s->progs.aq_kfree_skb_btf) + probe_prog_misses(s->progs.aq_kfree_skb_raw);
+
+	u->enqueues = probe_prog_misses(s->progs.aq_data_ready_btf) + probe_prog_misses(s->progs.aq_data_ready_raw);
+	u->kfree_caught = s->bss->kfree_caught;
+	u->kfree = k > u->kfree_caught ? k - u->kfree_caught : 0;
+	u->syn = probe_prog_misses(s->progs.aq_conn_request_fentry) + probe_prog_misses(s->progs.aq_conn_request_kprobe);
+}
+
 static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 			uint64_t dovf, bool have_ovf, uint64_t ddrops, bool have_drops)
 {
 	uint64_t now = probe_now_ns();
-	int i;
-
+	struct aq_unseen un;
 	char at[40];
+	int i;
 
 	probe_stamp(at, sizeof(at));
 	printf("%s %.1f s at %s%s, TCP listeners in netns %u (enqueue: %s; ACK-path overflow: %s; SYN-path overflow: %s)\n",
@@ -577,6 +595,14 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	if (a->skel->bss->missed_listeners)
 		printf("listeners that did not fit the BPF map: %llu events lost\n",
 		       (unsigned long long)a->skel->bss->missed_listeners);
+	aq_unseen_read(a, &un);
+	if (un.enqueues || un.kfree || un.syn)
+		printf("unseen since the start (program already running on that CPU; every namespace): "
+		       "%llu enqueues, %llu kfree_skb drops, %llu SYN-path calls\n",
+		       (unsigned long long)un.enqueues, (unsigned long long)un.kfree, (unsigned long long)un.syn);
+	if (un.kfree_caught)
+		printf("%llu kfree_skb drops skipped on a busy CPU were counted by the backup program\n",
+		       (unsigned long long)un.kfree_caught);
 }
 
 /* The missed.* counters and their causes (JSON missed.causes, warnings). */
@@ -595,12 +621,20 @@ static void aq_warn_missed(struct aq *a)
 	for (int i = 0; i < AQ_NMISSED; i++)
 		if (n[i])
 			probe_warn(&a->o, "missed.%s %llu: %s", aq_missed[i].key, (unsigned long long)n[i], aq_missed[i].why);
+	struct aq_unseen u;
+
+	aq_unseen_read(a, &u);
+	if (u.enqueues || u.kfree || u.syn)
+		probe_warn(&a->o, "unseen since the start (program already running on that CPU; every namespace): "
+			   "%llu enqueues, %llu kfree_skb drops, %llu SYN-path calls",
+			   (unsigned long long)u.enqueues, (unsigned long long)u.kfree, (unsigned long long)u.syn);
 }
 
 static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 			uint64_t dovf, bool have_ovf, uint64_t ddrops, bool have_drops)
 {
 	uint64_t now = probe_now_ns();
+	struct aq_unseen u;
 	struct json j;
 	char addr[64];
 	int i;
@@ -742,6 +776,15 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 		json_str(&j, aq_missed[i].key, aq_missed[i].why);
 	json_obj_close(&j);
 	json_obj_close(&j);
+	aq_unseen_read(a, &u);
+	json_obj_open(&j, "unseen");
+	json_str(&j, "cause", "program already running on that CPU (nested call skipped by the kernel); "
+			      "since the start, every namespace and listener");
+	json_uint(&j, "enqueues", u.enqueues);
+	json_uint(&j, "kfree_skb_drops", u.kfree);
+	json_uint(&j, "kfree_skb_caught_by_backup", u.kfree_caught);
+	json_uint(&j, "syn_path_calls", u.syn);
+	json_obj_close(&j);
 	json_obj_close(&j);
 	fflush(stdout);
 }
@@ -754,6 +797,7 @@ static int write_prom(struct aq *a, const struct aq_row *rows, int n, uint64_t d
 		      uint64_t ddrops, bool have_drops)
 {
 	uint64_t now = probe_now_ns();
+	struct aq_unseen un;
 	struct promfile *p;
 	char addr[64], v[16];
 	struct aq_fig f;
@@ -823,6 +867,12 @@ static int write_prom(struct aq *a, const struct aq_row *rows, int n, uint64_t d
 		promfile_help(p, "qps_acceptq_netns_listen_drops_total", "counter", "TcpExt ListenDrops of the network namespace since the probe started");
 		promfile_sample(p, "qps_acceptq_netns_listen_drops_total", (const char *[]){ "netns", v, NULL }, (double)a->pacc_ldrops);
 	}
+	aq_unseen_read(a, &un);
+	promfile_help(p, "qps_acceptq_unseen_events_total", "counter",
+		      "events the probe could not see (its program was already running on that CPU), every namespace");
+	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "enqueue", NULL }, (double)un.enqueues);
+	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "kfree_skb", NULL }, (double)un.kfree);
+	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "syn_path", NULL }, (double)un.syn);
 	err = promfile_commit(p);
 	promfile_free(p);
 	return err;
@@ -905,9 +955,23 @@ static int aq_load(struct aq *a, bool btf_tp, int syn, bool ack, struct acceptq_
 	bpf_program__set_autoload(s->progs.aq_conn_request_kprobe, syn == 2);
 	bpf_program__set_autoload(s->progs.aq_kfree_skb_btf, ack && btf_tp);
 	bpf_program__set_autoload(s->progs.aq_kfree_skb_raw, ack && !btf_tp);
+	/* the backup of the kfree_skb program in use: attached by hand, after
+	 * it, so that the tracepoint calls it second (bpf/backup.bpf.h) */
+	bpf_program__set_autoload(s->progs.aq_kfree2_btf, ack && btf_tp);
+	bpf_program__set_autoload(s->progs.aq_kfree2_raw, ack && !btf_tp);
+	bpf_program__set_autoattach(s->progs.aq_kfree2_btf, false);
+	bpf_program__set_autoattach(s->progs.aq_kfree2_raw, false);
 	err = acceptq_bpf__load(s);
 	if (!err)
 		err = acceptq_bpf__attach(s);
+	if (!err && ack) {
+		struct bpf_program *b = btf_tp ? s->progs.aq_kfree2_btf : s->progs.aq_kfree2_raw;
+		struct bpf_link **l = btf_tp ? &s->links.aq_kfree2_btf : &s->links.aq_kfree2_raw;
+
+		*l = bpf_program__attach(b);
+		if (!*l)
+			err = -errno;
+	}
 	if (err) {
 		acceptq_bpf__destroy(s);
 		return err;

@@ -311,6 +311,17 @@ bool probe_kernel_has_tp(const char *tp)
 	return found;
 }
 
+uint64_t probe_prog_misses(const struct bpf_program *p)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_program__fd(p);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
 int probe_kernel_tp_nargs(const char *tp)
 {
 	struct btf *btf = btf__load_vmlinux_btf();

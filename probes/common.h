@@ -14,6 +14,8 @@
 
 #include "../bpf/probecfg.h"
 
+struct bpf_program;
+
 struct json;
 
 /* Options every probe accepts. */
@@ -161,6 +163,9 @@ void probe_load_err(const struct probe_opts *o, const char *what, int err);
  * "sk_data_ready": looks for typedef btf_trace_sk_data_ready). Tests make it
  * false with QPS_PROBE_PRETEND_NO_TP=name[,name...]. */
 bool probe_kernel_has_tp(const char *tp);
+/* Calls of @p the kernel skipped because @p was already running on that
+ * CPU (bpf_prog_info.recursion_misses, Linux >= 5.12); 0 when not loaded. */
+uint64_t probe_prog_misses(const struct bpf_program *p);
 /* Arguments of tracepoint @tp in the running kernel's BTF; -1 unknown. */
 int probe_kernel_tp_nargs(const char *tp);
 /* The running kernel's struct @type has a member @member (BTF). */

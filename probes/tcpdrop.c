@@ -197,19 +197,6 @@ static void location_str(struct td *c, uint64_t loc, char *buf, size_t size)
 		snprintf(buf, size, "0x%llx", (unsigned long long)loc);
 }
 
-/* Calls of @p the kernel skipped because @p was already running on that
- * CPU (bpf_prog_info.recursion_misses, Linux >= 5.12); 0 when not loaded. */
-static uint64_t prog_misses(const struct bpf_program *p)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_program__fd(p);
-
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.recursion_misses;
-}
-
 /* What the programs could not see, since the start, in every namespace
  * (the kernel skips a nested call before any filter of ours runs). */
 struct td_unseen {
@@ -219,12 +206,12 @@ struct td_unseen {
 static void td_unseen_read(const struct td *c, struct td_unseen *u)
 {
 	const struct tcpdrop_bpf *k = c->skel;
-	uint64_t missed = prog_misses(k->progs.td_retrans_btf) + prog_misses(k->progs.td_retrans_raw) +
-			  prog_misses(k->progs.td_retrans_btf_noerr);
+	uint64_t missed = probe_prog_misses(k->progs.td_retrans_btf) + probe_prog_misses(k->progs.td_retrans_raw) +
+			  probe_prog_misses(k->progs.td_retrans_btf_noerr);
 	/* SYN-ACK retransmits have no backup */
-	uint64_t synack = prog_misses(k->progs.td_synack_btf) + prog_misses(k->progs.td_synack_raw);
+	uint64_t synack = probe_prog_misses(k->progs.td_synack_btf) + probe_prog_misses(k->progs.td_synack_raw);
 
-	uint64_t dmissed = prog_misses(k->progs.td_drop_btf) + prog_misses(k->progs.td_drop_raw);
+	uint64_t dmissed = probe_prog_misses(k->progs.td_drop_btf) + probe_prog_misses(k->progs.td_drop_raw);
 
 	/* the backups counted what the primaries skipped, unless they were
 	 * busy on that CPU too: only the rest was not seen */
@@ -232,8 +219,8 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	u->drops = dmissed > u->drops_caught ? dmissed - u->drops_caught : 0;
 	u->caught = k->bss->rtx_caught;
 	u->retrans = (missed > u->caught ? missed - u->caught : 0) + synack;
-	u->rst_sent = prog_misses(k->progs.td_send_reset_btf) + prog_misses(k->progs.td_send_reset_raw);
-	u->rst_recv = prog_misses(k->progs.td_recv_reset_btf) + prog_misses(k->progs.td_recv_reset_raw);
+	u->rst_sent = probe_prog_misses(k->progs.td_send_reset_btf) + probe_prog_misses(k->progs.td_send_reset_raw);
+	u->rst_recv = probe_prog_misses(k->progs.td_recv_reset_btf) + probe_prog_misses(k->progs.td_recv_reset_raw);
 }
 
 static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const struct drop_row *d, int nd,

@@ -10,7 +10,7 @@
 #     kfree_skb drops on the listener (each of those is also in sk_drops).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 17
+plan 19
 need_bpf
 
 export TMPD=$TMP HELPER PORT=18080
@@ -72,4 +72,21 @@ else
 		"ACK path: drops == listen_drops + kfree_skb drops on the listener"
 	is "$(jq -r '.peak' <<<"${L:-null}")" 5 "ACK path: peak 5"
 fi
+# what the kernel did not run the programs for is reported (before: no word
+# of it), and what the kfree_skb program missed its backup counts
+is "$(jq -r '.unseen | "\(.enqueues) \(.kfree_skb_drops) \(.syn_path_calls)"' "$J" 2>/dev/null)" "0 0 0" \
+	"ACK path: unseen{} reported, nothing unseen"
+# the backup, run with BPF_PROG_TEST_RUN (a nested call cannot be made on
+# demand): 2 calls given only to it are reported as caught
+PTR=$(cd "$(dirname "$0")" && pwd)/prog-test-run.py
+before=$(bpftool -j prog show | jq "[.[].id] | max // 0")
+QPS_PROBE_NO_TP_BTF=1 "${PROBE[@]}" acceptq --json --duration 60 > "$TMP/tr.json" 2> "$TMP/tr.err" &
+p=$!
+wait_for "$TMP/tr.err" tracing 10
+id_of() { bpftool -j prog show | jq -r --argjson b "$before" --arg n "$1" '[.[] | select(.id > $b and .name == $n) | .id] | last // empty'; }
+python3 "$PTR" "$(id_of aq_kfree2_raw):0x3000,0x51,2,0" "$(id_of aq_kfree2_raw):0x3001,0x51,2,0" \
+	"$(id_of aq_kfree_skb_raw):0x3002,0x51,2,0" > "$TMP/tr.out" 2>&1
+kill -INT $p; wait $p
+is "$(cat "$TMP/tr.out"):$(jq -r '.unseen.kfree_skb_caught_by_backup' "$TMP/tr.json" 2>/dev/null)" "ran 3:2" \
+	"kfree_skb backup: 2 calls the primary did not see are counted as caught" || diag "$(cat "$TMP/tr.err")"
 done_testing
