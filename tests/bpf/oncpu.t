@@ -7,7 +7,7 @@
 # the top function with the same total.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 13
+plan 14
 need_bpf
 IH=$BUILD/tests/bpf/incident-helper
 
@@ -37,7 +37,13 @@ cmp_ok $((d * 10)) -le "$want" "samples ($samples) == CPU time x 99 Hz ($want) w
 on=$(jq -r '[.stacks[] | select(any(.user[]; . == "oncpu_test_spin")) | .samples] | add // 0' "$J")
 cmp_ok $((on * 100)) -ge $((samples * 90)) "$on of $samples samples (>= 90 %) on a stack naming oncpu_test_spin"
 is "$(jq -r '.functions[0].name' "$J")" oncpu_test_spin "top function by self samples is oncpu_test_spin"
-is "$(jq -r '.functions[] | select(.name == "do_spin") | .total' "$J")" "$on" "its caller do_spin has the same total (stack walk through frame pointers)"
+# the stack walk through frame pointers: each of those samples names its
+# caller do_spin next (do_spin's own total may be higher: it also polls for
+# the go file and reads /proc before and after the spin - one such sample in
+# a CI run under ASan, 288 for 287)
+is "$(jq -r '[.stacks[] | select((.user | index("oncpu_test_spin")) as $i | $i != null and .user[$i + 1] == "do_spin") | .samples] | add // 0' "$J")" "$on" \
+	"each sample in oncpu_test_spin has its caller do_spin next (stack walk through frame pointers)"
+cmp_ok "$(jq -r '.functions[] | select(.name == "do_spin") | .total' "$J")" -ge "$on" "do_spin's total includes them"
 
 # go tool pprof reads the profile written by our encoder
 top=$(HOME=$TMP GOFLAGS= go tool pprof -top -nodecount=5 "$TMP/prof.pb.gz" 2>"$TMP/pprof.err")
