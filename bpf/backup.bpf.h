@@ -14,8 +14,8 @@
  * queue purged by close, bottom halves enabled) can be interrupted by a
  * softirq that retransmits or drops on another socket: that second event
  * was lost, while the kernel's counters counted it (issue 11: 45 of 667
- * retransmitted segments; most likely the 17 of 85 accept-queue overflows
- * missing in a CI run, one retransmit round: one timer softirq's worth).
+ * retransmitted segments). (Calls the kernel never makes at all, with no
+ * miss counted, are another matter: the perf witness in probes/common.c.)
  *
  * So a second copy of each program (the "backup", attached after the
  * primary, hence called right after it for the same event) counts what the

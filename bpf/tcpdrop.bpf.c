@@ -24,6 +24,11 @@ enum { EV_RTX, EV_DROP, EV_KINDS };
 
 __u64 rtx_caught = 0;		/* events the backups counted, every namespace */
 __u64 drop_caught = 0;
+/* calls of the primaries, before any filter: with the kernel's skips, what
+ * reached the programs (user space compares it with perf's count of the
+ * tracepoint's hits) */
+__u64 drop_calls = 0;
+__u64 rtx_calls = 0;
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -157,6 +162,8 @@ static __always_inline void on_drop(void *ctx, struct sk_buff *skb, void *locati
 	struct sock *sk;
 	__u64 one = 1, *v, fp;
 
+	if (!backup)
+		__sync_fetch_and_add(&drop_calls, 1);
 	if (reason <= 1)	/* SKB_NOT_DROPPED_YET, SKB_CONSUMED */
 		return;
 	fp = EV_FP();
@@ -391,6 +398,8 @@ static __always_inline void on_retrans(const struct sock *sk, const struct sk_bu
 	__u16 segs = 0;
 	__u64 fp;
 
+	if (!backup)
+		__sync_fetch_and_add(&rtx_calls, 1);
 	if (!sk)
 		return;
 	fp = EV_FP();

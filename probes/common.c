@@ -16,7 +16,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -309,6 +313,204 @@ bool probe_kernel_has_tp(const char *tp)
 	found = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
 	btf__free(btf);
 	return found;
+}
+
+int probe_online_cpus(bool *on, int max)
+{
+	char buf[1024], *p = buf;
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	while (*p && *p != '\n') {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+
+		if (end == p)
+			return -EINVAL;
+		p = end;
+		if (*p == '-') {
+			b = strtol(p + 1, &end, 10);
+			p = end;
+		}
+		for (long i = a; i <= b && i < max; i++, n++)
+			on[i] = true;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
+
+/* Reads tracepoint @name's id ("sys/event") from the events directory
+ * under @root; -errno when absent. */
+static long tp_id_at(const char *root, const char *name)
+{
+	char path[512], buf[32];
+	ssize_t r;
+	long v;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/events/%s/id", root, name);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return -EIO;
+	buf[r] = 0;
+	v = strtol(buf, NULL, 10);
+	return v > 0 ? v : -EINVAL;
+}
+
+/* The ids of @names into @ids: from a mounted tracefs, else from one that a
+ * child mounts in a mount namespace of its own (the host's mounts are left
+ * alone). Returns 0 or -errno. */
+static int tp_ids(const char *const *names, int n, long *ids)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	int p[2], status, i, got = 0;
+	pid_t pid;
+
+	for (size_t r = 0; r < sizeof(roots) / sizeof(roots[0]) && got < n; r++)
+		for (i = 0, got = 0; i < n && (ids[i] = tp_id_at(roots[r], names[i])) > 0; i++)
+			got++;
+	if (got == n)
+		return 0;
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
+	if (pid == 0) {
+		long out[PROBE_TPW_MAX] = { 0 };
+
+		close(p[0]);
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+			out[0] = -errno;
+		for (i = 0; out[0] >= 0 && i < n; i++)
+			out[i] = tp_id_at("/sys/kernel/tracing", names[i]);
+		_exit(write(p[1], out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : 1);
+	}
+	close(p[1]);
+	{
+		long out[PROBE_TPW_MAX];
+		ssize_t r = read(p[0], out, sizeof(out));
+
+		close(p[0]);
+		waitpid(pid, &status, 0);
+		if (r != (ssize_t)sizeof(out))
+			return -EIO;
+		for (i = 0; i < n; i++) {
+			if (out[i] <= 0)
+				return out[i] ? (int)out[i] : -ENOENT;
+			ids[i] = out[i];
+		}
+	}
+	return 0;
+}
+
+int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n)
+{
+	static bool online[1024];
+	long ids[PROBE_TPW_MAX];
+	int err, cpus;
+
+	memset(w, 0, sizeof(*w));
+	if (n > PROBE_TPW_MAX)
+		return -EINVAL;
+	err = tp_ids(names, n, ids);
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "no tracepoint ids (tracefs: %s)", strerror(-err));
+		return err;
+	}
+	cpus = probe_online_cpus(online, 1024);
+	if (cpus <= 0) {
+		snprintf(w->err, sizeof(w->err), "no online CPUs read (%s)", strerror(cpus ? -cpus : ENODEV));
+		return cpus ? cpus : -ENODEV;
+	}
+	w->fds = malloc(sizeof(int) * 1024 * n);
+	if (!w->fds)
+		return -ENOMEM;
+	w->n = n;
+	w->ncpu = 1024;
+	for (int i = 0; i < n * 1024; i++)
+		w->fds[i] = -1;
+	for (int i = 0; i < n; i++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_TRACEPOINT,
+			.size = sizeof(attr),
+			.config = (uint64_t)ids[i],
+		};
+
+		for (int cpu = 0; cpu < 1024; cpu++) {
+			if (!online[cpu])
+				continue;
+			int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+			if (fd < 0 && errno != ENODEV) {	/* ENODEV: went offline meanwhile */
+				err = -errno;
+				snprintf(w->err, sizeof(w->err), "perf_event_open of %s: %s%s", names[i], strerror(-err),
+					 err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or perf_event_paranoid <= -1)" : "");
+				probe_tpw_close(w);
+				return err;
+			}
+			w->fds[i * 1024 + cpu] = fd;
+		}
+	}
+	return 0;
+}
+
+static uint64_t tpw_sum(const struct probe_tpw *w, int i)
+{
+	uint64_t sum = 0, v;
+
+	for (int cpu = 0; w->fds && cpu < w->ncpu; cpu++) {
+		int fd = w->fds[i * w->ncpu + cpu];
+
+		if (fd >= 0 && read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+			sum += v;
+	}
+	return sum;
+}
+
+void probe_tpw_mark(struct probe_tpw *w)
+{
+	for (int i = 0; i < w->n; i++)
+		w->base[i] = tpw_sum(w, i);
+}
+
+uint64_t probe_tpw_read(const struct probe_tpw *w, int i)
+{
+	uint64_t v;
+
+	if (!w->fds || i >= w->n)
+		return 0;
+	v = tpw_sum(w, i);
+	return v > w->base[i] ? v - w->base[i] : 0;
+}
+
+void probe_tpw_close(struct probe_tpw *w)
+{
+	for (int i = 0; w->fds && i < w->n * w->ncpu; i++)
+		if (w->fds[i] >= 0)
+			close(w->fds[i]);
+	free(w->fds);
+	w->fds = NULL;
+	w->n = 0;
 }
 
 uint64_t probe_prog_misses(const struct bpf_program *p)

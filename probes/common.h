@@ -166,6 +166,42 @@ bool probe_kernel_has_tp(const char *tp);
 /* Calls of @p the kernel skipped because @p was already running on that
  * CPU (bpf_prog_info.recursion_misses, Linux >= 5.12); 0 when not loaded. */
 uint64_t probe_prog_misses(const struct bpf_program *p);
+/* Marks @on[cpu] for each online CPU below @max
+ * (/sys/devices/system/cpu/online, "0-3,5"); returns their number or -errno. */
+int probe_online_cpus(bool *on, int max);
+
+/*
+ * A witness of tracepoints: perf's count of their hits on every online CPU,
+ * kept by the kernel apart from BPF. On Linux 6.18 a whole softirq's worth
+ * of events now and then reaches the tracepoint (perf counts them) but not
+ * the tp_btf/raw_tp programs attached to it, with no recursion miss either:
+ * what a probe counted plus what the kernel skipped, subtracted from the
+ * witness, is what it never saw. The ids come from tracefs (mounted, or
+ * mounted privately in a child when it is not).
+ */
+#define PROBE_TPW_MAX 4
+struct probe_tpw {
+	int n;			/* tracepoints */
+	int ncpu;
+	int *fds;		/* [n * ncpu], -1 where a CPU could not be opened */
+	uint64_t base[PROBE_TPW_MAX];
+	char err[160];		/* why there is no witness ("" when there is) */
+};
+/* Opens counters for the @n tracepoints "sys/event" of @names (enabled at
+ * once; call it after the programs are attached, then probe_tpw_mark()).
+ * On failure returns -errno and says why in w->err; the probe runs on. */
+int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n);
+/* Sets the base: hits before this call are not counted. */
+void probe_tpw_mark(struct probe_tpw *w);
+/* Hits of tracepoint @i since the mark; 0 without a witness. */
+uint64_t probe_tpw_read(const struct probe_tpw *w, int i);
+/* Events the witness saw that @delivered (calls + the kernel's skips, read
+ * after the witness) does not account for: 0 when none or no witness. */
+static inline uint64_t probe_tpw_gap(uint64_t witnessed, uint64_t delivered)
+{
+	return witnessed > delivered ? witnessed - delivered : 0;
+}
+void probe_tpw_close(struct probe_tpw *w);
 /* Arguments of tracepoint @tp in the running kernel's BTF; -1 unknown. */
 int probe_kernel_tp_nargs(const char *tp);
 /* The running kernel's struct @type has a member @member (BTF). */

@@ -576,39 +576,6 @@ out:
 	return err;
 }
 
-/* Online CPUs from /sys/devices/system/cpu/online ("0-3,5"). */
-static int online_cpus(bool *on, int max)
-{
-	char buf[1024], *p = buf;
-	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
-	int n = 0;
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	while (*p && *p != '\n') {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p)
-			return -EINVAL;
-		p = end;
-		if (*p == '-') {
-			b = strtol(p + 1, &end, 10);
-			p = end;
-		}
-		for (long i = a; i <= b && i < max; i++, n++)
-			on[i] = true;
-		if (*p == ',')
-			p++;
-	}
-	return n;
-}
-
 static int on_load(struct on *c, bool btf_tp)
 {
 	struct oncpu_bpf *k = oncpu_bpf__open();
@@ -644,7 +611,7 @@ static int attach_perf(struct on *c)
 		.size = sizeof(attr),
 		.sample_period = 1000000000ull / c->freq,	/* ns of CPU time */
 	};
-	int n = online_cpus(online, ON_MAX_CPUS), err;
+	int n = probe_online_cpus(online, ON_MAX_CPUS), err;
 
 	if (n < 0)
 		return n;

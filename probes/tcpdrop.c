@@ -53,6 +53,8 @@ struct td {
 	bool rx_sk;			/* kfree_skb names the receiving socket (Linux >= 6.12) */
 	bool backup;			/* the backup programs are attached */
 	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
+	struct probe_tpw tpw;		/* perf's hits of kfree_skb [0] and tcp_retransmit_skb [1] */
+	bool witness;
 	int ndprev, ncprev;
 };
 
@@ -198,14 +200,20 @@ static void location_str(struct td *c, uint64_t loc, char *buf, size_t size)
 }
 
 /* What the programs could not see, since the start, in every namespace
- * (the kernel skips a nested call before any filter of ours runs). */
+ * (the kernel skips a nested call before any filter of ours runs), and
+ * what hit the tracepoints but never reached them (*_nd: perf's count of
+ * the hits less the primaries' calls and skips). */
 struct td_unseen {
 	uint64_t drops, drops_caught, retrans, caught, rst_sent, rst_recv;
+	uint64_t drops_nd, retrans_nd;
 };
 
 static void td_unseen_read(const struct td *c, struct td_unseen *u)
 {
 	const struct tcpdrop_bpf *k = c->skel;
+	/* the witness first: a hit between the two reads then counts as
+	 * delivered, never as missed */
+	uint64_t wdrops = probe_tpw_read(&c->tpw, 0), wrtx = probe_tpw_read(&c->tpw, 1);
 	uint64_t missed = probe_prog_misses(k->progs.td_retrans_btf) + probe_prog_misses(k->progs.td_retrans_raw) +
 			  probe_prog_misses(k->progs.td_retrans_btf_noerr);
 	/* SYN-ACK retransmits have no backup */
@@ -221,6 +229,8 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	u->retrans = (missed > u->caught ? missed - u->caught : 0) + synack;
 	u->rst_sent = probe_prog_misses(k->progs.td_send_reset_btf) + probe_prog_misses(k->progs.td_send_reset_raw);
 	u->rst_recv = probe_prog_misses(k->progs.td_recv_reset_btf) + probe_prog_misses(k->progs.td_recv_reset_raw);
+	u->drops_nd = c->witness ? probe_tpw_gap(wdrops, k->bss->drop_calls + dmissed) : 0;
+	u->retrans_nd = c->witness ? probe_tpw_gap(wrtx, k->bss->rtx_calls + missed) : 0;
 }
 
 static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const struct drop_row *d, int nd,
@@ -289,6 +299,14 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "retransmit", NULL }, (double)u.retrans);
 	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "reset_sent", NULL }, (double)u.rst_sent);
 	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "reset_received", NULL }, (double)u.rst_recv);
+	if (c->witness) {
+		promfile_help(p, "qps_tcpdrop_undelivered_events_total", "counter",
+			      "tracepoint hits (perf's count) that never reached the probe's programs, every namespace");
+		promfile_sample(p, "qps_tcpdrop_undelivered_events_total", (const char *[]){ "event", "drop", NULL },
+				(double)u.drops_nd);
+		promfile_sample(p, "qps_tcpdrop_undelivered_events_total", (const char *[]){ "event", "retransmit", NULL },
+				(double)u.retrans_nd);
+	}
 	err = promfile_commit(p);
 	promfile_free(p);
 	return err;
@@ -498,6 +516,7 @@ static int td_tick(void *ctx, bool final)
 		 * nested call before our filters run */
 		json_obj_open(&j, "unseen");
 		json_str(&j, "cause", "program already running on that CPU (nested call skipped by the kernel); "
+				      "*_not_delivered: tracepoint hits perf counted that never reached the programs; "
 				      "since the start, every namespace and port");
 		json_uint(&j, "drops", u.drops);
 		json_uint(&j, "drops_caught_by_backup", u.drops_caught);
@@ -507,6 +526,15 @@ static int td_tick(void *ctx, bool final)
 		json_bool(&j, "retransmit_backup", c->backup);
 		json_uint(&j, "resets_sent", u.rst_sent);
 		json_uint(&j, "resets_received", u.rst_recv);
+		if (c->witness) {
+			json_uint(&j, "drops_not_delivered", u.drops_nd);
+			json_uint(&j, "retransmits_not_delivered", u.retrans_nd);
+			json_str(&j, "witness", "perf counters of skb:kfree_skb and tcp:tcp_retransmit_skb");
+		} else {
+			json_null(&j, "drops_not_delivered");
+			json_null(&j, "retransmits_not_delivered");
+			json_str(&j, "witness", c->tpw.err[0] ? c->tpw.err : "none");
+		}
 		json_obj_close(&j);
 		json_obj_close(&j);
 	} else {
@@ -575,6 +603,10 @@ static int td_tick(void *ctx, bool final)
 		if (u.caught || u.drops_caught)
 			printf("%llu drops and %llu retransmits skipped on a busy CPU were counted by the backup programs\n",
 			       (unsigned long long)u.drops_caught, (unsigned long long)u.caught);
+		if (u.drops_nd || u.retrans_nd)
+			printf("not delivered since the start (the tracepoint was hit, perf counted it, the programs never ran; "
+			       "every namespace and port): %llu drops, %llu retransmit calls - the drop counts are short by as much\n",
+			       (unsigned long long)u.drops_nd, (unsigned long long)u.retrans_nd);
 		if (untraced)
 			printf("%llu retransmitted segments no tracepoint call carried: counted from the sockets' total_retrans\n",
 			       (unsigned long long)untraced);
@@ -584,6 +616,10 @@ static int td_tick(void *ctx, bool final)
 	fflush(stdout);
 	if (final && given[0] && !c->matched)
 		probe_warn(&c->o, "nothing matched the filters (%s) during the run", given);
+	if (final && (u.drops_nd || u.retrans_nd))
+		probe_warn(&c->o, "%llu drops and %llu retransmit calls hit the tracepoints (perf's count) but never reached "
+			   "the programs: the counts are short by as much", (unsigned long long)u.drops_nd,
+			   (unsigned long long)u.retrans_nd);
 out:
 	free(rs);
 	free(d);
@@ -796,11 +832,19 @@ int probe_tcpdrop(int argc, char **argv)
 	if (!c.ksyms)
 		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): drop places stay addresses",
 			   strerror(errno));
+	/* after the attach (a hit before the mark counts as delivered, not as
+	 * missed) */
+	c.witness = probe_tpw_open(&c.tpw, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb" }, 2) == 0;
+	if (c.witness)
+		probe_tpw_mark(&c.tpw);
+	else if (c.o.verbose)
+		fprintf(stderr, "tcpdrop: no witness of the tracepoints: %s\n", c.tpw.err);
 	c.t0 = probe_now_ns();
 	c.last_ns = c.t0;
 	probe_note(&c.o, "tracing TCP drops, retransmits and resets (%s); Ctrl-C to end", c.method);
 	ret = probe_run(&c.o, td_tick, NULL, &c) ? 1 : 0;
 out:
+	probe_tpw_close(&c.tpw);
 	tcpdrop_bpf__destroy(c.skel);
 	free(c.dprev);
 	free(c.cprev);

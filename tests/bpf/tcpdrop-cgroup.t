@@ -7,7 +7,8 @@
 #    (A on 18081, B on 18082) while their clients retransmit the byte the
 #    full queue refused; 10 connects to a closed port make NO_SOCKET drops
 #  - tcpdrop --cgroup PARENT and an unfiltered tcpdrop watch the same window
-# The unfiltered run is checked against nstat (ListenOverflows); the
+# The unfiltered run is checked against nstat (ListenOverflows, with the
+# drops the probe reports as not delivered); the
 # filtered run must equal its port-18081 part exactly, with nothing of B's
 # and no drop that no socket took.
 source "$(dirname "$0")/../lib.sh"
@@ -33,7 +34,8 @@ unshare -n bash -c '
 	for i in $(seq 100); do grep -q ready "$TMPD/a.out" && break; sleep 0.05; done
 	grep "^0::" /proc/$a/cgroup | cut -d: -f3 > "$TMPD/a.cg"
 	wait $a $b
-	nstat -z TcpExtListenOverflows | awk "\$1 == \"TcpExtListenOverflows\" { print \$2 }" > "$TMPD/ovf"
+	nstat > "$TMPD/nstat.delta"
+	awk "\$1 == \"TcpExtListenOverflows\" { n = \$2 } END { print n + 0 }" "$TMPD/nstat.delta" > "$TMPD/ovf"
 	kill -INT $pf $pu
 	wait $pf; echo $? > "$TMPD/f.rc"
 	wait $pu; echo $? > "$TMPD/u.rc"
@@ -48,7 +50,16 @@ rtx_to() { jq -r --arg r "127.0.0.1:$2" '[.retransmits[] | select(.remote == $r)
 ua=$(ovf_at "$U" 18081) ub=$(ovf_at "$U" 18082)
 diag "nstat ListenOverflows $ovf; unfiltered: 18081 $ua, 18082 $ub, retransmits to 18081 $(rtx_to "$U" 18081), to 18082 $(rtx_to "$U" 18082); NO_SOCKET $(jq -r '.drop_reasons.NO_SOCKET' "$U" 2>/dev/null)"
 diag "--cgroup: $(jq -c '[.drop_reasons, .totals]' "$F" 2>/dev/null)"
-is "$((ua + ub))" "$ovf" "unfiltered: overflows on both listeners == the ListenOverflows delta"
+# a softirq's drops that never reached the programs (perf counted them:
+# tests/bpf/tcpdrop-witness.t) are reported as not delivered: one round of
+# 17 was lost that way about once in 100 runs
+nd=$(jq -r '.unseen.drops_not_delivered' "$U" 2>/dev/null)
+is "$((ua + ub + ${nd:-0}))" "$ovf" "unfiltered: overflows on both listeners + drops not delivered == the ListenOverflows delta" || {
+	diag "unfiltered: $(jq -c '[.drop_reasons, .totals, .unseen, .lost]' "$U" 2>/dev/null)"
+	diag "unfiltered drops: $(jq -c '[.drops[] | [.reason, .port, .count]]' "$U" 2>/dev/null)"
+	diag "nstat deltas: $(tr -s ' ' < "$TMP/nstat.delta" | tr '\n' ';')"
+	diag "$(cat "$TMP/u.err")"
+}
 cmp_ok "$ub" -gt 0 "unfiltered: helper B's listener overflowed too"
 is "$(ovf_at "$F" 18081)" "$ua" "--cgroup: helper A's overflows, all of them" 
 cmp_ok "$ua" -gt 0 "(helper A's listener overflowed)"

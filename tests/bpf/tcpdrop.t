@@ -67,7 +67,10 @@ ovf=$(cat "$TMP/lq.ovf")
 diag "full accept queue: ListenOverflows delta $ovf; reasons $(jq -c .drop_reasons "$J" 2>/dev/null) unseen $(jq -c '.unseen | del(.cause)' "$J" 2>/dev/null) lost $(jq -c .lost "$J" 2>/dev/null)"
 if bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "'SKB_DROP_REASON_TCP_LISTEN_OVERFLOW'"; then
 	cmp_ok "${ovf:-0}" -gt 0 "the accept queue overflowed (nstat)"
-	is "$(jq -r '.drop_reasons.TCP_LISTEN_OVERFLOW' "$J")" "$ovf" "TCP_LISTEN_OVERFLOW drops == TcpExtListenOverflows delta"
+	# (drops that hit the tracepoint but never reached the programs are
+	# reported as not delivered: tests/bpf/tcpdrop-witness.t)
+	is "$(( $(jq -r '.drop_reasons.TCP_LISTEN_OVERFLOW' "$J") + $(jq -r '.unseen.drops_not_delivered' "$J") ))" "$ovf" \
+		"TCP_LISTEN_OVERFLOW drops + drops not delivered == TcpExtListenOverflows delta"
 else
 	skip "kernel has no SKB_DROP_REASON_TCP_LISTEN_OVERFLOW (Linux < 6.15)" "overflow"
 	skip "kernel has no SKB_DROP_REASON_TCP_LISTEN_OVERFLOW (Linux < 6.15)" "TCP_LISTEN_OVERFLOW"
@@ -146,8 +149,8 @@ diag "test runs: $(cat "$TMP/tr.out" 2> /dev/null) unseen $(jq -c '.unseen | del
 is "$(jq -r '[.retransmits[] | select(.netns == 0) | .count] | add' "$J" 2> /dev/null)" 3 \
 	"3 retransmit calls, 2 seen only by the backup: counted 3 times" || diag "$(cat "$TMP/tr.err" "$TMP/tr.nserr" "$TMP/tr.out" 2> /dev/null)"
 cmp_ok "$(jq -r '.unseen.retransmits_caught_by_backup' "$J" 2> /dev/null)" -ge 2 "the backup reports the 2 calls it caught"
-# a whole timer softirq's worth of drops can be skipped so (most likely the
-# 17 of 85 accept-queue overflows a CI run missed: one retransmit round)
+# drops nested in the drop program are skipped so too (a timer softirq
+# interrupting a close that purges a queue)
 is "$(jq -r '[.drops[] | select(.location == "0x51") | .count] | add' "$J" 2> /dev/null)" 3 \
 	"3 drop calls, 2 seen only by the drop backup: counted 3 times" || diag "$(jq -c .drops "$J" 2> /dev/null)"
 cmp_ok "$(jq -r '.unseen.drops_caught_by_backup' "$J" 2> /dev/null)" -ge 2 "the drop backup reports the 2 calls it caught"
