@@ -33,6 +33,7 @@ __u64 missed_listeners = 0;	/* events on listeners that did not fit the map */
 __u64 ack_overflow_unattributed = 0;	/* TCP_LISTEN_OVERFLOW drops with no listener */
 __u64 missed_sites = 0;		/* kfree_skb drops whose site did not fit drop_sites */
 __u64 kfree_caught = 0;		/* kfree_skb calls the backup counted (skipped by the primary) */
+__u64 kfree_calls = 0;		/* calls of the primary: user space compares them with perf's count */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -224,6 +225,8 @@ static __always_inline void on_kfree_skb(struct sk_buff *skb, void *location, en
 	__u32 r = reason;
 	__u64 *cnt;
 
+	if (!backup)
+		__sync_fetch_and_add(&kfree_calls, 1);
 	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
 		return;
 	/* a call the kernel skipped on a CPU where the primary was running is

@@ -82,6 +82,8 @@ enum { AQ_MAX_SHOWN_SITES = 32 };	/* distinct (function, reason) pairs reported 
 
 struct aq {
 	struct probe_opts o;
+	struct probe_tpw tpw;		/* perf's hits of skb:kfree_skb, when its program is attached */
+	bool witness;
 	uint16_t port;			/* --port filter, 0: all */
 	struct acceptq_bpf *skel;
 	uint32_t netns;
@@ -488,17 +490,21 @@ static int read_counters(uint64_t *ovf, bool *have_ovf, uint64_t *drops, bool *h
  * for kfree_skb minus what its backup counted. */
 struct aq_unseen {
 	uint64_t enqueues, kfree, kfree_caught, syn;
+	uint64_t kfree_nd;	/* hits of the tracepoint that never reached the program */
 };
 
 static void aq_unseen_read(const struct aq *a, struct aq_unseen *u)
 {
 	const struct acceptq_bpf *s = a->skel;
+	/* the witness first: a hit between the reads counts as delivered */
+	uint64_t w = probe_tpw_read(&a->tpw, 0);
 	uint64_t k = probe_prog_misses(s->progs.aq_kfree_skb_btf) + probe_prog_misses(s->progs.aq_kfree_skb_raw);
 
 	u->enqueues = probe_prog_misses(s->progs.aq_data_ready_btf) + probe_prog_misses(s->progs.aq_data_ready_raw);
 	u->kfree_caught = s->bss->kfree_caught;
 	u->kfree = k > u->kfree_caught ? k - u->kfree_caught : 0;
 	u->syn = probe_prog_misses(s->progs.aq_conn_request_fentry) + probe_prog_misses(s->progs.aq_conn_request_kprobe);
+	u->kfree_nd = a->witness ? probe_tpw_gap(w, s->bss->kfree_calls + k) : 0;
 }
 
 static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
@@ -603,6 +609,10 @@ static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
 	if (un.kfree_caught)
 		printf("%llu kfree_skb drops skipped on a busy CPU were counted by the backup program\n",
 		       (unsigned long long)un.kfree_caught);
+	if (un.kfree_nd)
+		printf("not delivered since the start (the tracepoint was hit, perf counted it, the program never ran; "
+		       "every namespace): %llu kfree_skb drops - ack_drops may be short by as much\n",
+		       (unsigned long long)un.kfree_nd);
 }
 
 /* The missed.* counters and their causes (JSON missed.causes, warnings). */
@@ -628,6 +638,9 @@ static void aq_warn_missed(struct aq *a)
 		probe_warn(&a->o, "unseen since the start (program already running on that CPU; every namespace): "
 			   "%llu enqueues, %llu kfree_skb drops, %llu SYN-path calls",
 			   (unsigned long long)u.enqueues, (unsigned long long)u.kfree, (unsigned long long)u.syn);
+	if (u.kfree_nd)
+		probe_warn(&a->o, "%llu kfree_skb drops hit the tracepoint (perf's count) but never reached the program: "
+			   "ack_drops may be short by as much", (unsigned long long)u.kfree_nd);
 }
 
 static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
@@ -784,6 +797,13 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	json_uint(&j, "kfree_skb_drops", u.kfree);
 	json_uint(&j, "kfree_skb_caught_by_backup", u.kfree_caught);
 	json_uint(&j, "syn_path_calls", u.syn);
+	if (a->witness) {
+		json_uint(&j, "kfree_skb_not_delivered", u.kfree_nd);
+		json_str(&j, "witness", "perf counters of skb:kfree_skb");
+	} else {
+		json_null(&j, "kfree_skb_not_delivered");
+		json_str(&j, "witness", a->tpw.err[0] ? a->tpw.err : "none (no kfree_skb program)");
+	}
 	json_obj_close(&j);
 	json_obj_close(&j);
 	fflush(stdout);
@@ -873,6 +893,12 @@ static int write_prom(struct aq *a, const struct aq_row *rows, int n, uint64_t d
 	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "enqueue", NULL }, (double)un.enqueues);
 	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "kfree_skb", NULL }, (double)un.kfree);
 	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "syn_path", NULL }, (double)un.syn);
+	if (a->witness) {
+		promfile_help(p, "qps_acceptq_undelivered_events_total", "counter",
+			      "tracepoint hits (perf's count) that never reached the probe's programs, every namespace");
+		promfile_sample(p, "qps_acceptq_undelivered_events_total", (const char *[]){ "event", "kfree_skb", NULL },
+				(double)un.kfree_nd);
+	}
 	err = promfile_commit(p);
 	promfile_free(p);
 	return err;
@@ -1106,6 +1132,13 @@ int probe_acceptq(int argc, char **argv)
 			probe_warn(&a.o, "kfree_skb drops are told apart by reason only, so listen_drops are attributed, not exact: %s",
 				   a.kallsyms_why);
 	}
+	/* the witness after the attach: a hit before its mark counts as
+	 * delivered, never as missed */
+	if (a.m_ack) {
+		a.witness = probe_tpw_open(&a.tpw, (const char *const[]){ "skb/kfree_skb" }, 1) == 0;
+		if (a.witness)
+			probe_tpw_mark(&a.tpw);
+	}
 	/* baseline after attach: every drop from here is both in BPF and in the
 	 * deltas. Counters first: a drop before the sock_diag dump is then in
 	 * the namespace delta but in no listener's (unattributed, never < 0). */
@@ -1123,6 +1156,7 @@ int probe_acceptq(int argc, char **argv)
 	err = probe_run(&a.o, aq_tick, NULL, &a);
 	ret = err ? 1 : 0;
 out:
+	probe_tpw_close(&a.tpw);
 	acceptq_bpf__destroy(a.skel);
 	ksyms_free(a.ksyms);
 	probe_names_free(a.reason_names, ACCEPTQ_MAX_REASONS);
