@@ -183,6 +183,14 @@ static void write_labels(struct promfile *p, const char *const *labels, const ch
 	fputc('}', p->f);
 }
 
+void promfile_counters(struct promfile *p, const char *name, const char *help, const char *label,
+		       const char *const *values, const uint64_t *counts, int n)
+{
+	promfile_help(p, name, "counter", help);
+	for (int i = 0; i < n; i++)
+		promfile_sample(p, name, (const char *[]){ label, values[i], NULL }, (double)counts[i]);
+}
+
 void promfile_sample(struct promfile *p, const char *name, const char *const *labels, double value)
 {
 	if (p->err)

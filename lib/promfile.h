@@ -26,6 +26,10 @@ void promfile_free(struct promfile *p);
 void promfile_help(struct promfile *p, const char *name, const char *type, const char *help);
 /* "name{k="v",...} value"; @labels: NULL or key, value, ..., NULL. */
 void promfile_sample(struct promfile *p, const char *name, const char *const *labels, double value);
+/* A counter family by one label: "# HELP/# TYPE name counter" and one
+ * sample name{@label="@values[i]"} @counts[i] for each of the @n. */
+void promfile_counters(struct promfile *p, const char *name, const char *help, const char *label,
+		       const char *const *values, const uint64_t *counts, int n);
 /* A histogram from log2 slots (slot 0: [0, 2), slot i: [2^i, 2^(i+1)) in
  * the probe's unit): name_bucket{le=...} cumulative for each upper bound
  * times @scale (e.g. 1e-6 for microseconds -> seconds) and +Inf, name_sum

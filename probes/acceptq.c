@@ -888,17 +888,14 @@ static int write_prom(struct aq *a, const struct aq_row *rows, int n, uint64_t d
 		promfile_sample(p, "qps_acceptq_netns_listen_drops_total", (const char *[]){ "netns", v, NULL }, (double)a->pacc_ldrops);
 	}
 	aq_unseen_read(a, &un);
-	promfile_help(p, "qps_acceptq_unseen_events_total", "counter",
-		      "events the probe could not see (its program was already running on that CPU), every namespace");
-	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "enqueue", NULL }, (double)un.enqueues);
-	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "kfree_skb", NULL }, (double)un.kfree);
-	promfile_sample(p, "qps_acceptq_unseen_events_total", (const char *[]){ "event", "syn_path", NULL }, (double)un.syn);
-	if (a->witness) {
-		promfile_help(p, "qps_acceptq_undelivered_events_total", "counter",
-			      "tracepoint hits (perf's count) that never reached the probe's programs, every namespace");
-		promfile_sample(p, "qps_acceptq_undelivered_events_total", (const char *[]){ "event", "kfree_skb", NULL },
-				(double)un.kfree_nd);
-	}
+	promfile_counters(p, "qps_acceptq_unseen_events_total",
+			  "events the probe could not see (its program was already running on that CPU), every namespace",
+			  "event", (const char *const[]){ "enqueue", "kfree_skb", "syn_path" },
+			  (const uint64_t[]){ un.enqueues, un.kfree, un.syn }, 3);
+	if (a->witness)
+		promfile_counters(p, "qps_acceptq_undelivered_events_total",
+				  "tracepoint hits (perf's count) that never reached the probe's programs, every namespace",
+				  "event", (const char *const[]){ "kfree_skb" }, &un.kfree_nd, 1);
 	err = promfile_commit(p);
 	promfile_free(p);
 	return err;

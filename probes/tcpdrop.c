@@ -293,20 +293,15 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 	promfile_sample(p, "qps_tcpdrop_lost_events_total", NULL,
 			(double)(c->skel->bss->lost_drops + c->skel->bss->lost_conns));
 	td_unseen_read(c, &u);
-	promfile_help(p, "qps_tcpdrop_unseen_events_total", "counter",
-		      "events the probe could not see (its program was already running on that CPU), every namespace");
-	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "drop", NULL }, (double)u.drops);
-	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "retransmit", NULL }, (double)u.retrans);
-	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "reset_sent", NULL }, (double)u.rst_sent);
-	promfile_sample(p, "qps_tcpdrop_unseen_events_total", (const char *[]){ "event", "reset_received", NULL }, (double)u.rst_recv);
-	if (c->witness) {
-		promfile_help(p, "qps_tcpdrop_undelivered_events_total", "counter",
-			      "tracepoint hits (perf's count) that never reached the probe's programs, every namespace");
-		promfile_sample(p, "qps_tcpdrop_undelivered_events_total", (const char *[]){ "event", "drop", NULL },
-				(double)u.drops_nd);
-		promfile_sample(p, "qps_tcpdrop_undelivered_events_total", (const char *[]){ "event", "retransmit", NULL },
-				(double)u.retrans_nd);
-	}
+	promfile_counters(p, "qps_tcpdrop_unseen_events_total",
+			  "events the probe could not see (its program was already running on that CPU), every namespace",
+			  "event", (const char *const[]){ "drop", "retransmit", "reset_sent", "reset_received" },
+			  (const uint64_t[]){ u.drops, u.retrans, u.rst_sent, u.rst_recv }, 4);
+	if (c->witness)
+		promfile_counters(p, "qps_tcpdrop_undelivered_events_total",
+				  "tracepoint hits (perf's count) that never reached the probe's programs, every namespace",
+				  "event", (const char *const[]){ "drop", "retransmit" },
+				  (const uint64_t[]){ u.drops_nd, u.retrans_nd }, 2);
 	err = promfile_commit(p);
 	promfile_free(p);
 	return err;
