@@ -338,7 +338,7 @@ like "$(grep -A2 '^fatal: \[h1\]' "$LOG" | tr '\n' ' ')" "failing checks: .*LQ-0
 is "$(same_as_before "${FLEET[@]}")" "" "audit changes nothing"
 is "$(recap_all changed "${FLEET[@]}")" "$(each 0 "${FLEET[@]}")" "audit reports changed=0"
 if jq -e . "$J" >/dev/null 2>&1; then pass "fleet-audit.json parses (written before the drifting hosts failed)"; else fail "fleet-audit.json parses" "$(head -c 400 "$J" 2>&1)"; fi
-is "$(jq -r '[.hosts | to_entries[] | "\(.key)=\(.value.status)"] | sort | join(" ")' "$J" 2>&1)" "$(each drift "${FLEET[@]}" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')" \
+is "$(jq -r '[.hosts | to_entries[] | "\(.key)=\(.value.status)"] | sort | join(" ")' "$J" 2>&1)" "$(each drift "${FLEET[@]}" | tr ' ' '\n' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
 	"fleet report: every host in drift before apply"
 want=$(for h in "${FLEET[@]}"; do echo "$h=${SOMAX[$h]}"; done | sort | tr '\n' ' ')
 is "$(jq -r '.hosts | to_entries[] | "\(.key)=\(.value.failing[] | select(.key == "net.core.somaxconn") | .current)"' "$J" 2>&1 | sort | tr '\n' ' ')" "$want" \
@@ -499,7 +499,9 @@ kill "$H1_DIAG_PID" 2>/dev/null
 DJ=$T/reports/fleet-diagnose.json
 is "$RC $(recap_all failed "${FLEET[@]}" hm)" "2 $(each 0 "${FLEET[@]}") hm=1" "diagnose.yml: only hm (no qps-tune) failed, after the report; a finding fails no host"
 like "$(head -1 "$T/h1-load.log" 2>&1)" "^started" "diagnose: the load on h1 ran while h1's diagnose ran"
-want="h1=limited hm=error $(for ((i = 2; i <= N; i++)); do echo "h$i=healthy"; done | sort | tr '\n' ' ' | sed 's/ $//')"
+# the report orders hosts of one status by name, byte by byte (h19 h2 h20):
+# sort the names alone, in the C locale, before "=healthy" is appended
+want="h1=limited hm=error $(for ((i = 2; i <= N; i++)); do echo "h$i"; done | LC_ALL=C sort | sed 's/$/=healthy/' | tr '\n' ' ' | sed 's/ $//')"
 is "$(jq -r '[.hosts[] | "\(.host)=\(.status)"] | join(" ")' "$DJ" 2>&1)" "$want" \
 	"fleet diagnose report: h1 (limited) first, then hm (error), then the healthy hosts"
 is "$(jq -r '.hosts[0].top.name' "$DJ" 2>&1)" accept-queue-overflow "fleet diagnose report: h1's top finding is accept-queue-overflow"
