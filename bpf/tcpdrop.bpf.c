@@ -29,6 +29,7 @@ __u64 drop_caught = 0;
  * tracepoint's hits) */
 __u64 drop_calls = 0;
 __u64 rtx_calls = 0;
+__u64 synack_calls = 0;
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -489,6 +490,7 @@ static __always_inline void on_retrans_synack(const struct sock *sk, const struc
 	__u64 key = (__u64)sk;
 	__u32 *seen;
 
+	__sync_fetch_and_add(&synack_calls, 1);
 	if (!req || !sk_in_cgroup(sk))
 		return;
 	sk_key((const struct sock *)req, &k);	/* sock_common first in both */

@@ -53,7 +53,7 @@ struct td {
 	bool rx_sk;			/* kfree_skb names the receiving socket (Linux >= 6.12) */
 	bool backup;			/* the backup programs are attached */
 	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
-	struct probe_tpw tpw;		/* perf's hits of kfree_skb [0] and tcp_retransmit_skb [1] */
+	struct probe_tpw tpw;		/* perf's hits of kfree_skb [0], tcp_retransmit_skb [1], tcp_retransmit_synack [2] */
 	bool witness;
 	int ndprev, ncprev;
 };
@@ -213,7 +213,7 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	const struct tcpdrop_bpf *k = c->skel;
 	/* the witness first: a hit between the two reads then counts as
 	 * delivered, never as missed */
-	uint64_t wdrops = probe_tpw_read(&c->tpw, 0), wrtx = probe_tpw_read(&c->tpw, 1);
+	uint64_t wdrops = probe_tpw_read(&c->tpw, 0), wrtx = probe_tpw_read(&c->tpw, 1), wsyn = probe_tpw_read(&c->tpw, 2);
 	uint64_t missed = probe_prog_misses(k->progs.td_retrans_btf) + probe_prog_misses(k->progs.td_retrans_raw) +
 			  probe_prog_misses(k->progs.td_retrans_btf_noerr);
 	/* SYN-ACK retransmits have no backup */
@@ -230,7 +230,8 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	u->rst_sent = probe_prog_misses(k->progs.td_send_reset_btf) + probe_prog_misses(k->progs.td_send_reset_raw);
 	u->rst_recv = probe_prog_misses(k->progs.td_recv_reset_btf) + probe_prog_misses(k->progs.td_recv_reset_raw);
 	u->drops_nd = c->witness ? probe_tpw_gap(wdrops, k->bss->drop_calls + dmissed) : 0;
-	u->retrans_nd = c->witness ? probe_tpw_gap(wrtx, k->bss->rtx_calls + missed) : 0;
+	u->retrans_nd = c->witness ? probe_tpw_gap(wrtx, k->bss->rtx_calls + missed) +
+					     probe_tpw_gap(wsyn, k->bss->synack_calls + synack) : 0;
 }
 
 static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const struct drop_row *d, int nd,
@@ -524,7 +525,7 @@ static int td_tick(void *ctx, bool final)
 		if (c->witness) {
 			json_uint(&j, "drops_not_delivered", u.drops_nd);
 			json_uint(&j, "retransmits_not_delivered", u.retrans_nd);
-			json_str(&j, "witness", "perf counters of skb:kfree_skb and tcp:tcp_retransmit_skb");
+			json_str(&j, "witness", "perf counters of skb:kfree_skb, tcp:tcp_retransmit_skb and tcp:tcp_retransmit_synack");
 		} else {
 			json_null(&j, "drops_not_delivered");
 			json_null(&j, "retransmits_not_delivered");
@@ -829,7 +830,8 @@ int probe_tcpdrop(int argc, char **argv)
 			   strerror(errno));
 	/* after the attach (a hit before the mark counts as delivered, not as
 	 * missed) */
-	c.witness = probe_tpw_open(&c.tpw, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb" }, 2) == 0;
+	c.witness = probe_tpw_open(&c.tpw, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb",
+								    "tcp/tcp_retransmit_synack" }, 3) == 0;
 	if (c.witness)
 		probe_tpw_mark(&c.tpw);
 	else if (c.o.verbose)

@@ -195,8 +195,11 @@ J=$TMP/sa.json
 sa=$(awk '$1 == "TcpRetransSegs" { print $2 }' "$TMP/sa.nstat" 2> /dev/null)
 diag "SYN-ACK: nstat $(awk 'NR > 1 { printf "%s %s ", $1, $2 }' "$TMP/sa.nstat" 2> /dev/null); probe $(jq -c '.totals' "$J" 2> /dev/null)"
 cmp_ok "${sa:-0}" -gt 0 "the listener retransmitted its SYN-ACK (nstat)"
-is "$(jq -r '"\(.totals.retransmitted_segments) \([.retransmits[] | select(.remote == "10.99.0.9:40000" and .state == "NEW_SYN_RECV") | .segments] | add)"' "$J" 2> /dev/null)" \
-	"$sa $sa" "SYN-ACK retransmits == the TcpRetransSegs delta, by remote 10.99.0.9:40000, NEW_SYN_RECV" || diag "$(cat "$TMP/sa.err" "$TMP/sa.nserr" 2> /dev/null)"
+# a SYN-ACK retransmit the kernel never handed to the program (one in a CI
+# run: nstat 2, probe 1, no recursion miss) is reported as not delivered
+nd=$(jq -r '.unseen.retransmits_not_delivered' "$J" 2> /dev/null)
+is "$(jq -r --argjson nd "${nd:-0}" '"\(.totals.retransmitted_segments + $nd) \([.retransmits[] | select(.remote == "10.99.0.9:40000" and .state == "NEW_SYN_RECV") | .segments] | add + $nd)"' "$J" 2> /dev/null)" \
+	"$sa $sa" "SYN-ACK retransmits (+ not delivered) == the TcpRetransSegs delta, by remote 10.99.0.9:40000, NEW_SYN_RECV" || diag "$(cat "$TMP/sa.err" "$TMP/sa.nserr" 2> /dev/null)"
 "${PROBE[@]}" tcpdrop --netns /nonexistent --duration 1 > /dev/null 2>&1
 is "$?" 1 "--netns of a missing file fails with exit 1"
 done_testing
