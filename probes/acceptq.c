@@ -83,7 +83,6 @@ enum { AQ_MAX_SHOWN_SITES = 32 };	/* distinct (function, reason) pairs reported 
 struct aq {
 	struct probe_opts o;
 	struct probe_tpw tpw;		/* perf's hits of skb:kfree_skb, when its program is attached */
-	bool witness;
 	uint16_t port;			/* --port filter, 0: all */
 	struct acceptq_bpf *skel;
 	uint32_t netns;
@@ -504,7 +503,7 @@ static void aq_unseen_read(const struct aq *a, struct aq_unseen *u)
 	u->kfree_caught = s->bss->kfree_caught;
 	u->kfree = k > u->kfree_caught ? k - u->kfree_caught : 0;
 	u->syn = probe_prog_misses(s->progs.aq_conn_request_fentry) + probe_prog_misses(s->progs.aq_conn_request_kprobe);
-	u->kfree_nd = a->witness ? probe_tpw_gap(w, s->bss->kfree_calls + k) : 0;
+	u->kfree_nd = probe_tpw_gap(w, s->bss->kfree_calls + k);
 }
 
 static void report_text(struct aq *a, struct aq_row *rows, int n, bool final,
@@ -797,7 +796,7 @@ static void report_json(struct aq *a, struct aq_row *rows, int n, bool final,
 	json_uint(&j, "kfree_skb_drops", u.kfree);
 	json_uint(&j, "kfree_skb_caught_by_backup", u.kfree_caught);
 	json_uint(&j, "syn_path_calls", u.syn);
-	if (a->witness) {
+	if (probe_tpw_ok(&a->tpw)) {
 		json_uint(&j, "kfree_skb_not_delivered", u.kfree_nd);
 		json_str(&j, "witness", "perf counters of skb:kfree_skb");
 	} else {
@@ -892,7 +891,7 @@ static int write_prom(struct aq *a, const struct aq_row *rows, int n, uint64_t d
 			  "events the probe could not see (its program was already running on that CPU), every namespace",
 			  "event", (const char *const[]){ "enqueue", "kfree_skb", "syn_path" },
 			  (const uint64_t[]){ un.enqueues, un.kfree, un.syn }, 3);
-	if (a->witness)
+	if (probe_tpw_ok(&a->tpw))
 		promfile_counters(p, "qps_acceptq_undelivered_events_total",
 				  "tracepoint hits (perf's count) that never reached the probe's programs, every namespace",
 				  "event", (const char *const[]){ "kfree_skb" }, &un.kfree_nd, 1);
@@ -1129,13 +1128,9 @@ int probe_acceptq(int argc, char **argv)
 			probe_warn(&a.o, "kfree_skb drops are told apart by reason only, so listen_drops are attributed, not exact: %s",
 				   a.kallsyms_why);
 	}
-	/* the witness after the attach: a hit before its mark counts as
-	 * delivered, never as missed */
-	if (a.m_ack) {
-		a.witness = probe_tpw_open(&a.tpw, (const char *const[]){ "skb/kfree_skb" }, 1) == 0;
-		if (a.witness)
-			probe_tpw_mark(&a.tpw);
-	}
+	/* the witness after the attach */
+	if (a.m_ack)
+		probe_tpw_open(&a.tpw, (const char *const[]){ "skb/kfree_skb" }, 1);
 	/* baseline after attach: every drop from here is both in BPF and in the
 	 * deltas. Counters first: a drop before the sock_diag dump is then in
 	 * the namespace delta but in no listener's (unattributed, never < 0). */

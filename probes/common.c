@@ -347,7 +347,6 @@ int probe_online_cpus(bool *on, int max)
 	return n;
 }
 
-
 /* Reads tracepoint @name's id ("sys/event") from the events directory
  * under @root; -errno when absent. */
 static long tp_id_at(const char *root, const char *name)
@@ -423,57 +422,6 @@ static int tp_ids(const char *const *names, int n, long *ids)
 	return 0;
 }
 
-int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n)
-{
-	static bool online[1024];
-	long ids[PROBE_TPW_MAX];
-	int err, cpus;
-
-	memset(w, 0, sizeof(*w));
-	if (n > PROBE_TPW_MAX)
-		return -EINVAL;
-	err = tp_ids(names, n, ids);
-	if (err) {
-		snprintf(w->err, sizeof(w->err), "no tracepoint ids (tracefs: %s)", strerror(-err));
-		return err;
-	}
-	cpus = probe_online_cpus(online, 1024);
-	if (cpus <= 0) {
-		snprintf(w->err, sizeof(w->err), "no online CPUs read (%s)", strerror(cpus ? -cpus : ENODEV));
-		return cpus ? cpus : -ENODEV;
-	}
-	w->fds = malloc(sizeof(int) * 1024 * n);
-	if (!w->fds)
-		return -ENOMEM;
-	w->n = n;
-	w->ncpu = 1024;
-	for (int i = 0; i < n * 1024; i++)
-		w->fds[i] = -1;
-	for (int i = 0; i < n; i++) {
-		struct perf_event_attr attr = {
-			.type = PERF_TYPE_TRACEPOINT,
-			.size = sizeof(attr),
-			.config = (uint64_t)ids[i],
-		};
-
-		for (int cpu = 0; cpu < 1024; cpu++) {
-			if (!online[cpu])
-				continue;
-			int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-
-			if (fd < 0 && errno != ENODEV) {	/* ENODEV: went offline meanwhile */
-				err = -errno;
-				snprintf(w->err, sizeof(w->err), "perf_event_open of %s: %s%s", names[i], strerror(-err),
-					 err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or perf_event_paranoid <= -1)" : "");
-				probe_tpw_close(w);
-				return err;
-			}
-			w->fds[i * 1024 + cpu] = fd;
-		}
-	}
-	return 0;
-}
-
 static uint64_t tpw_sum(const struct probe_tpw *w, int i)
 {
 	uint64_t sum = 0, v;
@@ -487,10 +435,62 @@ static uint64_t tpw_sum(const struct probe_tpw *w, int i)
 	return sum;
 }
 
-void probe_tpw_mark(struct probe_tpw *w)
+int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n)
 {
-	for (int i = 0; i < w->n; i++)
+	enum { MAX_CPUS = 1024 };
+	static bool online[MAX_CPUS];
+	long ids[PROBE_TPW_MAX];
+	int err, cpus;
+
+	memset(w, 0, sizeof(*w));
+	if (n > PROBE_TPW_MAX)
+		return -EINVAL;
+	err = tp_ids(names, n, ids);
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "no tracepoint ids (tracefs: %s)", strerror(-err));
+		return err;
+	}
+	cpus = probe_online_cpus(online, MAX_CPUS);
+	if (cpus <= 0) {
+		snprintf(w->err, sizeof(w->err), "no online CPUs read (%s)", strerror(cpus ? -cpus : ENODEV));
+		return cpus ? cpus : -ENODEV;
+	}
+	for (int cpu = 0; cpu < MAX_CPUS; cpu++)
+		if (online[cpu])
+			w->ncpu = cpu + 1;
+	w->fds = malloc(sizeof(int) * w->ncpu * n);
+	if (!w->fds) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		return -ENOMEM;
+	}
+	w->n = n;
+	for (int i = 0; i < n * w->ncpu; i++)
+		w->fds[i] = -1;
+	for (int i = 0; i < n; i++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_TRACEPOINT,
+			.size = sizeof(attr),
+			.config = (uint64_t)ids[i],
+		};
+
+		for (int cpu = 0; cpu < w->ncpu; cpu++) {
+			if (!online[cpu])
+				continue;
+			int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+			if (fd < 0 && errno != ENODEV) {	/* ENODEV: went offline meanwhile */
+				err = -errno;
+				snprintf(w->err, sizeof(w->err), "perf_event_open of %s: %s%s", names[i], strerror(-err),
+					 err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or perf_event_paranoid <= -1)" : "");
+				probe_tpw_close(w);
+				return err;
+			}
+			w->fds[i * w->ncpu + cpu] = fd;
+		}
+	}
+	for (int i = 0; i < n; i++)
 		w->base[i] = tpw_sum(w, i);
+	return 0;
 }
 
 uint64_t probe_tpw_read(const struct probe_tpw *w, int i)

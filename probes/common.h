@@ -182,18 +182,21 @@ int probe_online_cpus(bool *on, int max);
 #define PROBE_TPW_MAX 4
 struct probe_tpw {
 	int n;			/* tracepoints */
-	int ncpu;
-	int *fds;		/* [n * ncpu], -1 where a CPU could not be opened */
+	int ncpu;		/* highest online CPU + 1 */
+	int *fds;		/* [n * ncpu], -1 where a CPU is not counted; NULL: no witness */
 	uint64_t base[PROBE_TPW_MAX];
 	char err[160];		/* why there is no witness ("" when there is) */
 };
-/* Opens counters for the @n tracepoints "sys/event" of @names (enabled at
- * once; call it after the programs are attached, then probe_tpw_mark()).
- * On failure returns -errno and says why in w->err; the probe runs on. */
+/* Opens counters for the @n tracepoints "sys/event" of @names and counts
+ * from now on (call it after the programs are attached: a hit before it
+ * then counts as delivered, never as missed). On failure returns -errno
+ * and says why in w->err; the probe runs on without a witness. */
 int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n);
-/* Sets the base: hits before this call are not counted. */
-void probe_tpw_mark(struct probe_tpw *w);
-/* Hits of tracepoint @i since the mark; 0 without a witness. */
+static inline bool probe_tpw_ok(const struct probe_tpw *w)
+{
+	return w->fds != NULL;
+}
+/* Hits of tracepoint @i since the open; 0 without a witness. */
 uint64_t probe_tpw_read(const struct probe_tpw *w, int i);
 /* Events the witness saw that @delivered (calls + the kernel's skips, read
  * after the witness) does not account for: 0 when none or no witness. */

@@ -54,7 +54,6 @@ struct td {
 	bool backup;			/* the backup programs are attached */
 	void *dprev, *cprev;		/* last report's cumulative rows (per-interval deltas) */
 	struct probe_tpw tpw;		/* perf's hits of kfree_skb [0], tcp_retransmit_skb [1], tcp_retransmit_synack [2] */
-	bool witness;
 	int ndprev, ncprev;
 };
 
@@ -229,9 +228,8 @@ static void td_unseen_read(const struct td *c, struct td_unseen *u)
 	u->retrans = (missed > u->caught ? missed - u->caught : 0) + synack;
 	u->rst_sent = probe_prog_misses(k->progs.td_send_reset_btf) + probe_prog_misses(k->progs.td_send_reset_raw);
 	u->rst_recv = probe_prog_misses(k->progs.td_recv_reset_btf) + probe_prog_misses(k->progs.td_recv_reset_raw);
-	u->drops_nd = c->witness ? probe_tpw_gap(wdrops, k->bss->drop_calls + dmissed) : 0;
-	u->retrans_nd = c->witness ? probe_tpw_gap(wrtx, k->bss->rtx_calls + missed) +
-					     probe_tpw_gap(wsyn, k->bss->synack_calls + synack) : 0;
+	u->drops_nd = probe_tpw_gap(wdrops, k->bss->drop_calls + dmissed);
+	u->retrans_nd = probe_tpw_gap(wrtx, k->bss->rtx_calls + missed) + probe_tpw_gap(wsyn, k->bss->synack_calls + synack);
 }
 
 static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const struct drop_row *d, int nd,
@@ -298,7 +296,7 @@ static int write_prom(struct td *c, const struct reason_sum *rs, int nr, const s
 			  "events the probe could not see (its program was already running on that CPU), every namespace",
 			  "event", (const char *const[]){ "drop", "retransmit", "reset_sent", "reset_received" },
 			  (const uint64_t[]){ u.drops, u.retrans, u.rst_sent, u.rst_recv }, 4);
-	if (c->witness)
+	if (probe_tpw_ok(&c->tpw))
 		promfile_counters(p, "qps_tcpdrop_undelivered_events_total",
 				  "tracepoint hits (perf's count) that never reached the probe's programs, every namespace",
 				  "event", (const char *const[]){ "drop", "retransmit" },
@@ -522,7 +520,7 @@ static int td_tick(void *ctx, bool final)
 		json_bool(&j, "retransmit_backup", c->backup);
 		json_uint(&j, "resets_sent", u.rst_sent);
 		json_uint(&j, "resets_received", u.rst_recv);
-		if (c->witness) {
+		if (probe_tpw_ok(&c->tpw)) {
 			json_uint(&j, "drops_not_delivered", u.drops_nd);
 			json_uint(&j, "retransmits_not_delivered", u.retrans_nd);
 			json_str(&j, "witness", "perf counters of skb:kfree_skb, tcp:tcp_retransmit_skb and tcp:tcp_retransmit_synack");
@@ -828,13 +826,9 @@ int probe_tcpdrop(int argc, char **argv)
 	if (!c.ksyms)
 		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): drop places stay addresses",
 			   strerror(errno));
-	/* after the attach (a hit before the mark counts as delivered, not as
-	 * missed) */
-	c.witness = probe_tpw_open(&c.tpw, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb",
-								    "tcp/tcp_retransmit_synack" }, 3) == 0;
-	if (c.witness)
-		probe_tpw_mark(&c.tpw);
-	else if (c.o.verbose)
+	if (probe_tpw_open(&c.tpw, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb",
+							      "tcp/tcp_retransmit_synack" }, 3) &&
+	    c.o.verbose)
 		fprintf(stderr, "tcpdrop: no witness of the tracepoints: %s\n", c.tpw.err);
 	c.t0 = probe_now_ns();
 	c.last_ns = c.t0;
