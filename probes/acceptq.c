@@ -1130,7 +1130,7 @@ int probe_acceptq(int argc, char **argv)
 	}
 	/* the witness after the attach */
 	if (a.m_ack)
-		probe_tpw_open(&a.tpw, (const char *const[]){ "skb/kfree_skb" }, 1);
+		probe_tpw_open(&a.tpw, &a.o, (const char *const[]){ "skb/kfree_skb" }, 1);
 	/* baseline after attach: every drop from here is both in BPF and in the
 	 * deltas. Counters first: a drop before the sock_diag dump is then in
 	 * the namespace delta but in no listener's (unattributed, never < 0). */

@@ -435,7 +435,19 @@ static uint64_t tpw_sum(const struct probe_tpw *w, int i)
 	return sum;
 }
 
-int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n)
+static int tpw_open(struct probe_tpw *w, const char *const *names, int n);
+
+int probe_tpw_open(struct probe_tpw *w, const struct probe_opts *o, const char *const *names, int n)
+{
+	int err = tpw_open(w, names, n);
+
+	if (err)
+		probe_note(o, "no witness of the tracepoints (%s): calls the kernel never hands to the programs "
+			      "cannot be counted; their not_delivered figures are null", w->err);
+	return err;
+}
+
+static int tpw_open(struct probe_tpw *w, const char *const *names, int n)
 {
 	enum { MAX_CPUS = 1024 };
 	static bool online[MAX_CPUS];
@@ -447,7 +459,9 @@ int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n)
 		return -EINVAL;
 	err = tp_ids(names, n, ids);
 	if (err) {
-		snprintf(w->err, sizeof(w->err), "no tracepoint ids (tracefs: %s)", strerror(-err));
+		snprintf(w->err, sizeof(w->err), "no tracepoint ids: %s", err == -EPERM || err == -EACCES ?
+			 "tracefs is not mounted (or not readable) and mounting it privately needs CAP_SYS_ADMIN" :
+			 strerror(-err));
 		return err;
 	}
 	cpus = probe_online_cpus(online, MAX_CPUS);

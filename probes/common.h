@@ -189,9 +189,10 @@ struct probe_tpw {
 };
 /* Opens counters for the @n tracepoints "sys/event" of @names and counts
  * from now on (call it after the programs are attached: a hit before it
- * then counts as delivered, never as missed). On failure returns -errno
- * and says why in w->err; the probe runs on without a witness. */
-int probe_tpw_open(struct probe_tpw *w, const char *const *names, int n);
+ * then counts as delivered, never as missed). On failure returns -errno,
+ * says why in w->err and, as a note on stderr for @o, what goes unseen;
+ * the probe runs on without a witness. */
+int probe_tpw_open(struct probe_tpw *w, const struct probe_opts *o, const char *const *names, int n);
 static inline bool probe_tpw_ok(const struct probe_tpw *w)
 {
 	return w->fds != NULL;

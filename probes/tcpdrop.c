@@ -826,10 +826,8 @@ int probe_tcpdrop(int argc, char **argv)
 	if (!c.ksyms)
 		probe_note(&c.o, "cannot read kernel symbols from '/proc/kallsyms' (%s): drop places stay addresses",
 			   strerror(errno));
-	if (probe_tpw_open(&c.tpw, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb",
-							      "tcp/tcp_retransmit_synack" }, 3) &&
-	    c.o.verbose)
-		fprintf(stderr, "tcpdrop: no witness of the tracepoints: %s\n", c.tpw.err);
+	probe_tpw_open(&c.tpw, &c.o, (const char *const[]){ "skb/kfree_skb", "tcp/tcp_retransmit_skb",
+							     "tcp/tcp_retransmit_synack" }, 3);
 	c.t0 = probe_now_ns();
 	c.last_ns = c.t0;
 	probe_note(&c.o, "tracing TCP drops, retransmits and resets (%s); Ctrl-C to end", c.method);

@@ -12,7 +12,7 @@
 # file+offset, never as a guessed name.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/probe-lib.sh"
-plan 17
+plan 19
 need_bpf
 command -v setpriv >/dev/null || skip_rest "setpriv (util-linux) is not installed"
 
@@ -91,5 +91,16 @@ if [ "$kr" -ge 1 ] || [ "$par" -gt 1 ]; then
 else
 	is "$rc:$(jq -r '.listeners | length' "$TMP/aq.json" 2>/dev/null)" "0:1" "acceptq runs with the two capabilities and sees the listener"
 	is "$(jq -r .method.kernel_symbols "$TMP/aq.json" 2>/dev/null)" "named (/proc/kallsyms)" "acceptq: symbols named"
+fi
+# the perf witness of kfree_skb: its tracepoint id comes from tracefs, which
+# the probe mounts privately when the host has none mounted - that needs
+# CAP_SYS_ADMIN, so without it the report says the witness is missing and why
+if grep -q ' - tracefs ' /proc/self/mountinfo; then
+	is "$(jq -r .unseen.witness "$TMP/aq.json" 2>/dev/null)" "perf counters of skb:kfree_skb" "acceptq: tracefs mounted, the witness works with CAP_PERFMON"
+	is "$(jq -r .unseen.kfree_skb_not_delivered "$TMP/aq.json" 2>/dev/null)" 0 "acceptq: nothing undelivered"
+else
+	like "$(jq -r '"\(.unseen.kfree_skb_not_delivered) \(.unseen.witness)"' "$TMP/aq.json" 2>/dev/null)" '^null .*mounting it privately needs CAP_SYS_ADMIN' \
+		"acceptq JSON: no witness without tracefs and CAP_SYS_ADMIN, and why (not_delivered null)"
+	like "$(cat "$TMP/aq.err")" 'no witness of the tracepoints .*CAP_SYS_ADMIN.*cannot be counted' "acceptq says so on stderr too"
 fi
 done_testing
